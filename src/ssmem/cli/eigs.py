@@ -1,0 +1,55 @@
+"""``ssmem eigs``: list the eigenvalue sets, or print the eigenvalues of one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "list the eigenvalue sets, or print one set's eigenvalues"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", help="a set name (see the list) or an eigenvalue file; omit to list the sets")
+    parser.add_argument("--d-state", type=int, default=64, help="real state size N (N/2 complex modes); default 64")
+    parser.add_argument("--dt", type=float, default=0.01, help="step size used for the discrete view; default 0.01")
+    parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"))
+    parser.add_argument("--seed", type=int, default=0, help="seed for random sets; default 0")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..eigs import EIGENVALUE_SETS, continuous_eigenvalues, discrete_eigenvalues, resolve_set
+
+    if args.name is None:
+        if args.json:
+            print(json.dumps({name: s.description for name, s in EIGENVALUE_SETS.items()}, indent=2))
+            return 0
+        width = max(len(name) for name in EIGENVALUE_SETS)
+        for name, eig_set in EIGENVALUE_SETS.items():
+            print(f"{name:<{width}}  [{eig_set.domain:<10}]  {eig_set.description}")
+        print("\nor pass a file (.npy, .json, .txt, .csv) of your own eigenvalues.")
+        return 0
+
+    eig_set = resolve_set(args.name)
+    kw = dict(dt=args.dt, discretization=args.discretization, seed=args.seed)
+    A = continuous_eigenvalues(eig_set, args.d_state, **kw)
+    A_bar = discrete_eigenvalues(eig_set, args.d_state, **kw)
+    if args.json:
+        out = {
+            "eigs": eig_set.name,
+            "d_state": args.d_state,
+            "dt": args.dt,
+            "discretization": args.discretization,
+            "continuous_eigenvalues": [[z.real, z.imag] for z in A],
+            "discrete_eigenvalues": [[z.real, z.imag] for z in A_bar],
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{eig_set.name}: {eig_set.description}")
+    print(f"d_state = {args.d_state} ({A.size} modes), dt = {args.dt}, {args.discretization}\n")
+    print(f"{'n':>4}  {'Re A':>12}  {'Im A':>12}  {'|A_bar|':>10}  {'arg A_bar':>10}")
+    for n, (a, ab) in enumerate(zip(A, A_bar)):
+        print(f"{n:>4}  {a.real:>12.6g}  {a.imag:>12.6g}  {abs(ab):>10.6f}  {np.angle(ab):>10.6f}")
+    return 0

@@ -1,0 +1,149 @@
+"""The registry of eigenvalue sets and the two views every consumer needs.
+
+An eigenvalue set is defined either on the continuous-time eigenvalues A (the HiPPO-derived sets) or directly
+on the discrete eigenvalues Ā (the sets of the paper's Fig. 1). Every set returns the ``n_modes = d_state // 2``
+upper-half representatives of a conjugate-closed spectrum, as complex128. Two functions give the view a
+consumer wants, whatever the set's own domain:
+
+* :func:`continuous_eigenvalues` — A, what a layer stores (discrete sets are converted by inverting the
+  discretisation, so the layer's Ā is exactly the set);
+* :func:`discrete_eigenvalues` — Ā, what the memory function needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .._registry import Registry
+from .discretize import DISCRETIZATIONS, to_continuous, to_discrete
+
+Domain = Literal["continuous", "discrete"]
+
+
+@dataclass(frozen=True)
+class EigenvalueSet:
+    """A named eigenvalue set.
+
+    ``make(n_modes, rng)`` returns ``(n_modes,)`` complex128 eigenvalues in ``domain``;
+    ``seeded`` says whether ``rng`` is used (only then does the seed matter).
+    """
+
+    name: str
+    description: str
+    domain: Domain
+    make: Callable[[int, np.random.Generator], np.ndarray]
+    seeded: bool = False
+
+
+EIGENVALUE_SETS: Registry[EigenvalueSet] = Registry("eigenvalue set")
+
+
+def register_set(name: str, description: str, domain: Domain, *, seeded: bool = False):
+    """Decorator: register ``make(n_modes, rng) -> (n_modes,) complex128`` as eigenvalue set ``name``."""
+
+    def decorate(make: Callable[[int, np.random.Generator], np.ndarray]):
+        EIGENVALUE_SETS.add(name, EigenvalueSet(name, description, domain, make, seeded))
+        return make
+
+    return decorate
+
+
+def n_modes_of(d_state: int) -> int:
+    """``d_state`` (N, the real state size) → ``n_modes`` (N/2 stored complex modes); N must be even and ≥ 2."""
+    if isinstance(d_state, bool) or not isinstance(d_state, (int, np.integer)) or d_state < 2 or d_state % 2:
+        raise ValueError(
+            f"d_state must be an even integer >= 2 (the real state size N, stored as N/2 complex modes); "
+            f"got {d_state!r}"
+        )
+    return int(d_state) // 2
+
+
+def resolve_set(init: "str | EigenvalueSet | np.ndarray") -> EigenvalueSet:
+    """Turn ``init`` into an :class:`EigenvalueSet`.
+
+    ``init`` is a registered name (an unknown name raises with the valid choices), a path to an eigenvalue
+    file (see :func:`ssmem.eigs.load_eigenvalues`), an array of discrete eigenvalues, or a set itself.
+    """
+    from .user import FILE_SUFFIXES, load_eigenvalues, user_set
+
+    if isinstance(init, EigenvalueSet):
+        return init
+    if isinstance(init, np.ndarray):
+        return user_set(init)
+    if isinstance(init, str):
+        if init not in EIGENVALUE_SETS and init.lower().endswith(FILE_SUFFIXES):
+            return load_eigenvalues(init)
+        return EIGENVALUE_SETS.get(init)
+    raise TypeError(f"init must be a set name, a file path, an array or an EigenvalueSet; got {type(init).__name__}")
+
+
+def set_eigenvalues(init: "str | EigenvalueSet | np.ndarray", d_state: int, *, seed: int = 0) -> np.ndarray:
+    """The set's own eigenvalues (in its own domain), ``(d_state // 2,)`` complex128."""
+    eig_set = resolve_set(init)
+    n_modes = n_modes_of(d_state)
+    values = np.asarray(eig_set.make(n_modes, np.random.default_rng(seed)), dtype=np.complex128)
+    if values.shape != (n_modes,):
+        raise ValueError(f"eigenvalue set {eig_set.name!r} gave shape {values.shape}, expected ({n_modes},)")
+    return values
+
+
+def _check_dt(dt: float | np.ndarray) -> np.ndarray:
+    dt_arr = np.asarray(dt, dtype=np.float64)
+    if not np.all(np.isfinite(dt_arr)) or np.any(dt_arr <= 0):
+        raise ValueError(f"dt must be positive and finite; got {dt!r}")
+    return dt_arr
+
+
+def continuous_eigenvalues(
+    init: "str | EigenvalueSet | np.ndarray",
+    d_state: int,
+    *,
+    dt: float | np.ndarray | None = None,
+    discretization: str = "zoh",
+    seed: int = 0,
+) -> np.ndarray:
+    """Continuous-time eigenvalues A of a set: ``(n_modes,)``, or ``(*dt.shape, n_modes)`` for array ``dt``.
+
+    Continuous sets ignore ``dt`` (they are broadcast to its shape when it is an array). Discrete sets need
+    ``dt`` and are converted with the inverse of ``discretization`` (ZOH: A = log(Ā)/Δ), so that discretising
+    A again gives back exactly the set.
+    """
+    eig_set = resolve_set(init)
+    values = set_eigenvalues(eig_set, d_state, seed=seed)
+    if eig_set.domain == "continuous":
+        if dt is None:
+            return values
+        dt_arr = _check_dt(dt)
+        return np.broadcast_to(values, (*dt_arr.shape, values.shape[-1])).copy()
+    if dt is None:
+        raise ValueError(f"eigenvalue set {eig_set.name!r} is defined on discrete eigenvalues: pass dt")
+    return to_continuous(values, _check_dt(dt)[..., None], discretization)
+
+
+def discrete_eigenvalues(
+    init: "str | EigenvalueSet | np.ndarray",
+    d_state: int,
+    *,
+    dt: float | np.ndarray,
+    discretization: str = "zoh",
+    seed: int = 0,
+) -> np.ndarray:
+    """Discrete eigenvalues Ā of a set at step ``dt``: ``(n_modes,)`` or ``(*dt.shape, n_modes)`` complex128."""
+    eig_set = resolve_set(init)
+    dt_arr = _check_dt(dt)
+    values = set_eigenvalues(eig_set, d_state, seed=seed)
+    if eig_set.domain == "discrete":
+        if discretization not in DISCRETIZATIONS:
+            raise ValueError(f"unknown discretization {discretization!r}; valid choices: {', '.join(DISCRETIZATIONS)}")
+        return np.broadcast_to(values, (*dt_arr.shape, values.shape[-1])).copy()
+    return to_discrete(values, dt_arr[..., None], discretization)
+
+
+def conjugate_closed(modes: np.ndarray) -> np.ndarray:
+    """All N eigenvalues of the real system from its N/2 upper-half modes: ``(..., n) → (..., 2n)``."""
+    modes = np.asarray(modes, dtype=np.complex128)
+    return np.concatenate([modes, modes.conj()], axis=-1)

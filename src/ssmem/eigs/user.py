@@ -1,0 +1,105 @@
+"""User-given eigenvalues: from an array or from a file (.npy, .json, .txt/.csv).
+
+A user set holds ``n_modes`` upper-half representatives. A conjugate-closed list of all N eigenvalues (as
+``ssmem memory --json`` writes them) is accepted too and reduced to its upper half.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .registry import Domain, EigenvalueSet
+
+FILE_SUFFIXES = (".npy", ".json", ".txt", ".csv")
+
+
+def upper_half(values: np.ndarray) -> np.ndarray:
+    """The upper-half representatives of a conjugate-closed spectrum, or ``values`` unchanged if not closed."""
+    values = np.asarray(values, dtype=np.complex128).ravel()
+    scale = max(1.0, float(np.max(np.abs(values)))) if values.size else 1.0
+    tol = 1e-12 * scale
+    upper = values[values.imag > tol]
+    lower = values[values.imag < -tol]
+    real = np.sort(values[np.abs(values.imag) <= tol].real)
+    closed = (
+        len(upper) == len(lower)
+        and np.allclose(np.sort_complex(upper), np.sort_complex(lower.conj()), atol=tol, rtol=0)
+        and len(real) % 2 == 0
+        and np.allclose(real[0::2], real[1::2], atol=tol, rtol=0)
+    )
+    if not closed:
+        return values
+    return np.concatenate([upper, real[0::2] + 0j])
+
+
+def user_set(values: np.ndarray, *, domain: Domain = "discrete", name: str = "user") -> EigenvalueSet:
+    """An :class:`EigenvalueSet` from explicit eigenvalues (upper-half modes, or a conjugate-closed list)."""
+    if domain not in ("continuous", "discrete"):
+        raise ValueError(f"domain must be 'continuous' or 'discrete', got {domain!r}")
+    modes = upper_half(np.asarray(values))
+    if modes.size == 0 or not np.all(np.isfinite(modes)):
+        raise ValueError("user eigenvalues must be a non-empty array of finite numbers")
+    if domain == "continuous" and np.any(modes.real >= 0):
+        raise ValueError("continuous-time eigenvalues must have Re(A) < 0 (stability)")
+    if domain == "discrete" and np.any((np.abs(modes) >= 1) | (modes == 0)):
+        raise ValueError("discrete eigenvalues must satisfy 0 < |A_bar| < 1 (stability)")
+
+    def make(n_modes: int, rng: np.random.Generator) -> np.ndarray:
+        if n_modes != modes.size:
+            raise ValueError(
+                f"eigenvalue set {name!r} has {modes.size} modes (d_state = {2 * modes.size}); "
+                f"asked for n_modes = {n_modes} (d_state = {2 * n_modes})"
+            )
+        return modes.copy()
+
+    return EigenvalueSet(name, f"user-given {domain} eigenvalues ({modes.size} modes)", domain, make)
+
+
+def _pairs_to_complex(array: np.ndarray, source: str) -> np.ndarray:
+    array = np.asarray(array)
+    if np.iscomplexobj(array):
+        return array.astype(np.complex128).ravel()
+    if array.ndim == 2 and array.shape[1] == 2:
+        return array[:, 0].astype(np.float64) + 1j * array[:, 1].astype(np.float64)
+    if array.ndim == 1:
+        return array.astype(np.complex128)
+    raise ValueError(f"{source}: expected complex values or rows of [re, im], got an array of shape {array.shape}")
+
+
+def load_eigenvalues(path: str | Path, *, domain: Domain | None = None) -> EigenvalueSet:
+    """Read a user eigenvalue set from a file.
+
+    Formats: ``.npy`` (complex, or (n, 2) [re, im]); ``.txt``/``.csv`` (two columns re, im); ``.json`` (a list
+    of [re, im], or an object with ``discrete_eigenvalues`` or ``continuous_eigenvalues``, or the first entry of
+    ``results`` as written by ``ssmem memory --json``). ``domain`` defaults to what the file says, else discrete.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"eigenvalue file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    file_domain: Domain | None = None
+    try:
+        if suffix == ".npy":
+            raw = np.load(path, allow_pickle=False)
+        elif suffix in (".txt", ".csv"):
+            raw = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
+        elif suffix == ".json":
+            data = json.loads(path.read_text())
+            if isinstance(data, dict) and "results" in data:
+                data = data["results"][0]
+            if isinstance(data, dict):
+                keys = [k for k in ("discrete_eigenvalues", "continuous_eigenvalues") if k in data]
+                if not keys:
+                    raise ValueError("expected a key 'discrete_eigenvalues' or 'continuous_eigenvalues'")
+                file_domain = "discrete" if keys[0].startswith("discrete") else "continuous"
+                data = data[keys[0]]
+            raw = np.asarray(data, dtype=np.float64)
+        else:
+            raise ValueError(f"unsupported suffix {suffix!r}; valid: {', '.join(FILE_SUFFIXES)}")
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+        raise ValueError(f"cannot read eigenvalues from {str(path)!r}: {err}") from err
+    values = _pairs_to_complex(raw, str(path))
+    return user_set(values, domain=domain or file_domain or "discrete", name=path.stem)
