@@ -1,0 +1,99 @@
+"""What a task is: the contract between data sets and the training harness.
+
+A task is registered by name with the dataclass of its parameters, where it is defined::
+
+    @dataclass
+    class DelayParams:
+        seq_len: int = 1024
+        delays: tuple[int, ...] = (64,)
+
+    @register_task("memory/delay", DelayParams, "regress u[t - tau] from iid input")
+    def build_delay(params: DelayParams, *, seed: int, data_dir: Path | None) -> TaskData: ...
+
+The builder returns a :class:`TaskData`: a :class:`TaskInfo` (what the model needs to know) and the three
+splits as ``torch.utils.data.Dataset`` objects whose items are ``(x, y)`` (or ``((x1, x2), y)`` for pair
+tasks). Shapes per item:
+
+* token input: ``x`` int64 ``(L,)``; real input: ``x`` float ``(L, d_input)``;
+* per-sequence target (``per_step=False``): ``y`` int64 scalar (classification) or float ``(d_output,)``;
+* per-step target (``per_step=True``): ``y`` int64 ``(L,)`` (classification / next token; ``ignore_index``
+  marks steps that do not count) or float ``(L, d_output)`` (regression; a float mask may be given as
+  ``TaskInfo.target_mask`` semantics by the task, documented there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from torch.utils.data import Dataset
+
+from .._registry import Registry
+
+Objective = Literal["classification", "regression", "next_token"]
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a model needs to know about a task's inputs and outputs."""
+
+    objective: Objective
+    seq_len: int
+    d_output: int  # classes, regression targets, or vocabulary size
+    d_input: int | None = None  # real-valued features per step (None for token input)
+    vocab_size: int | None = None  # token input (None for real input)
+    per_step: bool = False  # a target at every step (delay, copy, LM, forecasting) or one per sequence
+    pairs: bool = False  # inputs are pairs (x1, x2) (retrieval)
+    ignore_index: int = -100  # per-step classification targets equal to this do not count
+    chance: float | None = None  # the metric a trivial predictor reaches (accuracy of the majority class, ...)
+    metric: str = "accuracy"  # the task's headline metric: accuracy, r2, bits_per_byte, mse, ...
+    extra: dict[str, Any] = field(default_factory=dict)  # task-specific facts (class names, baselines, ...)
+
+    def __post_init__(self) -> None:
+        if (self.d_input is None) == (self.vocab_size is None):
+            raise ValueError("a task has either real input (d_input) or token input (vocab_size), not both/neither")
+
+
+@dataclass
+class TaskData:
+    """A built task: its info and its train/val/test splits."""
+
+    info: TaskInfo
+    train: Dataset
+    val: Dataset
+    test: Dataset
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A registered task: its parameter dataclass and its builder."""
+
+    name: str
+    description: str
+    params_cls: type
+    build: Callable[..., TaskData]
+
+
+TASKS: Registry[TaskSpec] = Registry("task")
+
+
+def register_task(name: str, params_cls: type, description: str):
+    """Decorator: register ``build(params, *, seed, data_dir) -> TaskData`` as task ``name``."""
+
+    def decorate(build: Callable[..., TaskData]) -> Callable[..., TaskData]:
+        TASKS.add(name, TaskSpec(name, description, params_cls, build))
+        return build
+
+    return decorate
+
+
+def build_task(name: str, params: Any = None, *, seed: int = 0, data_dir: str | Path | None = None) -> TaskData:
+    """Build task ``name`` with ``params`` (an instance of its params dataclass; ``None`` = defaults)."""
+    spec = TASKS.get(name)
+    if params is None:
+        params = spec.params_cls()
+    if not isinstance(params, spec.params_cls):
+        raise TypeError(f"task {name!r} takes {spec.params_cls.__name__} parameters, got {type(params).__name__}")
+    return spec.build(params, seed=seed, data_dir=Path(data_dir) if data_dir is not None else None)
