@@ -1,0 +1,87 @@
+"""User-given eigenvalues: arrays and files, conjugate-closed input, validation."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ssmem.eigs import (
+    conjugate_closed,
+    continuous_eigenvalues,
+    discrete_eigenvalues,
+    load_eigenvalues,
+    resolve_set,
+    set_eigenvalues,
+    upper_half,
+    user_set,
+)
+
+MODES = np.array([0.5 + 0.3j, 0.9 * np.exp(1j * 2.0), 0.2 + 0j])
+
+
+def test_array_is_a_discrete_set_by_default():
+    got = discrete_eigenvalues(MODES, 6, dt=0.1)
+    np.testing.assert_array_equal(got, MODES)
+    # a layer's A discretises back to the given values
+    A = continuous_eigenvalues(MODES, 6, dt=0.1)
+    np.testing.assert_allclose(np.exp(0.1 * A), MODES, rtol=1e-13)
+
+
+def test_conjugate_closed_input_is_reduced_to_its_upper_half():
+    full = conjugate_closed(MODES)
+    assert full.shape == (6,)
+    reduced = upper_half(full)
+    np.testing.assert_allclose(np.sort_complex(reduced), np.sort_complex(MODES))
+    # not closed: unchanged
+    np.testing.assert_array_equal(upper_half(MODES), MODES)
+
+
+def test_wrong_size_names_both_sizes():
+    with pytest.raises(ValueError, match=r"has 3 modes \(d_state = 6\).*n_modes = 4"):
+        set_eigenvalues(user_set(MODES), 8)
+
+
+@pytest.mark.parametrize("bad", [np.array([1.2 + 0j]), np.array([0.0 + 0j]), np.array([np.nan + 0j])])
+def test_unstable_or_invalid_values_are_refused(bad):
+    with pytest.raises(ValueError):
+        user_set(bad)
+
+
+def test_continuous_user_set_needs_negative_real_part():
+    with pytest.raises(ValueError, match="Re\\(A\\) < 0"):
+        user_set(np.array([0.1 + 1j]), domain="continuous")
+    ok = user_set(np.array([-0.5 + 1j, -0.5 + 2j]), domain="continuous")
+    np.testing.assert_array_equal(continuous_eigenvalues(ok, 4), [-0.5 + 1j, -0.5 + 2j])
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".json", ".txt", ".csv", ".memory.json"])
+def test_files_round_trip(tmp_path, suffix):
+    path = tmp_path / f"eigs{suffix}"
+    pairs = np.stack([MODES.real, MODES.imag], axis=1)
+    if suffix == ".npy":
+        np.save(path, MODES)
+    elif suffix == ".json":
+        path.write_text(json.dumps(pairs.tolist()))
+    elif suffix == ".memory.json":  # the format `ssmem memory --json` writes: all N, conjugate-closed
+        full = conjugate_closed(MODES)
+        entry = {"discrete_eigenvalues": [[z.real, z.imag] for z in full]}
+        path.write_text(json.dumps({"results": [entry]}))
+    else:
+        np.savetxt(path, pairs, delimiter="," if suffix == ".csv" else " ")
+    eig_set = resolve_set(str(path))
+    got = set_eigenvalues(eig_set, 6)
+    np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(MODES), rtol=1e-15)
+    assert eig_set.domain == "discrete"
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_eigenvalues(tmp_path / "nope.npy")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="cannot read eigenvalues"):
+        load_eigenvalues(bad)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"values": [1, 2]}))
+    with pytest.raises(ValueError, match="discrete_eigenvalues"):
+        load_eigenvalues(wrong)
