@@ -1,0 +1,59 @@
+"""Shared construction helpers of the SSM layers: argument checks, seeded draws, parameter-or-buffer."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .kernels import check_discretization
+
+TRAIN_MODES = ("all", "reservoir", "readout")
+
+
+def check_train_mode(train: str) -> None:
+    if train not in TRAIN_MODES:
+        raise ValueError(f"unknown train mode {train!r}; valid choices: {', '.join(TRAIN_MODES)}")
+
+
+def check_common(d_model: int, dt_min: float, dt_max: float, train: str, discretization: str) -> None:
+    """Validate the arguments every SSM layer shares; raise ValueError naming the bad value."""
+    if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1:
+        raise ValueError(f"d_model must be a positive integer, got {d_model!r}")
+    if not (math.isfinite(dt_min) and math.isfinite(dt_max)) or dt_min <= 0:
+        raise ValueError(f"dt_min must be positive and finite, got dt_min={dt_min!r}, dt_max={dt_max!r}")
+    if dt_min > dt_max:
+        raise ValueError(f"dt_min must be <= dt_max, got dt_min={dt_min!r} > dt_max={dt_max!r}")
+    check_train_mode(train)
+    check_discretization(discretization)
+
+
+def resolve_dtype(dtype: torch.dtype | None) -> torch.dtype:
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64 (complex tensors follow it), got {dtype}")
+    return dtype
+
+
+def make_generator(seed: int | None) -> torch.Generator | None:
+    """A CPU generator seeded with ``seed`` (draws independent of the global RNG), or None for the global RNG."""
+    if seed is None:
+        return None
+    return torch.Generator(device="cpu").manual_seed(int(seed))
+
+
+def log_uniform_dt(
+    d_model: int, dt_min: float, dt_max: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """log Δ per channel, log-uniform in [dt_min, dt_max]: ``(H,)`` float64 on CPU."""
+    u = torch.rand(d_model, generator=generator, dtype=torch.float64)
+    return math.log(dt_min) + u * (math.log(dt_max) - math.log(dt_min))
+
+
+def register_tensor(module: nn.Module, name: str, value: torch.Tensor, trainable: bool) -> None:
+    """Register ``value`` as a trainable parameter or as a frozen buffer."""
+    if trainable:
+        module.register_parameter(name, nn.Parameter(value))
+    else:
+        module.register_buffer(name, value)

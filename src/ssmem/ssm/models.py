@@ -1,0 +1,268 @@
+"""Sequence models built from SSM blocks (PAPER.md §1): encoder → blocks → (pooling) → decoder.
+
+Every model takes ``make_layer(i) -> nn.Module``, called once per block index i to build a fresh SSM layer,
+so the model never needs to know which layer (S4D, S4, ...) it holds. With ``prenorm=True`` a final norm of
+the same kind follows the last block (the residual stream is otherwise never normalised).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .block import ChannelNorm, SSMBlock, check_norm
+
+POOLINGS = ("mean", "last")
+
+
+class SequenceTower(nn.Module):
+    """Encoder and blocks: ``x (B, L) int64 or (B, L, d_input) → features (B, L, H)``."""
+
+    def __init__(
+        self,
+        *,
+        d_input: int | None,
+        vocab_size: int | None,
+        d_model: int,
+        n_layers: int,
+        make_layer: Callable[[int], nn.Module],
+        norm: str,
+        prenorm: bool,
+        dropout: float,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+    ) -> None:
+        super().__init__()
+        if (d_input is None) == (vocab_size is None):
+            raise ValueError(
+                f"give exactly one of d_input (real-valued inputs) and vocab_size (token inputs); "
+                f"got d_input={d_input!r}, vocab_size={vocab_size!r}"
+            )
+        if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
+            raise ValueError(f"n_layers must be a positive integer, got {n_layers!r}")
+        check_norm(norm)
+        if vocab_size is not None:
+            self.encoder: nn.Module = nn.Embedding(vocab_size, d_model, device=device, dtype=dtype)
+        else:
+            self.encoder = nn.Linear(d_input, d_model, device=device, dtype=dtype)
+        self.tokens = vocab_size is not None
+        self.blocks = nn.ModuleList(
+            SSMBlock(d_model, make_layer(i), norm=norm, prenorm=prenorm, dropout=dropout, device=device, dtype=dtype)
+            for i in range(n_layers)
+        )
+        self.final_norm = ChannelNorm(d_model, norm if prenorm else "none", device=device, dtype=dtype)
+
+    def _check_input(self, x: torch.Tensor, sequence: bool) -> None:
+        dims = 2 if sequence else 1
+        if self.tokens and (x.dim() != dims or x.is_floating_point()):
+            raise ValueError(f"expected integer tokens of shape {'(B, L)' if sequence else '(B,)'}; got {x.dtype} "
+                             f"{tuple(x.shape)}")
+        if not self.tokens and x.dim() != dims + 1:
+            raise ValueError(f"expected inputs of shape {'(B, L, d_input)' if sequence else '(B, d_input)'}; "
+                             f"got {tuple(x.shape)}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x, sequence=True)
+        h = self.encoder(x)  # (B, L, H)
+        for block in self.blocks:
+            h = block(h)
+        return self.final_norm(h)
+
+    def initial_state(self, batch: int) -> list:
+        return [block.initial_state(batch) for block in self.blocks]
+
+    def step(self, x_t: torch.Tensor, state: list) -> tuple[torch.Tensor, list]:
+        self._check_input(x_t, sequence=False)
+        h = self.encoder(x_t)  # (B, H)
+        new_state = []
+        for block, block_state in zip(self.blocks, state):
+            h, block_state = block.step(h, block_state)
+            new_state.append(block_state)
+        return self.final_norm.step(h), new_state
+
+    def ssm_layers(self) -> list[nn.Module]:
+        return [block.layer for block in self.blocks]
+
+
+def pool(features: torch.Tensor, pooling: str, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """``(B, L, H) → (B, H)``: mean over time or the last step, over the first ``lengths[b]`` steps if given."""
+    if lengths is None:
+        return features.mean(1) if pooling == "mean" else features[:, -1]
+    lengths = lengths.to(features.device)
+    if pooling == "last":
+        return features[torch.arange(features.shape[0], device=features.device), lengths - 1]
+    valid = torch.arange(features.shape[1], device=features.device)[None, :] < lengths[:, None]  # (B, L)
+    return (features * valid[..., None]).sum(1) / lengths[:, None].to(features.dtype)
+
+
+def check_pooling(pooling: str) -> None:
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}; valid choices: {', '.join(POOLINGS)}")
+
+
+class SequenceClassifier(nn.Module):
+    """Encoder → SSM blocks → pooling → linear decoder.
+
+    ``x (B, L) int64 or (B, L, d_input) → logits (B, d_output)``.
+
+    Args:
+        d_output: number of classes.
+        d_input / vocab_size: exactly one: real inputs with ``d_input`` features (Linear encoder) or tokens
+            (Embedding encoder).
+        d_model, n_layers: width H and number of blocks.
+        make_layer: ``make_layer(i)`` returns a fresh SSM layer for block i.
+        norm, prenorm, dropout: block options (see :class:`SSMBlock`).
+        pooling: ``"mean"`` or ``"last"``.
+    """
+
+    def __init__(
+        self,
+        *,
+        d_output: int,
+        d_input: int | None = None,
+        vocab_size: int | None = None,
+        d_model: int = 128,
+        n_layers: int = 4,
+        make_layer: Callable[[int], nn.Module],
+        norm: str = "batch",
+        prenorm: bool = False,
+        dropout: float = 0.0,
+        pooling: str = "mean",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_pooling(pooling)
+        self.tower = SequenceTower(
+            d_input=d_input, vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, make_layer=make_layer,
+            norm=norm, prenorm=prenorm, dropout=dropout, device=device, dtype=dtype,
+        )
+        self.pooling = pooling
+        self.decoder = nn.Linear(d_model, d_output, device=device, dtype=dtype)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(B, d_output)``; ``lengths (B,)`` (optional) restricts pooling to the unpadded steps."""
+        return self.decoder(pool(self.tower(x), self.pooling, lengths))
+
+    def ssm_layers(self) -> list[nn.Module]:
+        return self.tower.ssm_layers()
+
+
+class DualSequenceClassifier(nn.Module):
+    """Two sequences through one shared tower, pooled to a and b; head on [a, b, a − b, a·b] → logits.
+
+    Same arguments as :class:`SequenceClassifier`. The head is Linear(4H, H) → GELU → Linear(H, d_output).
+    ``forward((x1, x2))`` or ``forward(x1, x2)`` → ``(B, d_output)``; ``lengths`` is a pair or None.
+    """
+
+    def __init__(
+        self,
+        *,
+        d_output: int,
+        d_input: int | None = None,
+        vocab_size: int | None = None,
+        d_model: int = 128,
+        n_layers: int = 4,
+        make_layer: Callable[[int], nn.Module],
+        norm: str = "batch",
+        prenorm: bool = False,
+        dropout: float = 0.0,
+        pooling: str = "mean",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_pooling(pooling)
+        self.tower = SequenceTower(
+            d_input=d_input, vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, make_layer=make_layer,
+            norm=norm, prenorm=prenorm, dropout=dropout, device=device, dtype=dtype,
+        )
+        self.pooling = pooling
+        self.head = nn.Sequential(
+            nn.Linear(4 * d_model, d_model, device=device, dtype=dtype),
+            nn.GELU(),
+            nn.Linear(d_model, d_output, device=device, dtype=dtype),
+        )
+
+    def forward(
+        self,
+        x1: "torch.Tensor | tuple[torch.Tensor, torch.Tensor]",
+        x2: torch.Tensor | None = None,
+        lengths: "tuple[torch.Tensor, torch.Tensor] | None" = None,
+    ) -> torch.Tensor:
+        if x2 is None:
+            if not (isinstance(x1, (tuple, list)) and len(x1) == 2):
+                raise ValueError("DualSequenceClassifier needs two sequences: forward((x1, x2)) or forward(x1, x2)")
+            x1, x2 = x1
+        len1, len2 = (None, None) if lengths is None else lengths
+        if x1.shape == x2.shape and len1 is None and len2 is None:
+            # one pass through the shared tower (batch statistics then cover both sequences, as in training)
+            features = self.tower(torch.cat([x1, x2], dim=0))
+            a, b = pool(features, self.pooling).chunk(2, dim=0)
+        else:
+            a = pool(self.tower(x1), self.pooling, len1)
+            b = pool(self.tower(x2), self.pooling, len2)
+        return self.head(torch.cat([a, b, a - b, a * b], dim=-1))
+
+    def ssm_layers(self) -> list[nn.Module]:
+        return self.tower.ssm_layers()
+
+
+class CausalSequenceModel(nn.Module):
+    """Causal sequence-to-sequence model: ``x (B, L) int64 or (B, L, d_input) → (B, L, d_output)``.
+
+    Output at step t depends on inputs up to t only, so the layers must be unidirectional and the norm must not
+    mix time steps in training (``"layer"`` or ``"none"``; batch norm would leak future statistics).
+    ``initial_state`` / ``step`` run the model one step at a time (generation) and equal ``forward``.
+    """
+
+    def __init__(
+        self,
+        *,
+        d_output: int,
+        d_input: int | None = None,
+        vocab_size: int | None = None,
+        d_model: int,
+        n_layers: int,
+        make_layer: Callable[[int], nn.Module],
+        norm: str = "layer",
+        prenorm: bool = True,
+        dropout: float = 0.0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if norm == "batch":
+            raise ValueError(
+                "CausalSequenceModel needs norm='layer' or 'none': batch norm mixes time steps in training "
+                "and would break causality"
+            )
+        self.tower = SequenceTower(
+            d_input=d_input, vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, make_layer=make_layer,
+            norm=norm, prenorm=prenorm, dropout=dropout, device=device, dtype=dtype,
+        )
+        for i, layer in enumerate(self.tower.ssm_layers()):
+            if getattr(layer, "bidirectional", False):
+                raise ValueError(f"CausalSequenceModel needs unidirectional layers; the layer of block {i} is "
+                                 "bidirectional")
+        self.decoder = nn.Linear(d_model, d_output, device=device, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.tower(x))
+
+    def initial_state(self, batch: int) -> list:
+        """Per-block layer states (zeros)."""
+        return self.tower.initial_state(batch)
+
+    def step(self, x_t: torch.Tensor, state: list) -> tuple[torch.Tensor, list]:
+        """``x_t (B,) int64 or (B, d_input)`` → ``(out_t (B, d_output), new state)``."""
+        h, state = self.tower.step(x_t, state)
+        return self.decoder(h), state
+
+    def ssm_layers(self) -> list[nn.Module]:
+        return self.tower.ssm_layers()
+
+
+__all__ = ["POOLINGS", "CausalSequenceModel", "DualSequenceClassifier", "SequenceClassifier"]

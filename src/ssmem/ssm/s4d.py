@@ -1,0 +1,297 @@
+"""The S4D layer: a diagonal state space model per channel, trainable or frozen eigenvalues (PAPER.md §1, §6).
+
+Parameterisation (H = d_model channels, n = n_modes = d_state / 2 stored upper-half modes):
+
+    Δ = exp(log_dt)                               (H,)    log-uniform in [dt_min, dt_max] at init
+    A = -exp(log_A_real) + i·A_imag               (H, n)  so Re(A) < 0 always
+    B, C complex, stored as real views (..., 2)   (H, n), C (H, n) or (2, H, n)
+    D real skip                                   (H,)
+
+Initialisation ("S4D-style"): A from an eigenvalue set (:mod:`ssmem.eigs`; a discrete set is converted per
+channel at that channel's Δ, so the layer's Ā equals the set), B = 1, C complex normal (E|C|² = 1), D normal.
+
+Train modes (:data:`TRAIN_MODES`): ``"all"`` trains A, Δ, B, C, D; ``"reservoir"`` freezes A and Δ (buffers);
+``"readout"`` freezes A, Δ, B and C, so the kernel is a constant: it is computed once and cached until the
+sequence length, device, dtype or a frozen tensor changes. ``freeze_fraction`` p (with ``"all"``) freezes the
+eigenvalue and step of a fixed, seeded subset of round(p·n) modes per channel: their Ā never changes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..eigs import EigenvalueSet, continuous_eigenvalues, n_modes_of, resolve_set
+from ._init import (
+    TRAIN_MODES,
+    check_common,
+    log_uniform_dt,
+    make_generator,
+    register_tensor,
+    resolve_dtype,
+)
+from .kernels import discretize_diagonal, ssm_convolution, vandermonde_kernel
+
+
+class S4D(nn.Module):
+    """Diagonal state space layer, batch-first: ``(B, L, H) → (B, L, H)``.
+
+    Args:
+        d_model: H, number of channels (independent SSMs).
+        d_state: N, the real state size per channel (even); ``n_modes = N/2`` complex modes are stored.
+        init: eigenvalue set: a registered name (``ssmem.EIGENVALUE_SETS``), a file path, an array of discrete
+            eigenvalues or an :class:`~ssmem.eigs.EigenvalueSet`.
+        discretization: ``"zoh"`` or ``"bilinear"``.
+        dt_min, dt_max: range of the log-uniform per-channel step Δ.
+        bidirectional: add a second output vector C whose kernel runs over the reversed sequence.
+        train: ``"all"``, ``"reservoir"`` or ``"readout"`` (see the module docstring).
+        freeze_fraction: share of modes per channel whose eigenvalue and step are frozen (``train="all"`` only).
+        seed: when given, every random draw of the initialisation (Δ, C, D, frozen-mode subset, random eigenvalue
+            sets) comes from it, independent of the global torch RNG. None: the global torch RNG, and seed 0 for
+            the eigenvalue set. Draw order: Δ, C, D, frozen subset.
+        device, dtype: of the parameters (real dtype; complex tensors use the matching complex dtype).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 64,
+        *,
+        init: "str | np.ndarray | EigenvalueSet" = "s4d-inv",
+        discretization: str = "zoh",
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        bidirectional: bool = False,
+        train: str = "all",
+        freeze_fraction: float = 0.0,
+        seed: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_common(d_model, dt_min, dt_max, train, discretization)
+        n_modes = n_modes_of(d_state)
+        if not (isinstance(freeze_fraction, (int, float)) and 0.0 <= freeze_fraction <= 1.0):
+            raise ValueError(f"freeze_fraction must be in [0, 1], got {freeze_fraction!r}")
+        if freeze_fraction > 0 and train != "all":
+            raise ValueError(
+                f"freeze_fraction={freeze_fraction} needs train='all' (train={train!r} already freezes every "
+                "eigenvalue)"
+            )
+        eig_set = resolve_set(init)
+        dtype = resolve_dtype(dtype)
+        self._d_model, self._d_state, self._n_modes = d_model, d_state, n_modes
+        self._discretization, self._bidirectional, self._train = discretization, bool(bidirectional), train
+        self.freeze_fraction = float(freeze_fraction)
+        self.init_name = eig_set.name
+
+        generator = make_generator(seed)
+        log_dt = log_uniform_dt(d_model, dt_min, dt_max, generator)  # (H,) float64
+        # convert at the step the layer will actually use (after rounding to dtype), so Ā matches the set
+        dt_used = log_dt.to(dtype).double().exp().numpy()
+        A = continuous_eigenvalues(
+            eig_set, d_state, dt=dt_used, discretization=discretization, seed=0 if seed is None else seed
+        )  # (H, n) complex128
+        if np.any(A.real >= 0) or not np.all(np.isfinite(A)):
+            raise ValueError(f"eigenvalue set {eig_set.name!r} gives continuous eigenvalues with Re(A) >= 0")
+        A = torch.from_numpy(A)
+        n_kernels = 2 if bidirectional else 1
+        C = torch.randn(n_kernels, d_model, n_modes, 2, generator=generator, dtype=torch.float64) * math.sqrt(0.5)
+        D = torch.randn(d_model, generator=generator, dtype=torch.float64)
+        B = torch.zeros(d_model, n_modes, 2, dtype=torch.float64)
+        B[..., 0] = 1.0
+
+        def cast(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device=device, dtype=dtype)
+
+        eigen_trainable = train == "all"
+        kernel_trainable = train != "readout"
+        register_tensor(self, "log_dt", cast(log_dt), eigen_trainable)
+        register_tensor(self, "log_A_real", cast(torch.log(-A.real)), eigen_trainable)
+        register_tensor(self, "A_imag", cast(A.imag), eigen_trainable)
+        register_tensor(self, "B", cast(B), kernel_trainable)
+        register_tensor(self, "C", cast(C if bidirectional else C[0]), kernel_trainable)
+        self.D = nn.Parameter(cast(D))
+
+        self.n_frozen_modes = round(self.freeze_fraction * n_modes)
+        if self.freeze_fraction > 0:
+            # exactly n_frozen_modes modes per channel, chosen by a seeded random ranking
+            ranks = torch.rand(d_model, n_modes, generator=generator).argsort(-1).argsort(-1)
+            self.register_buffer("freeze_mask", (ranks < self.n_frozen_modes).to(device))
+            self.register_buffer("frozen_log_A_real", self.log_A_real.detach().clone())
+            self.register_buffer("frozen_A_imag", self.A_imag.detach().clone())
+            self.register_buffer("frozen_log_dt", self.log_dt.detach().clone())
+
+        self.ssm_parameter_names: tuple[str, ...] = {
+            "all": ("log_dt", "log_A_real", "A_imag", "B"),
+            "reservoir": ("B",),
+            "readout": (),
+        }[train]
+        self.kernel_computations = 0
+        self._kernel_cache: tuple[tuple, torch.Tensor] | None = None
+
+    # ------------------------------------------------------------------------------------------ properties
+
+    @property
+    def d_model(self) -> int:
+        return self._d_model
+
+    @property
+    def d_state(self) -> int:
+        return self._d_state
+
+    @property
+    def n_modes(self) -> int:
+        return self._n_modes
+
+    @property
+    def train_mode(self) -> str:
+        return self._train
+
+    @property
+    def bidirectional(self) -> bool:
+        return self._bidirectional
+
+    @property
+    def discretization(self) -> str:
+        return self._discretization
+
+    def extra_repr(self) -> str:
+        return (
+            f"d_model={self.d_model}, d_state={self.d_state}, init={self.init_name!r}, "
+            f"discretization={self.discretization!r}, bidirectional={self.bidirectional}, "
+            f"train={self.train_mode!r}, freeze_fraction={self.freeze_fraction}"
+        )
+
+    # ------------------------------------------------------------------------------- continuous → discrete
+
+    def _continuous(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(A (H, n) complex, Δ per mode (H, n) real), frozen modes taken from their buffers."""
+        log_A_real, A_imag = self.log_A_real, self.A_imag
+        log_dt = self.log_dt[:, None].expand(-1, self.n_modes)
+        if self.freeze_fraction > 0:
+            mask = self.freeze_mask
+            log_A_real = torch.where(mask, self.frozen_log_A_real, log_A_real)
+            A_imag = torch.where(mask, self.frozen_A_imag, A_imag)
+            log_dt = torch.where(mask, self.frozen_log_dt[:, None], log_dt)
+        return torch.complex(-torch.exp(log_A_real), A_imag), torch.exp(log_dt)
+
+    def _B(self) -> torch.Tensor:
+        return torch.view_as_complex(self.B)  # (H, n)
+
+    def _C(self) -> torch.Tensor:
+        C = torch.view_as_complex(self.C)
+        return C if self.bidirectional else C[None]  # (K, H, n)
+
+    def _discrete(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Ā, B̄, log Ā), each (H, n) complex."""
+        A, dt = self._continuous()
+        return discretize_diagonal(A, dt, self._B(), self.discretization)
+
+    # --------------------------------------------------------------------------------------------- kernel
+
+    def _kernel_key(self, length: int) -> tuple:
+        tensors = [self.log_dt, self.log_A_real, self.A_imag, self.B, self.C]
+        return (length,) + tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
+
+    def _compute_kernel(self, length: int) -> torch.Tensor:
+        self.kernel_computations += 1
+        _, B_bar, log_A_bar = self._discrete()
+        return vandermonde_kernel(self._C() * B_bar, log_A_bar, length)  # (K, H, L)
+
+    def kernel(self, length: int) -> torch.Tensor:
+        """The convolution kernel: ``(H, L)`` real, or ``(2, H, L)`` when bidirectional.
+
+        ``K_l = 2·Re(Σ_n C_n B̄_n Ā_n^l)``. In readout mode the kernel is cached (see the module docstring).
+        """
+        if self.train_mode == "readout":
+            key = self._kernel_key(length)
+            if self._kernel_cache is None or self._kernel_cache[0] != key:
+                with torch.no_grad():
+                    self._kernel_cache = (key, self._compute_kernel(length))
+            kernel = self._kernel_cache[1]
+        else:
+            kernel = self._compute_kernel(length)
+        return kernel if self.bidirectional else kernel[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` (FFT)."""
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"S4D expects input (B, L, H={self.d_model}); got shape {tuple(x.shape)}")
+        u = x.transpose(1, 2)  # (B, H, L)
+        y = ssm_convolution(u, self.kernel(u.shape[-1]), self.D)
+        return y.transpose(1, 2)
+
+    # ------------------------------------------------------------------------------------------ recurrence
+
+    def _check_recurrent(self) -> None:
+        if self.bidirectional:
+            raise ValueError("a bidirectional S4D layer has no recurrent (step) mode: it needs the future inputs")
+
+    def initial_state(self, batch: int) -> torch.Tensor:
+        """Zero state ``(B, H, n_modes)`` complex."""
+        self._check_recurrent()
+        return torch.zeros(batch, self.d_model, self.n_modes, dtype=self._B().dtype, device=self.D.device)
+
+    def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One recurrent step: ``x_t (B, H)``, state ``(B, H, n)`` → ``(y_t (B, H), new state)``."""
+        self._check_recurrent()
+        A_bar, B_bar, _ = self._discrete()
+        state = A_bar * state + B_bar * x_t[..., None]
+        y_t = 2 * (self._C()[0] * state).sum(-1).real + self.D * x_t
+        return y_t, state
+
+    # ------------------------------------------------------------------------------------------ inspection
+
+    @torch.no_grad()
+    def ssm_parameters(self) -> dict[str, torch.Tensor]:
+        """Detached SSM tensors: ``A`` (H, n) complex, ``B`` (H, n) complex, ``C`` (H, n) or (2, H, n) complex,
+        ``dt`` (H,), ``D`` (H,), and ``mode_dt`` (H, n), the step each mode uses (differs from ``dt`` only
+        for modes frozen by ``freeze_fraction``)."""
+        A, mode_dt = self._continuous()
+        C = self._C()
+        return {
+            "A": A.detach().clone(),
+            "B": self._B().detach().clone(),
+            "C": (C if self.bidirectional else C[0]).detach().clone(),
+            "dt": torch.exp(self.log_dt).detach().clone(),
+            "D": self.D.detach().clone(),
+            "mode_dt": mode_dt.detach().clone(),
+        }
+
+    @torch.no_grad()
+    def discrete_eigenvalues(self) -> torch.Tensor:
+        """Ā, ``(H, n_modes)`` complex (detached)."""
+        return self._discrete()[0].detach().clone()
+
+    def frozen_tensors(self) -> dict[str, torch.Tensor]:
+        """The SSM tensors that are frozen (not trained), by name.
+
+        Reservoir: ``log_dt``, ``log_A_real``, ``A_imag``; readout: also ``B``, ``C``. With ``freeze_fraction``:
+        the frozen modes' values (``log_A_real``, ``A_imag``: the masked entries) and the step of each channel
+        that has a frozen mode (``log_dt``).
+        """
+        if self.train_mode == "reservoir":
+            return {"log_dt": self.log_dt, "log_A_real": self.log_A_real, "A_imag": self.A_imag}
+        if self.train_mode == "readout":
+            return {
+                "log_dt": self.log_dt,
+                "log_A_real": self.log_A_real,
+                "A_imag": self.A_imag,
+                "B": self.B,
+                "C": self.C,
+            }
+        if self.freeze_fraction > 0 and self.n_frozen_modes > 0:
+            mask = self.freeze_mask
+            return {
+                "log_dt": self.frozen_log_dt[mask.any(-1)],
+                "log_A_real": self.frozen_log_A_real[mask],
+                "A_imag": self.frozen_A_imag[mask],
+            }
+        return {}
+
+
+__all__ = ["S4D", "TRAIN_MODES"]
