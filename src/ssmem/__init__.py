@@ -13,6 +13,28 @@ from .eigs import (  # noqa: E402
     load_eigenvalues,
     register_set,
 )
+from .memory import (  # noqa: E402
+    EmpiricalMemory,
+    MemoryProfile,
+    dense_memory_function,
+    layer_memory,
+    memory_basis,
+    memory_equivalence,
+    memory_function,
+    model_memory,
+)
+from .ssm import (  # noqa: E402
+    S4,
+    S4D,
+    TRAIN_MODES,
+    CausalSequenceModel,
+    DualSequenceClassifier,
+    ParameterCounts,
+    SequenceClassifier,
+    SSMBlock,
+    build_optimizer,
+    count_parameters,
+)
 
 __all__ = [
     "EIGENVALUE_SETS",
@@ -22,4 +44,22 @@ __all__ = [
     "discrete_eigenvalues",
     "load_eigenvalues",
     "register_set",
+    "EmpiricalMemory",
+    "MemoryProfile",
+    "dense_memory_function",
+    "layer_memory",
+    "memory_basis",
+    "memory_equivalence",
+    "memory_function",
+    "model_memory",
+    "S4",
+    "S4D",
+    "TRAIN_MODES",
+    "CausalSequenceModel",
+    "DualSequenceClassifier",
+    "ParameterCounts",
+    "SequenceClassifier",
+    "SSMBlock",
+    "build_optimizer",
+    "count_parameters",
 ]

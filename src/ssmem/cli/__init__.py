@@ -17,6 +17,7 @@ from .. import __version__
 # verb name → module under ssmem.cli (order = order in --help)
 VERBS: dict[str, str] = {
     "eigs": "eigs",
+    "memory": "memory",
 }
 
 

@@ -29,7 +29,8 @@ class EigenvalueSet:
     """A named eigenvalue set.
 
     ``make(n_modes, rng)`` returns ``(n_modes,)`` complex128 eigenvalues in ``domain``;
-    ``seeded`` says whether ``rng`` is used (only then does the seed matter).
+    ``seeded`` says whether ``rng`` is used (only then does the seed matter); ``n_modes`` is the one size a
+    fixed set (user-given eigenvalues) has, None for sets defined at any size.
     """
 
     name: str
@@ -37,6 +38,7 @@ class EigenvalueSet:
     domain: Domain
     make: Callable[[int, np.random.Generator], np.ndarray]
     seeded: bool = False
+    n_modes: int | None = None
 
 
 EIGENVALUE_SETS: Registry[EigenvalueSet] = Registry("eigenvalue set")

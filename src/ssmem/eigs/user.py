@@ -55,7 +55,7 @@ def user_set(values: np.ndarray, *, domain: Domain = "discrete", name: str = "us
             )
         return modes.copy()
 
-    return EigenvalueSet(name, f"user-given {domain} eigenvalues ({modes.size} modes)", domain, make)
+    return EigenvalueSet(name, f"user-given {domain} eigenvalues ({modes.size} modes)", domain, make, n_modes=modes.size)
 
 
 def _pairs_to_complex(array: np.ndarray, source: str) -> np.ndarray:

@@ -1,0 +1,134 @@
+"""``ssmem memory``: exact memory functions of eigenvalue sets; JSON results and the paper's Fig. 1."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import CLIError
+
+HELP = "exact memory function (MF) and capacity of eigenvalue sets; table, JSON and Fig. 1 plot"
+DEFAULT_SETS = "s4d-inv,s4d-lin,random,lin,step"
+TABLE_DELAYS = (0, 10, 100, 500)
+
+
+def _horizon(text: str) -> int | None:
+    if text.lower() in ("inf", "infinite", "none"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"horizon must be a positive integer or 'inf'; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"horizon must be a positive integer or 'inf'; got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--eigs", default=None,
+        help=f"comma-separated set names; default {DEFAULT_SETS} (none when only --eigs-file is given)",
+    )
+    parser.add_argument(
+        "--eigs-file", action="append", default=[], metavar="F",
+        help="a file of user eigenvalues (.npy/.json/.txt/.csv; repeatable); discrete unless the file says otherwise",
+    )
+    parser.add_argument("--d-state", type=int, default=32, help="real state size N (N/2 complex modes); default 32")
+    parser.add_argument("--dt", type=float, default=0.01, help="step size Δ for continuous sets; default 0.01")
+    parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"))
+    parser.add_argument("--horizon", type=_horizon, default=1024, help="T, or 'inf' for the stationary system; default 1024")
+    parser.add_argument(
+        "--max-delay", type=int, default=None, help="last delay written (default T-1, or until the tail is negligible)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for random sets; default 0")
+    parser.add_argument("--threshold", type=float, default=0.01, help="MF threshold of the memory length; default 0.01")
+    parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
+    parser.add_argument("--plot", metavar="OUT.png", help="write the Fig. 1 plot (|A_bar| by index, MF by delay)")
+    parser.add_argument("--linear-delay", action="store_true", help="linear delay axis in the plot (default: log)")
+
+
+def _finite_or_none(values) -> list:
+    return [float(v) if v != float("inf") else None for v in values]
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ..eigs import discrete_eigenvalues, load_eigenvalues, resolve_set
+    from ..memory import memory_function
+    from ..memory.plot import plot_memory_profiles
+
+    if args.max_delay is not None and args.max_delay < 0:
+        raise CLIError(f"--max-delay must be >= 0; got {args.max_delay}")
+    if args.horizon is not None and args.max_delay is not None and args.max_delay >= args.horizon:
+        raise CLIError(f"--max-delay must be < --horizon ({args.horizon}); got {args.max_delay}")
+    eigs = args.eigs if args.eigs is not None else ("" if args.eigs_file else DEFAULT_SETS)
+    names = [n.strip() for n in eigs.split(",") if n.strip()]
+    sets = [resolve_set(n) for n in names] + [load_eigenvalues(f) for f in args.eigs_file]
+    if not sets:
+        raise CLIError("no eigenvalue sets: give --eigs and/or --eigs-file")
+
+    results, profiles = [], []
+    for eig_set in sets:
+        d_state = args.d_state if eig_set.name in names else _file_d_state(eig_set, args.d_state)
+        modes = discrete_eigenvalues(eig_set, d_state, dt=args.dt, discretization=args.discretization, seed=args.seed)
+        profile = memory_function(modes, horizon=args.horizon, max_delay=args.max_delay)
+        profiles.append(profile)
+        mi = profile.mutual_information
+        results.append(
+            {
+                "eigs": eig_set.name,
+                "d_state": d_state,
+                "dt": args.dt,
+                "discretization": args.discretization,
+                "horizon": args.horizon,
+                "seed": args.seed,
+                "method": profile.method,
+                "discrete_eigenvalues": [[z.real, z.imag] for z in profile.eigenvalues],
+                "mf": profile.mf.tolist(),
+                "mutual_information": _finite_or_none(mi),
+                "capacity": profile.capacity,
+                "rank": profile.rank,
+                "memory_length": profile.memory_length(args.threshold),
+                "threshold": args.threshold,
+                "accuracy": profile.accuracy(min(10, profile.mf.size)),
+            }
+        )
+
+    if args.json:
+        _atomic_write(Path(args.json), json.dumps({"results": results}, indent=1, allow_nan=False))
+    if args.plot:
+        horizon = "inf" if args.horizon is None else args.horizon
+        title = f"N = {args.d_state}, dt = {args.dt:g}, T = {horizon}, {args.discretization}"
+        plot_memory_profiles(profiles, [r["eigs"] for r in results], args.plot, title=title, log_delay=not args.linear_delay)
+    if not args.json:
+        horizon = "inf" if args.horizon is None else args.horizon
+        print(f"memory function: T = {horizon}, dt = {args.dt:g}, {args.discretization}, seed = {args.seed}")
+        delay_heads = "".join(f"{'MF(' + str(d) + ')':>10}" for d in TABLE_DELAYS)
+        print(f"{'eigs':<14}{'d_state':>8}{'rank':>6}{'capacity':>11}{'length':>8}{'accuracy':>10}{delay_heads}")
+        for r, p in zip(results, profiles):
+            cells = "".join(f"{p.mf[d]:>10.4f}" if d < p.mf.size else f"{'—':>10}" for d in TABLE_DELAYS)
+            numbers = f"{r['d_state']:>8}{r['rank']:>6}{r['capacity']:>11.4f}{r['memory_length']:>8}{r['accuracy']:>10.4f}"
+            print(f"{r['eigs']:<14}{numbers}{cells}")
+        print(f"length: largest delay with MF > {args.threshold:g}; accuracy: mean MF over delays 0..9")
+    return 0
+
+
+def _file_d_state(eig_set, default: int) -> int:
+    """A user file fixes its own state size: 2 × its number of modes."""
+    return 2 * eig_set.n_modes if eig_set.n_modes is not None else default
+
+
+def _atomic_write(path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,79 @@
+"""The paper's Fig. 1 from memory profiles: |Ā| by mode index (left), MF by delay (right), one line per set."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .profile import MemoryProfile
+
+
+def upper_half_modes(profile: MemoryProfile) -> np.ndarray:
+    """The modes a profile was built from: the first half of a ``[modes, conj(modes)]`` list, else Im ≥ 0."""
+    values = profile.eigenvalues
+    half = values.size // 2
+    if values.size % 2 == 0 and np.array_equal(values[half:], values[:half].conj()):
+        return values[:half]
+    return values[values.imag >= 0]
+
+
+def plot_memory_profiles(
+    profiles: Sequence[MemoryProfile],
+    labels: Sequence[str],
+    path: str | Path,
+    *,
+    title: str | None = None,
+    log_delay: bool = True,
+) -> Path:
+    """Write a two-panel PNG: |Ā_n| by index n (left) and MF(τ) by delay (right). Returns the path.
+
+    ``log_delay`` puts the delay axis on a log scale (delays τ ≥ 1). The file is written atomically.
+    """
+    if len(profiles) != len(labels) or not profiles:
+        raise ValueError(
+            f"need one label per profile and at least one profile; got {len(profiles)} profiles, {len(labels)} labels"
+        )
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for profile, label in zip(profiles, labels):
+        moduli = np.abs(upper_half_modes(profile))
+        left.plot(np.arange(moduli.size), moduli, marker="o", markersize=3, linewidth=1, label=label)
+        delays, mf = profile.delays, profile.mf
+        if log_delay:
+            delays, mf = delays[1:], mf[1:]
+        right.plot(delays, mf, linewidth=1.2, label=f"{label} (MC={profile.capacity:.1f})")
+    left.set_xlabel("mode index n")
+    left.set_ylabel(r"$|\bar{A}_n|$")
+    left.set_ylim(0, 1.02)
+    left.set_title("eigenvalue moduli")
+    right.set_xlabel(r"delay $\tau$")
+    right.set_ylabel(r"MF($\tau$)")
+    right.set_title("memory function" + ("" if profiles[0].horizon is None else f" (T = {profiles[0].horizon})"))
+    if log_delay:
+        right.set_xscale("log")
+    right.set_ylim(0, 1.02)
+    right.legend(fontsize=8)
+    left.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
