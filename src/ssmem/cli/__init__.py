@@ -18,6 +18,7 @@ from .. import __version__
 VERBS: dict[str, str] = {
     "eigs": "eigs",
     "memory": "memory",
+    "experiment": "experiment",
 }
 
 

@@ -1,6 +1,6 @@
 """Eigenvalue sets: registered by name where they are defined (``hippo``, ``discrete``) or given by the user."""
 
-from . import discrete, hippo  # noqa: F401  (fill the registry)
+from . import designed, discrete, hippo  # noqa: F401  (fill the registry)
 from .discretize import DISCRETIZATIONS, to_continuous, to_discrete
 from .hippo import hippo_legs, hippo_legs_normal_part
 from .registry import (

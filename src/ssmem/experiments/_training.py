@@ -1,0 +1,253 @@
+"""Small training loops shared by the theory experiments.
+
+The theory is about one linear SSM and its readout, so the probes here are a *channel bank*: an S4D layer
+whose H channels all read the same scalar input, channel h trained on target h (its own delay or kernel).
+Channels share nothing (Adam is per parameter), so one bank trains H independent single-channel SSMs at once.
+Deep probes are :class:`ssmem.ssm.models.CausalSequenceModel` stacks of S4D blocks. Training is full-sequence
+minibatch Adam on the squared error over the steps a mask selects; metrics are R² on held-out sequences over
+the evaluation steps (the last part of each sequence, where the state has seen a long history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..ssm import S4D
+from ..ssm.models import CausalSequenceModel
+
+
+class ChannelBank(nn.Module):
+    """H single-channel S4D systems on one scalar input: ``u (B, L) → y (B, L, H)``.
+
+    All channels use the step ``dt`` (so a continuous eigenvalue set gives the same Ā in every channel).
+    ``skip=False`` zeroes and freezes the direct term D, leaving a pure readout of the state.
+    """
+
+    def __init__(
+        self,
+        n_channels: int,
+        d_state: int,
+        *,
+        init: "str | np.ndarray",
+        dt: float,
+        train: str,
+        skip: bool = True,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+    ) -> None:
+        super().__init__()
+        self.layer = S4D(n_channels, d_state, init=init, dt_min=dt, dt_max=dt, train=train, seed=seed, dtype=dtype)
+        if not skip:
+            with torch.no_grad():
+                self.layer.D.zero_()
+            self.layer.D.requires_grad_(False)
+        self.n_channels = n_channels
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return self.layer(u[..., None].expand(-1, -1, self.n_channels).to(self.layer.D.dtype))
+
+    def discrete_eigenvalues(self) -> np.ndarray:
+        """Ā per channel, ``(H, n_modes)`` complex128."""
+        return self.layer.discrete_eigenvalues().cpu().numpy().astype(np.complex128)
+
+
+def deep_model(
+    *,
+    d_output: int,
+    d_input: int | None = None,
+    vocab_size: int | None = None,
+    d_model: int,
+    n_layers: int,
+    d_state: int,
+    init: "str | np.ndarray",
+    train: str,
+    dt_min: float,
+    dt_max: float,
+    seed: int,
+) -> CausalSequenceModel:
+    """A causal stack of S4D blocks (layer norm, prenorm) with a linear decoder, float32."""
+    torch.manual_seed(seed)  # encoder, mixing and decoder weights
+    return CausalSequenceModel(
+        d_output=d_output,
+        d_input=d_input,
+        vocab_size=vocab_size,
+        d_model=d_model,
+        n_layers=n_layers,
+        make_layer=lambda i: S4D(
+            d_model, d_state, init=init, dt_min=dt_min, dt_max=dt_max, train=train, seed=seed + 101 * i
+        ),
+        norm="layer",
+        prenorm=True,
+    )
+
+
+@dataclass
+class FitResult:
+    """Training losses ``(steps,)`` and eigenvalue snapshots ``(n_snapshots, ...)`` with their steps."""
+
+    losses: np.ndarray
+    snapshot_steps: np.ndarray
+    snapshots: list[np.ndarray]
+
+
+def _snapshot(model: nn.Module) -> np.ndarray | None:
+    if isinstance(model, ChannelBank):
+        return model.discrete_eigenvalues()
+    layers = getattr(model, "ssm_layers", None)
+    if layers is None:
+        return None
+    return np.stack([layer.discrete_eigenvalues().cpu().numpy() for layer in layers()])
+
+
+def fit(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    loss: str = "mse",
+    n_snapshots: int = 5,
+) -> FitResult:
+    """Minibatch Adam on the masked loss; records Ā (of every SSM layer) ``n_snapshots`` times.
+
+    ``inputs`` ``(n, L, ...)``; ``targets`` ``(n, L, d)`` (float for ``mse``, int64 class ids ``(n, L)`` for
+    ``ce``); ``mask`` ``(n, L)`` bool: the steps the loss counts.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(params, lr=lr)
+    record_at = set(np.linspace(0, steps, n_snapshots).round().astype(int).tolist())
+    losses, snap_steps, snaps = [], [], []
+    model.train()
+    for step in range(steps + 1):
+        if step in record_at:
+            snap = _snapshot(model)
+            if snap is not None:
+                snap_steps.append(step)
+                snaps.append(snap)
+        if step == steps:
+            break
+        idx = torch.randint(0, inputs.shape[0], (batch_size,), generator=generator)
+        out = model(inputs[idx])
+        value = masked_loss(out, targets[idx], mask[idx], loss)
+        optimiser.zero_grad()
+        value.backward()
+        optimiser.step()
+        losses.append(float(value.detach()))
+    model.eval()
+    return FitResult(losses=np.array(losses), snapshot_steps=np.array(snap_steps), snapshots=snaps)
+
+
+def masked_loss(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, loss: str) -> torch.Tensor:
+    """Mean squared error (``mse``) or cross-entropy (``ce``) over the masked steps."""
+    if loss == "mse":
+        diff = (out - target.to(out.dtype)) ** 2  # (B, L, d)
+        return diff[mask].mean()
+    if loss == "ce":
+        return nn.functional.cross_entropy(out[mask], target[mask])
+    raise ValueError(f"unknown loss {loss!r}; valid choices: mse, ce")
+
+
+@torch.no_grad()
+def r2_per_output(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+    """R² = 1 - Σ(y - ŷ)² / Σ(ŷ - mean ŷ)² per output over the masked steps: ``(d,)`` float64."""
+    out = model(inputs).double()
+    y = targets.double()[mask]  # (n_masked, d)
+    pred = out[mask]
+    residual = ((pred - y) ** 2).sum(0)
+    total = ((y - y.mean(0)) ** 2).sum(0)
+    return (1.0 - residual / total).cpu().numpy()
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> float:
+    """Share of masked steps whose argmax class equals the target."""
+    pred = model(inputs).argmax(-1)
+    return float((pred[mask] == targets[mask]).double().mean())
+
+
+def gaussian_inputs(n: int, length: int, *, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """iid N(0, 1) input sequences ``(n, L)`` from their own generator."""
+    return torch.randn(n, length, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def delayed(u: torch.Tensor, delays: "list[int] | tuple[int, ...]") -> torch.Tensor:
+    """Targets u_{t-τ} for each delay: ``(n, L) → (n, L, len(delays))`` (zero for t < τ)."""
+    out = torch.zeros(*u.shape, len(delays), dtype=u.dtype)
+    for j, tau in enumerate(delays):
+        out[:, tau:, j] = u[:, : u.shape[1] - tau]
+    return out
+
+
+def filtered(u: torch.Tensor, kernel: np.ndarray) -> torch.Tensor:
+    """ŷ_t = Σ_τ h_τ u_{t-τ}: ``(n, L) → (n, L)``."""
+    out = torch.zeros_like(u)
+    for tau, h in enumerate(np.asarray(kernel, dtype=np.float64)):
+        if h != 0:
+            out[:, tau:] += float(h) * u[:, : u.shape[1] - tau]
+    return out
+
+
+def late_steps(n: int, length: int, start: int) -> torch.Tensor:
+    """A mask ``(n, L)`` selecting steps t ≥ start."""
+    mask = torch.zeros(n, length, dtype=torch.bool)
+    mask[:, start:] = True
+    return mask
+
+
+def ridge(features: np.ndarray, target: np.ndarray, scale: float) -> np.ndarray:
+    """argmin_w ‖F w - y‖² + λ‖w‖², λ = scale · mean diag(FᵀF), by an SVD: ``(n, p), (n,) → (p,)``."""
+    left, singular, right_t = np.linalg.svd(features, full_matrices=False)
+    lam = scale * float(np.mean(singular**2))
+    return right_t.T @ (singular / (singular**2 + lam) * (left.T @ target))
+
+
+@torch.no_grad()
+def warm_start_readout(
+    bank: ChannelBank, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, *, ridge_scale: float = 1e-6
+) -> None:
+    """Set each channel's C (and D, if trained) to the (ridge) least-squares optimum for its target.
+
+    The ridge λ = ``ridge_scale`` · mean feature variance keeps the weights of ill-conditioned sets finite
+    (their states are nearly collinear), at a cost in R² of order λ.
+
+    A channel's output is Σ_n 2 Re(C_n z_n) + D u_t with z the complex state (B̄ included), i.e. a linear
+    readout of the features [2 Re z, -2 Im z, u] with weights [Re C, Im C, D]. Starting both reservoir and
+    learnable banks at this optimum isolates what training the eigenvalues adds.
+    """
+    from ..dynamics import finite_horizon_states
+
+    layer = bank.layer
+    A_bar = layer.discrete_eigenvalues().cpu().numpy()  # (H, n)
+    params = layer.ssm_parameters()
+    A, dt = params["A"].cpu().numpy(), params["mode_dt"].cpu().numpy()
+    B = params["B"].cpu().numpy()
+    if layer.discretization == "zoh":
+        B_bar = (A_bar - 1.0) / A * B
+    else:
+        B_bar = dt * B / (1.0 - dt * A / 2.0)
+    u = inputs.double().cpu().numpy()
+    keep = mask.cpu().numpy()
+    use_skip = layer.D.requires_grad
+    n_modes = A_bar.shape[1]
+    C = layer.C.detach().clone()
+    for h in range(bank.n_channels):
+        states = finite_horizon_states(A_bar[h], u, horizon=u.shape[1], input_weights=B_bar[h])  # (n, L, 2n)
+        features = np.concatenate([2 * states[..., :n_modes], -2 * states[..., n_modes:]], axis=-1)
+        if use_skip:
+            features = np.concatenate([features, u[..., None]], axis=-1)
+        target = targets[..., h].double().cpu().numpy()
+        weights = ridge(features[keep], target[keep], ridge_scale)
+        C[h, :, 0] = torch.from_numpy(weights[:n_modes])
+        C[h, :, 1] = torch.from_numpy(weights[n_modes : 2 * n_modes])
+        if use_skip:
+            layer.D[h] = float(weights[-1])
+    layer.C.copy_(C)
