@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from _mp_memory_reference import mp_memory_function, spectrum
+from ._mp_memory_reference import mp_memory_function, spectrum
 
 from ssmem.eigs import EIGENVALUE_SETS, conjugate_closed, discrete_eigenvalues
 from ssmem.memory import MemoryProfile, memory_basis, memory_function, rank_of

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from _mp_memory_reference import mp_dense_memory_function
+from ._mp_memory_reference import mp_dense_memory_function
 from scipy.linalg import solve_triangular
 
 from ssmem.eigs import discrete_eigenvalues, hippo_legs

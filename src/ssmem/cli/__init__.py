@@ -18,7 +18,15 @@ from .. import __version__
 VERBS: dict[str, str] = {
     "eigs": "eigs",
     "memory": "memory",
+    "recipes": "recipes",
+    "validate": "validate",
+    "train": "train",
+    "data": "data",
     "experiment": "experiment",
+    "sweep": "sweep",
+    "runs": "runs",
+    "report": "report",
+    "paper": "paper",
 }
 
 

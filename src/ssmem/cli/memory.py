@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .._io import atomic_write_text
 from . import CLIError
 
 HELP = "exact memory function (MF) and capacity of eigenvalue sets; table, JSON and Fig. 1 plot"
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         )
 
     if args.json:
-        _atomic_write(Path(args.json), json.dumps({"results": results}, indent=1, allow_nan=False))
+        atomic_write_text(Path(args.json), json.dumps({"results": results}, indent=1, allow_nan=False))
     if args.plot:
         horizon = "inf" if args.horizon is None else args.horizon
         title = f"N = {args.d_state}, dt = {args.dt:g}, T = {horizon}, {args.discretization}"
@@ -119,16 +120,3 @@ def _file_d_state(eig_set, default: int) -> int:
     return 2 * eig_set.n_modes if eig_set.n_modes is not None else default
 
 
-def _atomic_write(path, text: str) -> None:
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

@@ -7,7 +7,9 @@ A task is registered by name with the dataclass of its parameters, where it is d
         seq_len: int = 1024
         delays: tuple[int, ...] = (64,)
 
-    @register_task("memory/delay", DelayParams, "regress u[t - tau] from iid input")
+    def delay_info(params: DelayParams) -> TaskInfo: ...   # cheap: no data is built
+
+    @register_task("memory/delay", DelayParams, "regress u[t - tau] from iid input", info=delay_info)
     def build_delay(params: DelayParams, *, seed: int, data_dir: Path | None) -> TaskData: ...
 
 The builder returns a :class:`TaskData`: a :class:`TaskInfo` (what the model needs to know) and the three
@@ -17,8 +19,11 @@ tasks). Shapes per item:
 * token input: ``x`` int64 ``(L,)``; real input: ``x`` float ``(L, d_input)``;
 * per-sequence target (``per_step=False``): ``y`` int64 scalar (classification) or float ``(d_output,)``;
 * per-step target (``per_step=True``): ``y`` int64 ``(L,)`` (classification / next token; ``ignore_index``
-  marks steps that do not count) or float ``(L, d_output)`` (regression; a float mask may be given as
-  ``TaskInfo.target_mask`` semantics by the task, documented there).
+  marks steps that do not count) or float ``(L, d_output)`` (regression; NaN targets do not count, e.g. the
+  first τ steps of a delay task).
+
+A task may also register ``info(params) -> TaskInfo``: a cheap function that answers without building or
+reading any data, so that ``ssmem validate`` can size a model for a recipe whose data is not on this machine.
 """
 
 from __future__ import annotations
@@ -74,16 +79,20 @@ class TaskSpec:
     description: str
     params_cls: type
     build: Callable[..., TaskData]
+    info: Callable[[Any], TaskInfo] | None = None  # params -> TaskInfo without building data
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
 
 
-def register_task(name: str, params_cls: type, description: str):
-    """Decorator: register ``build(params, *, seed, data_dir) -> TaskData`` as task ``name``."""
+def register_task(name: str, params_cls: type, description: str, *, info: Callable[[Any], TaskInfo] | None = None):
+    """Decorator: register ``build(params, *, seed, data_dir) -> TaskData`` as task ``name``.
+
+    ``info(params) -> TaskInfo`` (optional) answers what the model needs without building the data.
+    """
 
     def decorate(build: Callable[..., TaskData]) -> Callable[..., TaskData]:
-        TASKS.add(name, TaskSpec(name, description, params_cls, build))
+        TASKS.add(name, TaskSpec(name, description, params_cls, build, info))
         return build
 
     return decorate
@@ -97,3 +106,13 @@ def build_task(name: str, params: Any = None, *, seed: int = 0, data_dir: str | 
     if not isinstance(params, spec.params_cls):
         raise TypeError(f"task {name!r} takes {spec.params_cls.__name__} parameters, got {type(params).__name__}")
     return spec.build(params, seed=seed, data_dir=Path(data_dir) if data_dir is not None else None)
+
+
+def task_info(name: str, params: Any = None, *, seed: int = 0, data_dir: str | Path | None = None) -> TaskInfo:
+    """The :class:`TaskInfo` of task ``name``: from its ``info`` function if it has one, else by building it."""
+    spec = TASKS.get(name)
+    if params is None:
+        params = spec.params_cls()
+    if spec.info is not None:
+        return spec.info(params)
+    return build_task(name, params, seed=seed, data_dir=data_dir).info

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._io import atomic_save_figure, atomic_write_text
 from .._registry import Registry
 
 Status = Literal["confirmed", "not confirmed", "inconclusive"]
@@ -69,19 +68,7 @@ class ExperimentContext:
 
     def save_figure(self, figure: Any, name: str) -> str:
         """Save a matplotlib figure as ``out_dir/name`` (PNG, atomically), close it; return ``name``."""
-        import matplotlib.pyplot as plt
-
-        path = self.out_dir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-        os.close(fd)
-        try:
-            figure.savefig(tmp, dpi=110, bbox_inches="tight")
-            os.replace(tmp, path)
-        finally:
-            plt.close(figure)
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_save_figure(figure, self.out_dir / name, dpi=110)
         return name
 
 
@@ -146,18 +133,8 @@ class ExperimentResult:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``out_dir/results.json`` atomically."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / RESULTS_FILE
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{RESULTS_FILE}.")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self.to_dict(), handle, indent=2, allow_nan=False)
-                handle.write("\n")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        path = Path(out_dir) / RESULTS_FILE
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
         return path
 
     @classmethod

@@ -13,7 +13,8 @@ second on the reversed sequence, ``y = K0 * u + flip(K1 * flip(u)) + D u``.
 
 Layout: sequences are channel-first ``(B, H, L)`` here (the FFT runs over the last axis); the layers take
 batch-first ``(B, L, H)`` and transpose. Every fast function has a plain reference twin in this file
-(:func:`vandermonde_kernel_reference`, :func:`diagonal_scan_reference`, :func:`dense_scan_reference`).
+(:func:`vandermonde_kernel_reference`, :func:`ssm_convolution_reference`, :func:`diagonal_scan_reference`,
+:func:`dense_scan_reference`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.autograd.function import once_differentiable
 
 DISCRETIZATIONS = ("zoh", "bilinear")
 
@@ -172,6 +174,8 @@ def dense_kernel(A_bar: torch.Tensor, B_bar: torch.Tensor, C: torch.Tensor, leng
 def fft_conv(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Causal convolution ``y[..., t] = Σ_{l ≤ t} kernel[..., l] · u[..., t - l]`` by FFT (zero-padded to 2L).
 
+    Plain autograd version, the reference twin of :func:`ssm_convolution`'s fused path.
+
     Args:
         u: ``(B, H, L)`` real; kernel: ``(H, L)`` real.
     Returns:
@@ -183,22 +187,93 @@ def fft_conv(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return torch.fft.irfft(spectrum, n=n_fft)[..., :length]
 
 
-def ssm_convolution(u: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
-    """The convolution view of an SSM layer.
-
-    Args:
-        u: ``(B, H, L)`` real input.
-        kernel: ``(H, L)`` (causal) or ``(2, H, L)`` (bidirectional: ``kernel[1]`` acts on the reversed sequence).
-        D: ``(H,)`` skip.
-    Returns:
-        ``(B, H, L)``: ``K0 * u + D u``, plus ``flip(K1 * flip(u))`` when bidirectional.
-    """
+def ssm_convolution_reference(u: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+    """Reference twin of :func:`ssm_convolution`: one :func:`fft_conv` per direction, the anticausal one on the
+    flipped sequence, differentiated by plain autograd. Same arguments and result."""
     if kernel.dim() == 2:
         kernel = kernel[None]
     y = fft_conv(u, kernel[0])
     if kernel.shape[0] == 2:
         y = y + fft_conv(u.flip(-1), kernel[1]).flip(-1)
     return y + D[:, None] * u
+
+
+def circular_kernel(kernel: torch.Tensor) -> torch.Tensor:
+    """Both directions of a layer's kernel in one circular kernel of length 2L.
+
+    A circular convolution of length 2L of the zero-padded input with ``c`` gives ``K0 * u`` for the causal part
+    (``c[l] = K0[l]``, l < L) and the anticausal part ``Σ_{l ≥ 1} K1[l] u[t + l]`` from ``c[2L - l] = K1[l]``,
+    with ``K1[0]`` added to ``c[0]``; ``c[L] = 0``.
+
+    Args:
+        kernel: ``(H, L)`` or ``(1, H, L)`` (causal) or ``(2, H, L)`` (bidirectional).
+    Returns:
+        ``(H, 2L)``.
+    """
+    if kernel.dim() == 2:
+        kernel = kernel[None]
+    causal = kernel[0]
+    zeros = causal.new_zeros(causal.shape[:-1] + (1,))
+    if kernel.shape[0] == 1:
+        return torch.cat([causal, torch.zeros_like(causal)], dim=-1)
+    anticausal = kernel[1]
+    head = causal[..., :1] + anticausal[..., :1]
+    return torch.cat([head, causal[..., 1:], zeros, anticausal[..., 1:].flip(-1)], dim=-1)
+
+
+class _FusedConvolution(torch.autograd.Function):
+    """``y = irfft(rfft(u, 2L) · rfft(c))[..., :L] + D·u`` with a hand-written backward.
+
+    Backward (all FFTs of length 2L, ``G = rfft(∂y)``): ``∂u = irfft(G · conj(rfft c))[:L] + D ∂y``,
+    ``∂c = irfft(Σ_b G · conj(rfft u))``, ``∂D = Σ_{b,t} ∂y·u``. Four batch-sized FFTs per forward+backward, where
+    plain autograd also runs complex-to-complex FFTs and pad/slice copies in its backward. First derivatives only
+    (a second backward raises); :func:`ssm_convolution_reference` is differentiable to any order.
+    """
+
+    @staticmethod
+    def forward(ctx, u: torch.Tensor, circular: torch.Tensor, D: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        length = u.shape[-1]
+        n_fft = 2 * length
+        u_hat = torch.fft.rfft(u, n=n_fft)
+        c_hat = torch.fft.rfft(circular, n=n_fft)
+        y = torch.fft.irfft(u_hat * c_hat, n=n_fft)[..., :length]
+        y = torch.addcmul(y, D[:, None], u)
+        # conj(ĉ) is (H, L+1): materialise it once instead of resolving a conjugate view of a batch-sized product
+        ctx.save_for_backward(u, u_hat if ctx.needs_input_grad[1] else None, c_hat.conj().resolve_conj(), D)
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y: torch.Tensor):  # type: ignore[override]
+        u, u_hat, c_hat_conj, D = ctx.saved_tensors
+        length = u.shape[-1]
+        n_fft = 2 * length
+        grad_u = grad_c = grad_D = None
+        g_hat = torch.fft.rfft(grad_y, n=n_fft)
+        if ctx.needs_input_grad[0]:
+            grad_u = torch.addcmul(torch.fft.irfft(g_hat * c_hat_conj, n=n_fft)[..., :length], D[:, None], grad_y)
+        if ctx.needs_input_grad[1]:
+            # Σ_b ĝ · conj(û) = vecdot(û, ĝ) over the batch axis (vecdot conjugates its first argument)
+            grad_c = torch.fft.irfft(torch.linalg.vecdot(u_hat, g_hat, dim=0), n=n_fft)
+        if ctx.needs_input_grad[2]:
+            grad_D = (grad_y * u).sum((0, 2))
+        return grad_u, grad_c, grad_D
+
+
+def ssm_convolution(u: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+    """The convolution view of an SSM layer (fused path: one FFT convolution for both directions).
+
+    Args:
+        u: ``(B, H, L)`` real input.
+        kernel: ``(H, L)`` (causal) or ``(2, H, L)`` (bidirectional: ``kernel[1]`` acts on the reversed sequence).
+        D: ``(H,)`` skip.
+    Returns:
+        ``(B, H, L)``: ``K0 * u + D u``, plus ``flip(K1 * flip(u))`` when bidirectional. Equal to
+        :func:`ssm_convolution_reference` up to rounding, values and gradients.
+    """
+    if u.dim() != 3:
+        raise ValueError(f"ssm_convolution expects u of shape (B, H, L); got {tuple(u.shape)}")
+    return _FusedConvolution.apply(u, circular_kernel(kernel), D)
 
 
 # ------------------------------------------------------------------------------------- plain-loop references

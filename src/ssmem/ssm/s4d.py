@@ -132,6 +132,7 @@ class S4D(nn.Module):
         }[train]
         self.kernel_computations = 0
         self._kernel_cache: tuple[tuple, torch.Tensor] | None = None
+        self._step_cache: tuple[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
 
     # ------------------------------------------------------------------------------------------ properties
 
@@ -223,7 +224,7 @@ class S4D(nn.Module):
             raise ValueError(f"S4D expects input (B, L, H={self.d_model}); got shape {tuple(x.shape)}")
         u = x.transpose(1, 2)  # (B, H, L)
         y = ssm_convolution(u, self.kernel(u.shape[-1]), self.D)
-        return y.transpose(1, 2)
+        return y.transpose(1, 2).contiguous()  # (B, L, H) memory: the pointwise ops after the layer run vectorised
 
     # ------------------------------------------------------------------------------------------ recurrence
 
@@ -239,10 +240,22 @@ class S4D(nn.Module):
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One recurrent step: ``x_t (B, H)``, state ``(B, H, n)`` → ``(y_t (B, H), new state)``."""
         self._check_recurrent()
-        A_bar, B_bar, _ = self._discrete()
+        A_bar, B_bar, C = self._step_tensors()
         state = A_bar * state + B_bar * x_t[..., None]
-        y_t = 2 * (self._C()[0] * state).sum(-1).real + self.D * x_t
+        y_t = 2 * (C * state).sum(-1).real + self.D * x_t
         return y_t, state
+
+    def _step_tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Ā, B̄, C), each (H, n). Without autograd (generation) they are cached until a parameter changes, so a
+        step costs only the O(H·N) state update."""
+        if torch.is_grad_enabled():
+            A_bar, B_bar, _ = self._discrete()
+            return A_bar, B_bar, self._C()[0]
+        key = self._kernel_key(-1)
+        if self._step_cache is None or self._step_cache[0] != key:
+            A_bar, B_bar, _ = self._discrete()
+            self._step_cache = (key, (A_bar, B_bar, self._C()[0]))
+        return self._step_cache[1]
 
     # ------------------------------------------------------------------------------------------ inspection
 

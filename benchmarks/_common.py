@@ -1,0 +1,93 @@
+"""Shared helpers of the benchmark scripts: the machine line, a timer and a plain-text table."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+
+
+def add_common_arguments(parser) -> None:
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="torch CPU threads (default 1: on a shared machine extra threads mostly wait for each other)",
+    )
+
+
+def setup(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> str:
+    """One line naming the machine the figures come from."""
+    line = (
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, python {platform.python_version()}"
+    )
+    if torch.cuda.is_available():
+        line += f", CUDA device {torch.cuda.get_device_name()}"
+    return line
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def best_time(fn: Callable[[], object], *, repeats: int = 3, warmup: int = 1, dev: torch.device | None = None) -> float:
+    """The best wall time (s) of ``repeats`` calls after ``warmup`` untimed ones (the best is the least disturbed
+    by other processes on a shared machine)."""
+    dev = dev or torch.device("cpu")
+    for _ in range(warmup):
+        fn()
+    sync(dev)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync(dev)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table (readable as plain text) with a title line."""
+    cells = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = [f"### {title}", ""]
+    for k, row in enumerate(cells):
+        lines.append("| " + " | ".join(c.rjust(w) for c, w in zip(row, widths)) + " |")
+        if k == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "-"
+        if value == 0:
+            return "0"
+        if abs(value) >= 1000 or abs(value) < 1e-3:
+            return f"{value:.2e}"
+        return f"{value:.3g}"
+    return str(value)

@@ -1,0 +1,74 @@
+"""Atomic file writes: write a temporary file beside the target, flush it to disk, rename it over the target.
+
+A reader (or a process restarted after a kill) sees either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
+    """``with atomic_open(path, "w") as f: ...``: ``path`` appears complete on success, unchanged on error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover (platforms without directory file descriptors)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_save_figure(figure: Any, path: str | Path, *, dpi: int = 120, tight: bool = True) -> Path:
+    """Save a matplotlib figure as PNG at ``path`` atomically, then close it; returns the path.
+
+    ``tight`` crops the canvas to its contents (``bbox_inches="tight"``); off, the figure keeps its own size.
+    """
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_open(path, "wb") as handle:
+            figure.savefig(handle, dpi=dpi, format="png", bbox_inches="tight" if tight else None)
+    finally:
+        plt.close(figure)
+    return path

@@ -1,0 +1,36 @@
+"""Shared by the verbs that take ``RECIPE [key=value ...]``: overrides may come before or after the options.
+
+argparse cannot mix a variable-length positional with options (``RECIPE --run-dir DIR a=b`` would leave
+``a=b`` unparsed), so those verbs collect everything after the recipe and sort it here.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import CLIError
+
+
+def split_overrides(args: argparse.Namespace, flags: dict[str, str]) -> None:
+    """Move options found among ``args.overrides`` to ``args`` (``flags``: option → "value" | "flag")."""
+    late = argparse.ArgumentParser(add_help=False)
+    for option, kind in flags.items():
+        if kind == "flag":
+            late.add_argument(option, action="store_true")
+        else:
+            late.add_argument(option)
+    found, rest = late.parse_known_args(args.overrides or [])
+    for option, kind in flags.items():
+        dest = option.lstrip("-").replace("-", "_")
+        value = getattr(found, dest)
+        if kind == "flag":
+            setattr(args, dest, bool(getattr(args, dest)) or value)
+        elif value is not None:
+            setattr(args, dest, value)
+    unknown = [item for item in rest if item.startswith("-")]
+    if unknown:
+        raise CLIError(f"unknown option {unknown[0]!r}; options: {', '.join(flags)}")
+    bad = [item for item in rest if "=" not in item]
+    if bad:
+        raise CLIError(f"{bad[0]!r} is not an override of the form key=value (e.g. model.init=s4d-lin)")
+    args.overrides = rest

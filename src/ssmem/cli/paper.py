@@ -1,0 +1,38 @@
+"""``ssmem paper``: the main job (theory experiments, the LRA grid, the report), resumable."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+
+HELP = "run the main job: theory experiments, the LRA grid and the report, into one folder (resumable)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="folder for everything (run it again to resume)")
+    parser.add_argument("--quick", action="store_true", help="quick sizes and the quick grid (~10 min on 2 cores)")
+    parser.add_argument("--scale", default="cpu", choices=("cpu", "paper"),
+                        help="LRA grid scale without --quick: cpu (hours on a CPU) or paper (GPU, 6 seeds)")
+    parser.add_argument("--grid", default=None, help="run this grid (file or shipped name) instead")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the theory experiments; default 0")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..paper import run_paper
+
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    result = run_paper(args.out, quick=args.quick, scale=args.scale, seed=args.seed, grid=args.grid,
+                       progress=not args.no_progress)
+    print("\nfindings:")
+    for f in result.findings:
+        print(f"  [{f.status}] {f.claim} ({f.source})")
+    counts = ", ".join(f"{k} {v}" for k, v in result.sweep_counts.items() if v)
+    print(f"\nexperiments: {len(result.experiments_run)} run, {len(result.experiments_kept)} kept, "
+          f"{len(result.experiments_failed)} failed; LRA runs: {counts}; {result.wall_time_s:.0f} s")
+    print(f"report: {result.report_html}")
+    return 1 if result.experiments_failed or result.sweep_counts.get("failed") else 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

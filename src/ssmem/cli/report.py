@@ -1,0 +1,25 @@
+"""``ssmem report``: write the study report (HTML + Markdown) from a results store."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "write the report (index.html, report.md, figures) from a sweep store and experiment results"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", nargs="+", help="the SQLite results store(s) of the sweep (several: pooled, "
+                                                 "e.g. one store per cluster shard)")
+    parser.add_argument("--out", required=True, help="directory to write the report into")
+    parser.add_argument("--experiments", default=None,
+                        help="directory holding theory experiment folders (each with results.json)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import write_report
+
+    report = write_report(args.store, args.out, experiments_dir=args.experiments)
+    for f in report.findings:
+        print(f"[{f.status}] {f.claim}")
+    print(f"\nreport: {report.html_path} and {report.markdown_path} ({len(report.figures)} figures)")
+    return 0

@@ -1,0 +1,69 @@
+"""``ssmem runs``: list and filter the runs of a results store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "list and filter the runs of a sweep results store"
+
+COLUMNS = ("run_id", "status", "recipe", "eigs", "train_mode", "seed", "steps", "val", "test", "time")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", default="runs.db", help="the SQLite results store; default runs.db")
+    parser.add_argument("--status", default=None, help="only runs in this status (pending, running, done, failed)")
+    parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                        help="only runs whose field, override or result KEY equals VALUE (repeatable), e.g. "
+                             "eigs=s4d-inv, model.train=reservoir, study=main")
+    parser.add_argument("--json", action="store_true", help="print the full rows as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..sweep import Store, parse_override
+    from . import CLIError
+
+    if not Path(args.store).is_file():
+        raise CLIError(f"no results store at {args.store}")
+    filters = [parse_override(f) for f in args.filter]
+    with Store(args.store) as store:
+        records = store.runs(status=args.status)
+    records = [r for r in records if all(_matches(r.get(k), v) for k, v in filters)]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in records], indent=2))
+        return 0
+    rows = [_row(r) for r in records]
+    widths = [max([len(c)] + [len(row[i]) for row in rows]) for i, c in enumerate(COLUMNS)]
+    print("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)))
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    print(f"\n{len(records)} runs" + (": " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) if counts else ""))
+    return 0
+
+
+def _matches(value: object, wanted: object) -> bool:
+    if value == wanted:
+        return True
+    return value is not None and str(value) == str(wanted)
+
+
+def _row(r) -> list[str]:
+    res = r.result
+    return [
+        r.run_id, r.status, r.recipe, r.eigs or "-", r.train_mode or "-", str(r.seed),
+        _fmt(res.get("steps")), _fmt(res.get("best_val_metric", res.get("final_val_metric"))),
+        _fmt(res.get("test_metric")), _fmt(res.get("wall_time_s", res.get("wall_time")), "{:.0f}s"),
+    ]
+
+
+def _fmt(value: object, spec: str = "{:.4g}") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return spec.format(value)
+    return str(value)

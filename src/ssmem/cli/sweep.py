@@ -1,0 +1,47 @@
+"""``ssmem sweep``: run a grid of runs into a results store; resumes, shards, retries."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+HELP = "run a sweep grid (recipes x eigenvalue sets x train modes x seeds) into a SQLite results store"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("grid", help="a grid YAML file, or the name of a shipped grid (e.g. lra-quick, lra-cpu)")
+    parser.add_argument("--store", default="runs.db", help="the SQLite results store; default runs.db")
+    parser.add_argument("--runs-dir", default="runs", help="directory of the run directories; default runs/")
+    parser.add_argument("--shard", default="0/1", help="i/n: run only shard i of n (0 <= i < n); default 0/1")
+    parser.add_argument("--retry-failed", action="store_true", help="run failed runs again (from scratch)")
+    parser.add_argument("--max-runs", type=int, default=None, help="stop after this many runs")
+    parser.add_argument("--list", action="store_true", help="print the grid's runs and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..sweep import load_grid, parse_shard, run_sweep, select_shard
+
+    grid = load_grid(args.grid)
+    shard = parse_shard(args.shard)
+    if args.list:
+        for spec in select_shard(grid.runs(), shard):
+            print(f"{spec.run_id}  {spec.recipe}  {' '.join(spec.overrides)}")
+        return 0
+    # a scheduler's SIGTERM stops like Ctrl-C: the current run is given back and resumes next time
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    summary = run_sweep(grid, store=args.store, runs_dir=args.runs_dir, shard=shard,
+                        retry_failed=args.retry_failed, progress=not args.no_progress, max_runs=args.max_runs)
+    counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items())
+    print(f"sweep {grid.name} shard {shard[0]}/{shard[1]}: {summary.total} runs ({counts}); this call finished "
+          f"{len(summary.ran)}, failed {len(summary.failed)} in {summary.wall_time_s:.0f} s")
+    if summary.failed or summary.counts.get("failed"):
+        print(f"failed runs: ssmem runs --store {args.store} --status failed  (retry: --retry-failed)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,45 @@
+"""``ssmem train RECIPE [key=value ...] --run-dir DIR [--resume]``: train one model (also under torchrun)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+HELP = "train a model from a recipe (key=value overrides), writing metrics and checkpoints to --run-dir"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", help="a recipe name (see `ssmem recipes`) or a path to a YAML file")
+    parser.add_argument(
+        "overrides", nargs=argparse.REMAINDER, metavar="key=value", help="e.g. model.init=s4d-lin train.max_steps=200"
+    )
+    parser.add_argument("--run-dir", help="directory for config.yaml, metrics.jsonl, checkpoints (required)")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train import load_recipe, train
+    from . import CLIError
+    from ._overrides import split_overrides
+
+    split_overrides(args, {"--run-dir": "value", "--resume": "flag", "--no-progress": "flag"})
+    if not args.run_dir:
+        raise CLIError("--run-dir DIR is required")
+    cfg = load_recipe(args.recipe, args.overrides)
+    result = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress)
+    if int(os.environ.get("RANK", "0")) == 0:
+        summary = {
+            "status": result.status,
+            "steps": result.steps,
+            "metric": result.metric,
+            "best_val": result.best_val_metric,
+            "test": result.test_metric,
+            "wall_time_s": round(result.wall_time_s, 2),
+            "run_dir": result.run_dir,
+        }
+        print(json.dumps(summary))
+        if result.message:
+            print(result.message)
+    return 0 if result.status == "completed" else 1

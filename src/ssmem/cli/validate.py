@@ -1,0 +1,40 @@
+"""``ssmem validate RECIPE [key=value ...]``: check a recipe and show the model it builds."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "check a recipe (with overrides) and print the model's trainable/frozen parameter counts"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", help="a recipe name (see `ssmem recipes`) or a path to a YAML file")
+    parser.add_argument(
+        "overrides", nargs=argparse.REMAINDER, metavar="key=value", help="e.g. model.init=s4d-lin model.train=reservoir"
+    )
+    parser.add_argument("--show-config", action="store_true", help="print the resolved configuration (YAML)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data.task import task_info
+    from ..ssm import count_parameters
+    from ..train import architecture_for, build_model, config_to_yaml, load_recipe, task_params
+    from ._overrides import split_overrides
+
+    split_overrides(args, {"--show-config": "flag"})
+    cfg = load_recipe(args.recipe, args.overrides)
+    info = task_info(cfg.task.name, task_params(cfg.task), seed=cfg.seed, data_dir=cfg.task.data_dir)
+    model = build_model(cfg.model, info, seed=cfg.seed, device="cpu")
+    counts = count_parameters(model)
+    if args.show_config:
+        print(config_to_yaml(cfg))
+    m = cfg.model
+    print(f"recipe {args.recipe}: ok")
+    print(f"task   {cfg.task.name}: {info.objective}, L = {info.seq_len}, metric {info.metric}")
+    print(
+        f"model  {architecture_for(m, info)}: {m.n_layers} x {m.layer} (H = {m.d_model}, N = {m.d_state}, "
+        f"init {m.init}, train {m.train}{', bidirectional' if m.bidirectional else ''})"
+    )
+    print(counts)
+    print(f"trainable {counts.trainable}  frozen {counts.frozen}")
+    return 0

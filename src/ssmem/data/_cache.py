@@ -1,0 +1,127 @@
+"""A cache of preprocessed arrays, keyed by task name, parameters, data seed and source files.
+
+Entries live under ``<root>/<task>/<key>.npz`` where ``root`` is the params' ``cache_dir``, else the
+environment variable ``SSMEM_CACHE``, else ``~/.cache/ssmem``. The key is a hash of everything the arrays
+depend on; a stored entry whose embedded key differs (or that cannot be read) is rebuilt. Writes are atomic
+(temporary file + ``os.replace``) and loads never unpickle (``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE_FORMAT = 3  # bump when the stored layout of any task changes
+_KEY_FIELD = "__cache_key__"
+# parameters that say where, whether or how fast to compute, not what is computed
+_NOT_KEYED = frozenset({"cache_dir", "cache", "workers"})
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """The cache directory: ``cache_dir``, else ``$SSMEM_CACHE``, else ``~/.cache/ssmem``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("SSMEM_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "ssmem"
+
+
+def task_cache_dir(task: str, cache_dir: str | Path | None = None) -> Path:
+    """Where the entries of ``task`` live (``/`` in task names becomes ``__``)."""
+    return cache_root(cache_dir) / task.replace("/", "__")
+
+
+def file_fingerprint(paths: Iterable[Path]) -> list[tuple[str, int, int]]:
+    """(resolved path, size, mtime in ns) of each file: a change in a source file changes the cache key."""
+    out = []
+    for path in sorted(Path(p) for p in paths):
+        stat = path.stat()
+        out.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+    return out
+
+
+def cache_key(task: str, params: Any, data_seed: int, extra: Any = None) -> str:
+    """A 20-hex-digit hash of the task name, its (keyed) parameters, the data seed and ``extra``."""
+    fields = {k: v for k, v in dataclasses.asdict(params).items() if k not in _NOT_KEYED}
+    blob = json.dumps(
+        {"format": CACHE_FORMAT, "task": task, "params": fields, "seed": data_seed, "extra": extra},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray], key: str) -> None:
+    """Write ``arrays`` (and ``key``) to ``path`` as an ``.npz``, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **{_KEY_FIELD: np.array(key)}, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_arrays(path: Path, key: str) -> dict[str, np.ndarray] | None:
+    """The arrays stored at ``path`` if it holds an entry for ``key``; ``None`` if absent, stale or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if _KEY_FIELD not in stored.files or str(stored[_KEY_FIELD]) != key:
+                return None
+            return {name: stored[name] for name in stored.files if name != _KEY_FIELD}
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One stored entry: its file and size in bytes."""
+
+    path: Path
+    n_bytes: int
+
+
+def cached(
+    task: str,
+    params: Any,
+    data_seed: int,
+    build: Callable[[], dict[str, np.ndarray]],
+    *,
+    extra: Any = None,
+) -> dict[str, np.ndarray]:
+    """Return ``build()``'s arrays, from the cache when an entry with the same key exists.
+
+    ``params`` must have ``cache_dir`` (``str | None``) and ``cache`` (``bool``) fields; with ``cache=False``
+    the arrays are built and nothing is read or written.
+    """
+    if not params.cache:
+        return build()
+    key = cache_key(task, params, data_seed, extra)
+    path = task_cache_dir(task, params.cache_dir) / f"{key}.npz"
+    arrays = load_arrays(path, key)
+    if arrays is None:
+        arrays = build()
+        save_arrays(path, arrays, key)
+    return arrays
+
+
+def cache_entries(task: str, cache_dir: str | Path | None = None) -> list[CacheEntry]:
+    """The entries stored for ``task`` (any parameters)."""
+    folder = task_cache_dir(task, cache_dir)
+    if not folder.is_dir():
+        return []
+    return [CacheEntry(p, p.stat().st_size) for p in sorted(folder.glob("*.npz"))]

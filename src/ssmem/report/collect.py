@@ -1,0 +1,185 @@
+"""Read what a sweep left behind into plain data: the store's rows, each run's curves and memory endpoints.
+
+Everything the report shows is computed from these dataclasses; nothing here trains or re-evaluates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..sweep.store import RunRecord, Store
+
+ENDPOINTS_FILE = "memory_endpoints.npz"
+METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One logged quantity of one split over training: ``steps (n,)`` int64, ``values (n,)`` float64."""
+
+    steps: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class MemoryEndpoints:
+    """A run's SSM memory before and after training (from ``memory_endpoints.npz``).
+
+    ``mf (2, D)``: MF by delay averaged over channels and layers (row 0 initial, row 1 trained);
+    ``capacity (2,)``: mean per-channel capacity; ``eigenvalues``: per layer ``(2, H, n_modes)`` complex128.
+    """
+
+    steps: np.ndarray
+    mf: np.ndarray
+    capacity: np.ndarray
+    eigenvalues: tuple[np.ndarray, ...] = ()
+
+
+@dataclass
+class RunData:
+    """One finished run as the report sees it."""
+
+    run_id: str
+    study: str
+    recipe: str
+    task: str  # short task name: listops, text, retrieval, image, pathfinder, pathx, delay, ...
+    eigs: str
+    train_mode: str
+    seed: int
+    params: dict[str, Any]
+    status: str
+    metric: str  # the task's headline metric (accuracy, r2, ...)
+    higher_is_better: bool
+    test_metric: float | None
+    best_val_metric: float | None
+    final_val_metric: float | None
+    steps: int | None
+    wall_time_s: float | None
+    trainable: int | None
+    frozen: int | None
+    curves: dict[str, dict[str, Curve]] = field(default_factory=dict)  # split -> key -> curve
+    memory: MemoryEndpoints | None = None
+
+    def curve(self, split: str, key: str) -> Curve | None:
+        return self.curves.get(split, {}).get(key)
+
+
+def task_name(recipe: str, task: str | None = None) -> str:
+    """``lra/listops`` or recipe ``lra/listops-cpu`` → ``listops``."""
+    name = (task or recipe).rstrip("/").split("/")[-1]
+    for suffix in ("-cpu", "-quick", "-paper"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def load_runs(store: str | Path | Store, *, status: str | None = "done") -> list[RunData]:
+    """The runs of a store (by default only the finished ones), with their curves and memory endpoints."""
+    own = not isinstance(store, Store)
+    db = Store(store) if own else store
+    try:
+        records = db.runs(status=status)
+    finally:
+        if own:
+            db.close()
+    return [run_data(r) for r in records]
+
+
+def run_data(record: RunRecord) -> RunData:
+    res = record.result
+    counts = res.get("param_counts") or {}
+    run_dir = Path(record.run_dir) if record.run_dir else None
+    return RunData(
+        run_id=record.run_id,
+        study=record.study,
+        recipe=record.recipe,
+        task=task_name(record.recipe, res.get("task")),
+        eigs=str(record.eigs or res.get("init") or record.params.get("model.init") or "recipe"),
+        train_mode=str(record.train_mode or res.get("train") or record.params.get("model.train") or "recipe"),
+        seed=record.seed,
+        params=dict(record.params),
+        status=record.status,
+        metric=str(res.get("metric", "accuracy")),
+        higher_is_better=bool(res.get("higher_is_better", True)),
+        test_metric=_num(res.get("test_metric")),
+        best_val_metric=_num(res.get("best_val_metric")),
+        final_val_metric=_num(res.get("final_val_metric")),
+        steps=res.get("steps"),
+        wall_time_s=_num(res.get("wall_time_s")),
+        trainable=counts.get("trainable"),
+        frozen=counts.get("frozen"),
+        curves=read_curves(run_dir / METRICS_FILE) if run_dir else {},
+        memory=read_memory_endpoints(run_dir / ENDPOINTS_FILE) if run_dir else None,
+    )
+
+
+def read_curves(path: Path) -> dict[str, dict[str, Curve]]:
+    """``metrics.jsonl`` → split → key → :class:`Curve` (numeric keys only; test rows of the best weights)."""
+    if not path.is_file():
+        return {}
+    rows: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a torn last line
+            continue
+        split = row.get("split")
+        if split is None or "step" not in row or row.get("weights") == "final":
+            continue
+        for key, value in row.items():
+            if key in ("step", "split", "epoch", "time", "lr", "best_step") or isinstance(value, bool):
+                continue
+            if isinstance(value, (int, float)):
+                rows.setdefault(split, {}).setdefault(key, []).append((int(row["step"]), float(value)))
+    return {
+        split: {key: Curve(np.asarray([s for s, _ in pts], dtype=np.int64), np.asarray([v for _, v in pts]))
+                for key, pts in keys.items()}
+        for split, keys in rows.items()
+    }
+
+
+def read_memory_endpoints(path: Path) -> MemoryEndpoints | None:
+    """``memory_endpoints.npz`` → :class:`MemoryEndpoints` (``None`` if absent or without both endpoints)."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        steps = data["step"]
+        layers = sorted({k.split("_")[0] for k in data.files if k.startswith("layer")}, key=lambda s: int(s[5:]))
+        if len(steps) < 2 or not layers:
+            return None
+        pick = [0, len(steps) - 1]
+        mf = np.mean([data[f"{layer}_mf"][pick] for layer in layers], axis=0)
+        capacity = np.mean([data[f"{layer}_capacity"][pick].mean(axis=-1) for layer in layers], axis=0)
+        eigs = tuple(data[f"{layer}_eigenvalues"][pick] for layer in layers if f"{layer}_eigenvalues" in data.files)
+    return MemoryEndpoints(steps=steps[pick], mf=mf, capacity=capacity, eigenvalues=eigs)
+
+
+def load_experiments(directory: str | Path | None) -> list[dict[str, Any]]:
+    """Every ``results.json`` under ``directory`` (one per experiment, in the main job's order), each with
+    its folder as ``_dir``."""
+    if directory is None or not Path(directory).is_dir():
+        return []
+    from ..paper import EXPERIMENT_ORDER
+
+    def order(path: Path) -> tuple[int, str]:
+        name = path.parent.name
+        return (EXPERIMENT_ORDER.index(name) if name in EXPERIMENT_ORDER else len(EXPERIMENT_ORDER), name)
+
+    out = []
+    for path in sorted(Path(directory).glob("*/results.json"), key=order):
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue
+        data["_dir"] = str(path.parent)
+        out.append(data)
+    return out
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,198 @@
+"""The report's numbers: per-run measures (convergence, overfitting, memory) and their mean ± std per group.
+
+A *group* is the runs of one task, eigenvalue set and train mode (and, for ablations, the values of the
+study's varied overrides) over seeds. Standard deviations are sample standard deviations (ddof = 1; 0 for a
+single seed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .collect import RunData
+from .published import LRA_TASKS, published
+
+CONVERGENCE_FRACTION = 0.95
+MEMORY_FRACTION = 0.9  # memory length: the delay by which this fraction of the capacity is reached
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean ± standard deviation of ``n`` values (``None`` values are left out)."""
+
+    mean: float | None
+    std: float | None
+    n: int
+
+    @staticmethod
+    def of(values: Iterable[float | None]) -> Stat:
+        xs = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+        if xs.size == 0:
+            return Stat(None, None, 0)
+        return Stat(float(xs.mean()), float(xs.std(ddof=1)) if xs.size > 1 else 0.0, int(xs.size))
+
+    def fmt(self, scale: float = 1.0, digits: int = 2) -> str:
+        if self.mean is None:
+            return "–"
+        text = f"{self.mean * scale:.{digits}f}"
+        if self.n > 1:
+            text += f" ± {self.std * scale:.{digits}f}"
+        return text
+
+
+# -- per-run measures --------------------------------------------------------------------------------------
+
+
+def steps_to_fraction(run: RunData, fraction: float = CONVERGENCE_FRACTION) -> int | None:
+    """First evaluated step whose validation metric reaches ``fraction`` of the final validation metric.
+
+    Defined for metrics where higher is better and the final value is positive; ``None`` otherwise.
+    """
+    curve = run.curve("val", run.metric)
+    if curve is None or curve.values.size == 0 or not run.higher_is_better:
+        return None
+    final = curve.values[-1]
+    if not final > 0:
+        return None
+    hit = np.nonzero(curve.values >= fraction * final)[0]
+    return int(curve.steps[hit[0]])
+
+
+def generalization_gap(run: RunData) -> float | None:
+    """Train − validation metric at the end of training (last logged train value, last validation value)."""
+    train, val = run.curve("train", run.metric), run.curve("val", run.metric)
+    if train is None or val is None or train.values.size == 0 or val.values.size == 0:
+        return None
+    gap = float(train.values[-1] - val.values[-1])
+    return gap if run.higher_is_better else -gap
+
+
+def memory_length(mf: np.ndarray, fraction: float = MEMORY_FRACTION) -> int:
+    """The delay by which ``fraction`` of the summed MF (the written delays' capacity) is reached."""
+    cumulative = np.cumsum(mf)
+    if cumulative[-1] <= 0:
+        return 0
+    return int(np.searchsorted(cumulative, fraction * cumulative[-1]))
+
+
+# -- groups ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GroupRow:
+    """The runs of one (task, eigs, train mode, extra key) over seeds, and their summary statistics."""
+
+    task: str
+    eigs: str
+    train_mode: str
+    extra: tuple[tuple[str, Any], ...]
+    runs: list[RunData]
+    metric: str
+    test: Stat
+    best_val: Stat
+    convergence_steps: Stat
+    gap: Stat
+    trainable: int | None
+    frozen: int | None
+    capacity_initial: Stat
+    capacity_trained: Stat
+    memory_length_initial: Stat
+    memory_length_trained: Stat
+    published: float | None = None
+
+    @property
+    def label(self) -> str:
+        extra = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in self.extra)
+        return f"{self.eigs} / {self.train_mode}" + (f" ({extra})" if extra else "")
+
+
+def group_runs(runs: Sequence[RunData], *, extra_keys: Sequence[str] = ()) -> list[GroupRow]:
+    """Group runs by task, eigenvalue set, train mode and ``extra_keys`` (override keys); ordered."""
+    groups: dict[tuple, list[RunData]] = {}
+    for run in runs:
+        extra = tuple((k, run.params.get(k)) for k in extra_keys)
+        groups.setdefault((run.task, run.eigs, run.train_mode, extra), []).append(run)
+    rows = []
+    for (task, eigs, mode, extra), members in sorted(groups.items(), key=lambda kv: _order(kv[0])):
+        mems = [r.memory for r in members if r.memory is not None]
+        rows.append(GroupRow(
+            task=task, eigs=eigs, train_mode=mode, extra=extra, runs=members, metric=members[0].metric,
+            test=Stat.of(r.test_metric for r in members),
+            best_val=Stat.of(r.best_val_metric for r in members),
+            convergence_steps=Stat.of(steps_to_fraction(r) for r in members),
+            gap=Stat.of(generalization_gap(r) for r in members),
+            trainable=members[0].trainable, frozen=members[0].frozen,
+            capacity_initial=Stat.of(m.capacity[0] for m in mems),
+            capacity_trained=Stat.of(m.capacity[1] for m in mems),
+            memory_length_initial=Stat.of(memory_length(m.mf[0]) for m in mems),
+            memory_length_trained=Stat.of(memory_length(m.mf[1]) for m in mems),
+            published=published(eigs, task) if mode == "all" and not extra else None,
+        ))
+    return rows
+
+
+def varied_keys(runs: Sequence[RunData]) -> list[str]:
+    """Override keys (other than seed, eigenvalue set and train mode) that take more than one value."""
+    skip = {"seed", "model.init", "model.train"}
+    keys = sorted({k for r in runs for k in r.params} - skip)
+    return [k for k in keys if len({_hashable(r.params.get(k)) for r in runs}) > 1]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Reservoir vs learnable (``train = all``) for one task and eigenvalue set."""
+
+    task: str
+    eigs: str
+    learnable: GroupRow
+    reservoir: GroupRow
+
+
+def reservoir_vs_learnable(rows: Sequence[GroupRow], *, reservoir: str = "reservoir",
+                           learnable: str = "all") -> list[Comparison]:
+    """Pairs of groups of the same task and set (no extra keys) in the two train modes."""
+    by_key = {(r.task, r.eigs, r.train_mode): r for r in rows if not r.extra}
+    out = []
+    for (task, eigs, mode), row in by_key.items():
+        other = by_key.get((task, eigs, learnable))
+        if mode == reservoir and other is not None:
+            out.append(Comparison(task, eigs, other, row))
+    return sorted(out, key=lambda c: _order((c.task, c.eigs, "", ())))
+
+
+def _order(key: tuple) -> tuple:
+    task, eigs, mode, extra = key
+    t = LRA_TASKS.index(task) if task in LRA_TASKS else len(LRA_TASKS)
+    m = {"all": 0, "reservoir": 1, "readout": 2}.get(mode, 3)
+    return (t, task, eigs, m, mode, tuple(str(v) for _, v in extra))
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+def fmt_metric(metric: str) -> tuple[float, str]:
+    """Scale and unit a metric is shown in (accuracy in %)."""
+    return (100.0, " (%)") if metric == "accuracy" else (1.0, "")
+
+
+def table_rows(rows: Sequence[GroupRow], columns: Sequence[tuple[str, Callable[[GroupRow], str]]]) -> list[list[str]]:
+    return [[fn(r) for _, fn in columns] for r in rows]
+
+
+__all__ = [
+    "CONVERGENCE_FRACTION",
+    "Comparison",
+    "GroupRow",
+    "Stat",
+    "generalization_gap",
+    "group_runs",
+    "memory_length",
+    "reservoir_vs_learnable",
+    "steps_to_fraction",
+    "varied_keys",
+]

@@ -1,0 +1,380 @@
+"""Assemble the report (``index.html`` with embedded PNGs, and ``report.md`` with the PNGs beside it).
+
+The report is a list of blocks (headings, paragraphs, tables, figures) built from the store, the run
+directories and the experiments' ``results.json``; each block renders to Markdown and to HTML.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .._io import atomic_write_text
+from ..sweep.store import Store
+from . import plots
+from .claims import Finding, experiment_findings, lra_findings
+from .collect import RunData, load_experiments, load_runs
+from .published import LRA_TASKS, PUBLISHED_S4D
+from .tables import GroupRow, fmt_metric, group_runs, varied_keys
+
+MAIN_STUDY = "main"
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Figure:
+    path: str  # relative to the report directory
+    caption: str
+
+
+Block = Heading | Paragraph | Table | Figure
+
+
+@dataclass
+class Report:
+    """What :func:`write_report` wrote and found."""
+
+    out_dir: Path
+    html_path: Path
+    markdown_path: Path
+    figures: list[Path]
+    findings: list[Finding]
+    lra_rows: list[GroupRow]
+    n_runs: dict[str, int] = field(default_factory=dict)
+
+
+def write_report(store: str | Path | Sequence[str | Path], out_dir: str | Path, *,
+                 experiments_dir: str | Path | None = None,
+                 title: str = "ssmem: learnable vs reservoir eigenvalues") -> Report:
+    """Write ``out_dir/index.html`` and ``out_dir/report.md`` (figures under ``out_dir/figures``).
+
+    ``store`` may be several stores (e.g. one per shard of a cluster sweep); their runs are pooled.
+    """
+    out_dir = Path(out_dir)
+    stores = [Path(store)] if isinstance(store, (str, Path)) else [Path(s) for s in store]
+    for path in stores:
+        if not path.is_file():
+            raise FileNotFoundError(f"no results store at {path}")
+    counts: dict[str, int] = {}
+    failed, runs = [], []
+    for path in stores:
+        with Store(path) as db:
+            for status, n in db.counts().items():
+                counts[status] = counts.get(status, 0) + n
+            failed += db.runs(status="failed")
+        runs += load_runs(path)
+    fig_dir = out_dir / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    experiments = load_experiments(experiments_dir)
+
+    names = ", ".join(f"`{p}`" for p in stores)
+    blocks: list[Block] = [Heading(title, 1), Paragraph(
+        f"Store {names}: {sum(counts.values())} runs ({', '.join(f'{k} {v}' for k, v in counts.items())}). "
+        f"Written {time.strftime('%Y-%m-%d %H:%M')}. Numbers are mean ± std over seeds (n = seeds)."
+    )]
+    main = [r for r in runs if _is_main(r.study)] or runs
+    rows = group_runs(main)
+    figures: list[Path] = []
+
+    findings = lra_findings(rows) + experiment_findings(experiments)
+    blocks += [Heading("Claims of the paper, checked at this scale"), _findings_table(findings)]
+    blocks += _lra_section(rows, fig_dir, figures)
+    blocks += _curves_section(rows, fig_dir, figures)
+    blocks += _convergence_section(rows, fig_dir, figures)
+    blocks += _params_section(rows)
+    blocks += _memory_section(rows, fig_dir, figures)
+    blocks += _ablation_sections(runs, fig_dir, figures)
+    blocks += _experiment_sections(experiments, fig_dir, figures)
+    if failed:
+        blocks += [Heading("Failed runs"), Table(("run", "error"), tuple(
+            (r.run_id, (r.error or "").splitlines()[0][:200] if r.error else "") for r in failed))]
+
+    md_path, html_path = out_dir / "report.md", out_dir / "index.html"
+    atomic_write_text(md_path, render_markdown(blocks))
+    atomic_write_text(html_path, render_html(blocks, out_dir, title=title))
+    return Report(out_dir, html_path, md_path, figures, findings, rows, counts)
+
+
+def _is_main(study: str) -> bool:
+    """Studies named ``main`` or ``main-*`` make the LRA table; every other study is an ablation."""
+    return study == MAIN_STUDY or study.startswith(MAIN_STUDY + "-")
+
+
+# -- sections ----------------------------------------------------------------------------------------------
+
+
+def _findings_table(findings: Sequence[Finding]) -> Table:
+    return Table(("status", "claim", "evidence", "source"),
+                 tuple((f.status, f.claim, f.evidence, f.source) for f in findings))
+
+
+def _lra_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) -> list[Block]:
+    if not rows:
+        return [Heading("LRA results"), Paragraph("No finished runs.")]
+    table_rows = []
+    for r in rows:
+        scale, _ = fmt_metric(r.metric)
+        table_rows.append((r.task, r.eigs, r.train_mode, str(r.test.n), r.test.fmt(scale),
+                           r.best_val.fmt(scale), "–" if r.published is None else f"{r.published:.2f}"))
+    blocks: list[Block] = [
+        Heading("LRA results"),
+        Paragraph("Test metric (accuracy in %; the weights of the best validation step) per task, eigenvalue "
+                  "set and train mode: `all` = learnable eigenvalues, `reservoir` = eigenvalues and steps "
+                  "frozen (RC), `readout` = the whole SSM kernel frozen. The published column is S4D with "
+                  "learnable eigenvalues at full scale (arXiv 2206.11893); runs at a smaller scale are not "
+                  "expected to reach it."),
+        Table(("task", "set", "train", "n", "test (accuracy in %)", "best val", "published S4D"), tuple(table_rows)),
+        _published_table(),
+    ]
+    figures.append(plots.accuracy_bars(rows, fig_dir / "lra_test.png"))
+    blocks.append(Figure("figures/lra_test.png", "Test metric per task (bars: mean ± std over seeds; black "
+                                                 "marks: published S4D with learnable eigenvalues)."))
+    return blocks
+
+
+def _published_table() -> Table:
+    return Table(("published S4D", *LRA_TASKS), tuple(
+        (name, *("fails" if v is None else f"{v:.2f}" for v in (vals[t] for t in LRA_TASKS)))
+        for name, vals in PUBLISHED_S4D.items()))
+
+
+def _curves_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) -> list[Block]:
+    blocks: list[Block] = [Heading("Training curves")]
+    for task in dict.fromkeys(r.task for r in rows):
+        groups = [r for r in rows if r.task == task]
+        if not any(run.curves for g in groups for run in g.runs):
+            continue
+        path = plots.training_curves(task, groups, fig_dir / f"curves_{task}.png")
+        figures.append(path)
+        blocks.append(Figure(f"figures/{path.name}", f"{task}: loss and {groups[0].metric} vs step, train and "
+                                                     "validation (mean ± std over seeds)."))
+    return blocks if len(blocks) > 1 else []
+
+
+def _convergence_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) -> list[Block]:
+    useful = [r for r in rows if r.convergence_steps.mean is not None or r.gap.mean is not None]
+    if not useful:
+        return []
+    table = Table(("task", "set", "train", "steps to 95% of final val", "train − val gap", "wall time (s)"),
+                  tuple((r.task, r.eigs, r.train_mode, r.convergence_steps.fmt(digits=0),
+                         r.gap.fmt(fmt_metric(r.metric)[0]),
+                         _mean_fmt([x.wall_time_s for x in r.runs], 0)) for r in useful))
+    figures.append(plots.convergence_and_gap(useful, fig_dir / "convergence.png"))
+    return [Heading("Convergence speed and overfitting"),
+            Paragraph("Convergence: the first evaluated step whose validation metric reaches 95% of the run's "
+                      "final validation metric. Overfitting: the last logged training metric minus the last "
+                      "validation metric (percentage points for accuracy)."),
+            table, Figure("figures/convergence.png", "Convergence speed (left) and train − validation gap "
+                                                     "(right), mean ± std over seeds.")]
+
+
+def _params_section(rows: list[GroupRow]) -> list[Block]:
+    useful = [r for r in rows if r.trainable is not None]
+    if not useful:
+        return []
+    seen, table_rows = set(), []
+    for r in useful:
+        key = (r.task, r.eigs, r.train_mode)
+        if key in seen:
+            continue
+        seen.add(key)
+        frozen = r.frozen or 0
+        table_rows.append((r.task, r.eigs, r.train_mode, f"{r.trainable:,}", f"{frozen:,}",
+                           f"{100 * frozen / max(r.trainable + frozen, 1):.1f}%"))
+    return [Heading("Trainable and frozen parameters"),
+            Table(("task", "set", "train", "trainable", "frozen", "frozen share"), tuple(table_rows))]
+
+
+def _memory_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) -> list[Block]:
+    useful = [r for r in rows if r.capacity_initial.mean is not None]
+    if not useful:
+        return []
+    blocks: list[Block] = [
+        Heading("Memory of the trained eigenvalues"),
+        Paragraph("MF of each channel's discrete eigenvalues (exact, horizon T = 1024) before and after "
+                  "training, averaged over channels and layers. Memory length: the delay by which 90% of the "
+                  "summed MF is reached. Capacity: the per-channel sum of MF."),
+        Table(("task", "set", "train", "capacity initial", "capacity trained", "memory length initial",
+               "memory length trained"),
+              tuple((r.task, r.eigs, r.train_mode, r.capacity_initial.fmt(), r.capacity_trained.fmt(),
+                     r.memory_length_initial.fmt(digits=0), r.memory_length_trained.fmt(digits=0))
+                    for r in useful)),
+    ]
+    for task in dict.fromkeys(r.task for r in useful):
+        path = plots.trained_memory(task, [r for r in useful if r.task == task], fig_dir / f"memory_{task}.png")
+        figures.append(path)
+        blocks.append(Figure(f"figures/{path.name}", f"{task}: MF before (dotted) and after training "
+                                                     "(the rise as τ nears T is the edge of the finite horizon)."))
+    return blocks
+
+
+def _ablation_sections(runs: list[RunData], fig_dir: Path, figures: list[Path]) -> list[Block]:
+    blocks: list[Block] = []
+    studies = [s for s in dict.fromkeys(r.study for r in runs) if not _is_main(s)]
+    for study in studies:
+        members = [r for r in runs if r.study == study]
+        keys = varied_keys(members)
+        rows = group_runs(members, extra_keys=keys)
+        blocks += [Heading(f"Ablation: {study}"),
+                   Paragraph(f"Varied: {', '.join(keys) or 'nothing beyond set and train mode'}.")]
+        headers = ("task", "set", "train", *[k.split(".")[-1] for k in keys], "n", "test", "steps to 95%", "gap")
+        blocks.append(Table(headers, tuple(
+            (r.task, r.eigs, r.train_mode, *[str(v) for _, v in r.extra], str(r.test.n),
+             r.test.fmt(fmt_metric(r.metric)[0]), r.convergence_steps.fmt(digits=0),
+             r.gap.fmt(fmt_metric(r.metric)[0])) for r in rows)))
+        for key in keys:
+            path = plots.ablation(f"{study}: test metric vs {key}", key, rows, fig_dir / f"ablation_{study}_{key}.png")
+            figures.append(path)
+            blocks.append(Figure(f"figures/{path.name}", f"{study}: test metric against {key} (mean ± std)."))
+        if any(r.capacity_initial.mean is not None for r in rows):
+            mem_rows = [r for r in rows if r.capacity_initial.mean is not None]
+            blocks.append(Table(("task", "set", "train", *[k.split(".")[-1] for k in keys], "capacity initial → "
+                                 "trained", "memory length initial → trained"), tuple(
+                (r.task, r.eigs, r.train_mode, *[str(v) for _, v in r.extra],
+                 f"{r.capacity_initial.fmt()} → {r.capacity_trained.fmt()}",
+                 f"{r.memory_length_initial.fmt(digits=0)} → {r.memory_length_trained.fmt(digits=0)}")
+                for r in mem_rows)))
+    return blocks
+
+
+def _experiment_sections(experiments: list[dict], fig_dir: Path, figures: list[Path]) -> list[Block]:
+    if not experiments:
+        return []
+    blocks: list[Block] = [Heading("Theory experiments")]
+    for exp in experiments:
+        name = str(exp.get("name", Path(exp["_dir"]).name))
+        size = "quick size" if exp.get("quick") else "full size"
+        blocks += [Heading(name, 3), Paragraph(
+            f"{exp.get('description', '')} ({size}, seed {exp.get('seed', '?')}, "
+            f"{float(exp.get('wall_time_s', 0)):.0f} s)")]
+        for rel in exp.get("figures", []):
+            src = Path(exp["_dir"]) / rel
+            if not src.is_file():
+                continue
+            dest = fig_dir / "experiments" / name / Path(rel).name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+            figures.append(dest)
+            blocks.append(Figure(str(dest.relative_to(fig_dir.parent)), f"{name}: {Path(rel).stem}"))
+        tables = _result_tables(exp.get("results", {}))
+        blocks += tables
+        if exp.get("findings"):
+            blocks.append(_findings_table(experiment_findings([exp])))
+    return blocks
+
+
+def _result_tables(results: dict) -> list[Block]:
+    """Scalar results as a key/value table; lists of flat records (e.g. the S4 ≡ S4D table) as tables."""
+    blocks: list[Block] = []
+    scalars = [(k, v) for k, v in results.items() if isinstance(v, (int, float, str, bool))]
+    if scalars:
+        blocks.append(Table(("result", "value"), tuple((k, _fmt_value(v)) for k, v in scalars)))
+    for key, value in results.items():
+        if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+            cols = list(dict.fromkeys(c for x in value for c in x if not isinstance(x[c], (list, dict))))
+            if cols and len(value) <= 60:
+                blocks.append(Paragraph(f"`{key}`"))
+                blocks.append(Table(tuple(cols), tuple(tuple(_fmt_value(x.get(c)) for c in cols) for x in value)))
+    return blocks
+
+
+def _fmt_value(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "–" if v is None else str(v)
+
+
+def _mean_fmt(values: Sequence[float | None], digits: int) -> str:
+    xs = [v for v in values if v is not None]
+    return f"{sum(xs) / len(xs):.{digits}f}" if xs else "–"
+
+
+# -- rendering ---------------------------------------------------------------------------------------------
+
+
+def render_markdown(blocks: Sequence[Block]) -> str:
+    out = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append(f"{'#' * b.level} {b.text}\n")
+        elif isinstance(b, Paragraph):
+            out.append(b.text + "\n")
+        elif isinstance(b, Table):
+            cell = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+            out.append("| " + " | ".join(cell(h) for h in b.headers) + " |")
+            out.append("|" + "---|" * len(b.headers))
+            out += ["| " + " | ".join(cell(c) for c in row) + " |" for row in b.rows]
+            out.append("")
+        elif isinstance(b, Figure):
+            out.append(f"![{b.caption}]({b.path})\n\n*{b.caption}*\n")
+    return "\n".join(out) + "\n"
+
+
+_CSS = """
+body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; max-width: 1200px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+table { border-collapse: collapse; margin: 0.8em 0 1.4em; font-size: 0.88em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+td.confirmed { background: #dff5df; } td.not-confirmed { background: #fbe0e0; } td.inconclusive { background: #f5f0d8; }
+figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; } code { background: #f4f4f4; padding: 0 0.2em; }
+"""
+
+
+def render_html(blocks: Sequence[Block], out_dir: Path, *, title: str) -> str:
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body>"]
+    for b in blocks:
+        if isinstance(b, Heading):
+            parts.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+        elif isinstance(b, Paragraph):
+            parts.append(f"<p>{_inline(b.text)}</p>")
+        elif isinstance(b, Table):
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in b.headers)
+            body = []
+            for row in b.rows:
+                cells = []
+                for c in row:
+                    cls = f" class='{c.replace(' ', '-')}'" if c in ("confirmed", "not confirmed", "inconclusive") else ""
+                    cells.append(f"<td{cls}>{html.escape(str(c))}</td>")
+                body.append("<tr>" + "".join(cells) + "</tr>")
+            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+        elif isinstance(b, Figure):
+            data = base64.b64encode((out_dir / b.path).read_bytes()).decode()
+            parts.append(f"<figure><img alt='{html.escape(b.caption)}' src='data:image/png;base64,{data}'>"
+                         f"<figcaption>{html.escape(b.caption)}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _inline(text: str) -> str:
+    """Escape, then render `code` spans."""
+    pieces = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
+
+
+def findings_json(findings: Sequence[Finding]) -> str:
+    return json.dumps([f.__dict__ for f in findings], indent=2)

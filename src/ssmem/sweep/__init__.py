@@ -1,0 +1,31 @@
+"""Sweeps: grids of runs, the SQLite results store, and the runner that resumes and shards."""
+
+from .grid import Grid, RunSpec, Study, list_grids, load_grid, parse_grid, parse_override, run_id_for
+from .runner import FAILED_STATUSES, RunFn, SweepSummary, parse_shard, run_sweep, select_shard, shard_of
+from .store import STATUSES, Claim, RunRecord, Store, this_worker
+from .train_run import result_to_dict, train_run
+
+__all__ = [
+    "FAILED_STATUSES",
+    "STATUSES",
+    "Claim",
+    "Grid",
+    "RunFn",
+    "RunRecord",
+    "RunSpec",
+    "Store",
+    "Study",
+    "SweepSummary",
+    "list_grids",
+    "load_grid",
+    "parse_grid",
+    "parse_override",
+    "parse_shard",
+    "result_to_dict",
+    "run_id_for",
+    "run_sweep",
+    "select_shard",
+    "shard_of",
+    "this_worker",
+    "train_run",
+]

@@ -1,0 +1,360 @@
+"""The results store: one SQLite file (WAL mode) that any number of sweep workers share.
+
+One row per run. A row moves ``pending → running → done | failed``; every move is one transaction
+(``BEGIN IMMEDIATE`` for claims, so two workers never claim the same row), so a worker killed at any
+moment leaves either the old row or the new one, never half of one. Writers wait on each other through
+SQLite's busy timeout instead of failing.
+
+A ``running`` row whose worker is gone is *stale* and may be claimed again (then the claim says
+``resume=True``): the worker is gone when it ran on this host and its process no longer exists, or when its
+heartbeat (refreshed by the runner while the run trains) is older than ``stale_after`` seconds.
+
+SQLite's WAL mode needs a file system with working locks and shared memory (a local disk). On a cluster
+whose shared file system lacks them (NFS), give each shard its own store (``--store runs-3.db``) and pass
+all of them to ``ssmem report``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .grid import RunSpec
+
+SCHEMA_VERSION = 1
+STATUSES = ("pending", "running", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    grid        TEXT NOT NULL,
+    study       TEXT NOT NULL,
+    recipe      TEXT NOT NULL,
+    eigs        TEXT,
+    train_mode  TEXT,
+    seed        INTEGER NOT NULL,
+    overrides   TEXT NOT NULL,          -- JSON list of key=value
+    params      TEXT NOT NULL,          -- JSON mapping of the same overrides
+    status      TEXT NOT NULL DEFAULT 'pending',
+    worker      TEXT,                   -- host:pid of the worker that holds or last held the run
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    run_dir     TEXT,
+    created_at  REAL NOT NULL,
+    claimed_at  REAL,
+    heartbeat   REAL,
+    finished_at REAL,
+    result      TEXT,                   -- JSON mapping returned by the run function
+    error       TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def this_worker() -> str:
+    """The id of this process as a worker: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the store."""
+
+    run_id: str
+    grid: str
+    study: str
+    recipe: str
+    eigs: str | None
+    train_mode: str | None
+    seed: int
+    overrides: tuple[str, ...]
+    params: dict[str, Any]
+    status: str
+    worker: str | None
+    attempts: int
+    run_dir: str | None
+    created_at: float
+    claimed_at: float | None
+    heartbeat: float | None
+    finished_at: float | None
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def get(self, key: str) -> Any:
+        """A field, an override (``model.bidirectional``) or a result entry (``test_metric``), else ``None``."""
+        if key in self.__dataclass_fields__:
+            return getattr(self, key)
+        if key in self.params:
+            return self.params[key]
+        if key.startswith("result."):
+            key = key[len("result."):]
+        return self.result.get(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["overrides"] = list(self.overrides)
+        return out
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run this worker now holds; ``resume`` is true when an earlier worker was interrupted inside it."""
+
+    run_id: str
+    worker: str
+    attempt: int
+    resume: bool
+
+
+class Store:
+    """A sweep results store on one SQLite file (created on first use)."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 120.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout_s = busy_timeout_s
+        # isolation_level=None: autocommit; every write below opens its own explicit transaction
+        self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None,
+                                     check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise RuntimeError(f"store {self.path}: could not switch SQLite to WAL mode (got {mode!r})")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        with self.transaction() as conn:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise ValueError(f"store {self.path} has schema version {row[0]}; this ssmem reads version "
+                                 f"{SCHEMA_VERSION}")
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error): takes the write lock up front."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- writing --------------------------------------------------------------------------------------------
+
+    def add_runs(self, specs: Iterable[RunSpec]) -> int:
+        """Insert the runs that are not in the store yet (one transaction); returns how many were new."""
+        now = time.time()
+        rows = [
+            (s.run_id, s.grid, s.study, s.recipe, s.eigs, s.train_mode, s.seed, json.dumps(list(s.overrides)),
+             json.dumps(s.params, sort_keys=True), now)
+            for s in specs
+        ]
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO runs (run_id, grid, study, recipe, eigs, train_mode, seed, overrides, params,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return conn.total_changes - before
+
+    def claim(self, run_ids: Sequence[str], *, worker: str | None = None, retry_failed: bool = False,
+              stale_after: float = 600.0) -> Claim | None:
+        """Claim the first claimable run among ``run_ids`` (in their order) for ``worker``; ``None`` if none is.
+
+        Claimable: ``pending``; ``running`` but stale (see the module docstring); ``failed`` if
+        ``retry_failed``. The claim is one ``BEGIN IMMEDIATE`` transaction.
+        """
+        worker = worker or this_worker()
+        wanted = set(run_ids)
+        order = {run_id: i for i, run_id in enumerate(run_ids)}
+        statuses = ["pending", "running"] + (["failed"] if retry_failed else [])
+        now = time.time()
+        with self.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT run_id, status, worker, heartbeat, attempts FROM runs WHERE status IN "
+                f"({','.join('?' * len(statuses))})",
+                statuses,
+            ).fetchall()
+            candidates = sorted((r for r in rows if r["run_id"] in wanted), key=lambda r: order[r["run_id"]])
+            for row in candidates:
+                if row["status"] == "running" and not _is_stale(row["worker"], row["heartbeat"], now, stale_after):
+                    continue
+                resume = row["status"] == "running" or (row["status"] == "pending" and row["attempts"] > 0)
+                conn.execute(
+                    "UPDATE runs SET status = 'running', worker = ?, attempts = attempts + 1, claimed_at = ?,"
+                    " heartbeat = ?, error = NULL WHERE run_id = ?",
+                    (worker, now, now, row["run_id"]),
+                )
+                return Claim(row["run_id"], worker, row["attempts"] + 1, resume)
+        return None
+
+    def set_run_dir(self, claim: Claim, run_dir: str | Path) -> None:
+        self._update_held(claim, "run_dir = ?", (str(run_dir),))
+
+    def heartbeat(self, claim: Claim) -> bool:
+        """Refresh the claim's heartbeat; ``False`` if the worker no longer holds the run."""
+        return self._update_held(claim, "heartbeat = ?", (time.time(),))
+
+    def finish(self, claim: Claim, result: dict[str, Any]) -> bool:
+        """Mark the run done with its result (one statement; ``False`` if the claim was lost)."""
+        return self._update_held(claim, "status = 'done', result = ?, finished_at = ?, heartbeat = ?",
+                                 (json.dumps(_jsonable(result), sort_keys=True), time.time(), time.time()))
+
+    def fail(self, claim: Claim, error: str, result: dict[str, Any] | None = None) -> bool:
+        """Mark the run failed with an error message (and whatever result there is)."""
+        return self._update_held(claim, "status = 'failed', error = ?, result = ?, finished_at = ?",
+                                 (error, json.dumps(_jsonable(result or {}), sort_keys=True), time.time()))
+
+    def release(self, claim: Claim) -> bool:
+        """Give an interrupted run back (status ``pending``; the next claim resumes it)."""
+        return self._update_held(claim, "status = 'pending', worker = NULL", ())
+
+    def recover(self, worker: str) -> int:
+        """Give back rows left ``running`` under ``worker``'s id by an earlier process (a reused pid).
+
+        Call it before ``worker`` claims anything: then no run it holds can be live.
+        """
+        with self.transaction() as conn:
+            return conn.execute("UPDATE runs SET status = 'pending', worker = NULL WHERE status = 'running' AND"
+                                " worker = ?", (worker,)).rowcount
+
+    def reset(self, run_ids: Sequence[str] | None = None, *, status: str = "failed") -> int:
+        """Set runs in ``status`` (all, or those of ``run_ids``) back to ``pending`` with no attempts."""
+        with self.transaction() as conn:
+            sql = "UPDATE runs SET status = 'pending', worker = NULL, attempts = 0, error = NULL WHERE status = ?"
+            args: list[Any] = [status]
+            if run_ids is not None:
+                sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
+                args += list(run_ids)
+            return conn.execute(sql, args).rowcount
+
+    def _update_held(self, claim: Claim, assignments: str, args: tuple[Any, ...]) -> bool:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                f"UPDATE runs SET {assignments} WHERE run_id = ? AND worker = ? AND status = 'running'",
+                (*args, claim.run_id, claim.worker),
+            )
+            return cursor.rowcount == 1
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def runs(self, *, status: str | None = None, grid: str | None = None) -> list[RunRecord]:
+        """All rows (optionally of one status / grid), ordered by creation then id."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"unknown run status {status!r}; valid choices: {', '.join(STATUSES)}")
+        sql, args = "SELECT * FROM runs", []
+        clauses = []
+        if status is not None:
+            clauses.append("status = ?")
+            args.append(status)
+        if grid is not None:
+            clauses.append("grid = ?")
+            args.append(grid)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY created_at, rowid"
+        return [_record(row) for row in self._conn.execute(sql, args).fetchall()]
+
+    def get(self, run_id: str) -> RunRecord:
+        row = self._conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no run {run_id!r} in store {self.path}")
+        return _record(row)
+
+    def counts(self, run_ids: Sequence[str] | None = None) -> dict[str, int]:
+        """Number of runs per status (of all runs, or of ``run_ids``)."""
+        counts = dict.fromkeys(STATUSES, 0)
+        wanted = None if run_ids is None else set(run_ids)
+        for row in self._conn.execute("SELECT run_id, status FROM runs").fetchall():
+            if wanted is None or row["run_id"] in wanted:
+                counts[row["status"]] += 1
+        return counts
+
+
+def _is_stale(worker: str | None, heartbeat: float | None, now: float, stale_after: float) -> bool:
+    if worker is None:
+        return True
+    host, _, pid = worker.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+        return True
+    return heartbeat is None or now - heartbeat > stale_after
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        run_id=row["run_id"],
+        grid=row["grid"],
+        study=row["study"],
+        recipe=row["recipe"],
+        eigs=row["eigs"],
+        train_mode=row["train_mode"],
+        seed=row["seed"],
+        overrides=tuple(json.loads(row["overrides"])),
+        params=json.loads(row["params"]),
+        status=row["status"],
+        worker=row["worker"],
+        attempts=row["attempts"],
+        run_dir=row["run_dir"],
+        created_at=row["created_at"],
+        claimed_at=row["claimed_at"],
+        heartbeat=row["heartbeat"],
+        finished_at=row["finished_at"],
+        result=json.loads(row["result"]) if row["result"] else {},
+        error=row["error"],
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types from results (numpy scalars/arrays, paths, tuples, non-finite floats as None)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, bool)) or value is None:
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):  # numpy / torch scalars and arrays
+        return _jsonable(value.tolist())
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    return str(value)

@@ -1,0 +1,100 @@
+"""From a configuration to objects: the model for a task, and the optimiser with its SSM group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..data.task import TaskInfo
+from .config import ConfigError, ModelConfig, OptimConfig
+
+
+def architecture_for(cfg: ModelConfig, info: TaskInfo) -> str:
+    """The model family: ``cfg.architecture``, or for ``auto``: pairs → dual, per-step → causal, else classifier."""
+    arch = cfg.architecture
+    if arch == "auto":
+        arch = "dual" if info.pairs else "causal" if info.per_step else "classifier"
+    if info.per_step and arch != "causal":
+        raise ConfigError(f"the task has per-step targets, which need model.architecture=causal (got {arch!r})")
+    if not info.per_step and arch == "causal":
+        raise ConfigError("model.architecture=causal needs a task with per-step targets")
+    if info.pairs != (arch == "dual"):
+        raise ConfigError(f"model.architecture={arch!r} does not fit a task with pairs={info.pairs}")
+    if arch == "causal" and cfg.bidirectional:
+        raise ConfigError("a per-step (causal) task needs unidirectional layers: set model.bidirectional=false")
+    if arch == "causal" and cfg.norm == "batch":
+        raise ConfigError("a per-step (causal) model cannot use batch norm (it mixes time steps): set model.norm=layer or none")
+    return arch
+
+
+def layer_seed(seed: int, index: int) -> int:
+    """The seed of SSM layer ``index`` in a model built with ``seed`` (distinct per layer)."""
+    return int(seed) * 1000 + int(index)
+
+
+def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.device | str | None = None) -> nn.Module:
+    """The network of ``cfg`` for a task described by ``info``, initialised from ``seed`` alone.
+
+    SSM layer i is seeded with :func:`layer_seed`; every other weight (encoder, GLU mixers, decoder) is drawn
+    from a forked global RNG seeded with ``seed``, so building a model never disturbs the caller's RNG.
+    Input ``(B, L)`` tokens or ``(B, L, d_input)``; output ``(B, d_output)`` (classifier, dual) or
+    ``(B, L, d_output)`` (causal).
+    """
+    from ..ssm import S4, S4D, CausalSequenceModel, DualSequenceClassifier, SequenceClassifier
+
+    arch = architecture_for(cfg, info)
+
+    def make_layer(i: int) -> nn.Module:
+        common: dict[str, Any] = dict(
+            discretization=cfg.discretization,
+            dt_min=cfg.dt_min,
+            dt_max=cfg.dt_max,
+            bidirectional=cfg.bidirectional,
+            train=cfg.train,
+            seed=layer_seed(seed, i),
+        )
+        if cfg.layer == "s4d":
+            return S4D(cfg.d_model, cfg.d_state, init=cfg.init, freeze_fraction=cfg.freeze_fraction, **common)
+        if cfg.freeze_fraction > 0:
+            raise ConfigError("model.freeze_fraction is supported by the s4d layer only")
+        return S4(cfg.d_model, cfg.d_state, **common)
+
+    io = dict(d_output=info.d_output, d_input=info.d_input, vocab_size=info.vocab_size)
+    body = dict(d_model=cfg.d_model, n_layers=cfg.n_layers, make_layer=make_layer, norm=cfg.norm, prenorm=cfg.prenorm, dropout=cfg.dropout)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if arch == "causal":
+            model = CausalSequenceModel(**io, **body)
+        elif arch == "dual":
+            model = DualSequenceClassifier(**io, **body, pooling=cfg.pooling)
+        else:
+            model = SequenceClassifier(**io, **body, pooling=cfg.pooling)
+    return model.to(device) if device is not None else model
+
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW with the SSM group (A, Δ, B at ``ssm_lr``, no weight decay) and the rest at ``lr``."""
+    from ..ssm import build_optimizer as ssm_build_optimizer
+
+    return ssm_build_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay, ssm_lr=cfg.ssm_lr)
+
+
+def lr_factor(step: int, *, total_steps: int, warmup_steps: int, schedule: str, min_ratio: float) -> float:
+    """Learning-rate multiplier for optimiser step ``step`` (0-based): linear warmup, then cosine or constant.
+
+    ``lr_factor(s) = (s + 1) / warmup`` for s < warmup; afterwards cosine from 1 down to ``min_ratio`` at the
+    last step (``constant``: 1).
+    """
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    if schedule != "cosine":
+        raise ValueError(f"unknown schedule {schedule!r}; valid choices: cosine, constant")
+    import math
+
+    span = max(total_steps - warmup_steps, 1)
+    progress = min((step - warmup_steps) / span, 1.0)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))

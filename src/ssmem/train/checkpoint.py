@@ -1,0 +1,97 @@
+"""Checkpoints that never lose work and never run code.
+
+* Writing is atomic: the state goes to a temporary file in the same directory, is flushed to disk, and is
+  renamed over the final name (``os.replace``). A process killed mid-save leaves at most a stray temporary
+  file; the previous checkpoint is untouched.
+* Only the newest ``keep`` checkpoints are kept, and the newest is deleted only after a newer one exists.
+* Reading uses ``torch.load(..., weights_only=True)``: the file may hold tensors, numbers, strings, lists and
+  dicts only (configs and RNG states are stored in that form), so a booby-trapped pickle is refused
+  instead of executed. Anything that does not load is a :class:`CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._io import atomic_open
+
+FORMAT = "ssmem-checkpoint-v1"
+CHECKPOINT_DIR = "checkpoints"
+_NAME = re.compile(r"^step-(\d{8,})\.pt$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupt, unsafe, or from an incompatible run."""
+
+
+def checkpoint_path(run_dir: str | Path, step: int) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR / f"step-{step:08d}.pt"
+
+
+def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every finished checkpoint in ``run_dir``, oldest first (temporary files skipped)."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        match = _NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1][1] if found else None
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, fsync, then rename over ``path``."""
+    with atomic_open(path, "wb") as handle:
+        torch.save(obj, handle)
+
+
+def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], *, keep: int = 2) -> Path:
+    """Write ``state`` as the checkpoint of ``step`` and prune all but the newest ``keep`` checkpoints."""
+    path = checkpoint_path(run_dir, step)
+    atomic_torch_save({"format": FORMAT, "step": int(step), **state}, path)
+    for _, old in list_checkpoints(run_dir)[: -max(keep, 1)]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely (weights only). Corrupt, unsafe or foreign files raise :class:`CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001  (pickle, zip and torch errors all mean: not a usable checkpoint)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"cannot load checkpoint {path}: it is corrupt or contains objects other than tensors and plain "
+            f"data, and was not loaded (nothing in it was executed). Cause: {type(err).__name__}: {first}"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an ssmem checkpoint (expected format {FORMAT!r})")
+    return state
+
+
+def rng_state() -> dict[str, Any]:
+    """The global torch RNG states (CPU and every CUDA device) as tensors."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,403 @@
+"""Typed run configuration: model, task, optimiser and training sections, and ``key=value`` overrides.
+
+A run is fully described by a :class:`RunConfig`. Recipes (YAML) and command-line overrides are turned into
+one by :func:`config_from_dict` and :func:`apply_overrides`; both check every key and every value against the
+dataclasses below, so a typo is an error that lists the valid keys instead of a silently ignored setting.
+:func:`config_to_dict` gives the plain (YAML/JSON-safe) form saved as ``config.yaml`` and in checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+import yaml
+
+LayerName = Literal["s4d", "s4"]
+TrainMode = Literal["all", "reservoir", "readout"]
+Architecture = Literal["auto", "classifier", "dual", "causal"]
+
+
+@dataclass
+class ModelConfig:
+    """The network: a stack of SSM blocks (PAPER.md §1) around an encoder and a decoder.
+
+    ``architecture="auto"`` picks from the task: pairs → ``dual``, per-step targets → ``causal``, otherwise
+    ``classifier`` (a pooled sequence model; also used for per-sequence regression). ``init`` is an
+    eigenvalue set name or file (``ssmem eigs``); the S4 layer always starts from HiPPO-LegS and ignores it.
+    """
+
+    layer: LayerName = "s4d"
+    d_model: int = 128
+    n_layers: int = 4
+    d_state: int = 64  # N, the real state size (N/2 complex modes)
+    init: str = "s4d-inv"
+    discretization: Literal["zoh", "bilinear"] = "zoh"
+    dt_min: float = 1e-3
+    dt_max: float = 1e-1
+    bidirectional: bool = False
+    train: TrainMode = "all"
+    freeze_fraction: float = 0.0
+    norm: Literal["batch", "layer", "none"] = "batch"
+    prenorm: bool = False
+    dropout: float = 0.0
+    pooling: Literal["mean", "last"] = "mean"
+    architecture: Architecture = "auto"
+
+
+@dataclass
+class TaskConfig:
+    """A registered task (``ssmem.data.TASKS``) and its parameters (checked against its params dataclass)."""
+
+    name: str = "memory/delay"
+    params: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None  # where released data sets live (tasks that read files)
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with a separate SSM group (A, Δ, B: ``ssm_lr``, no weight decay), cosine schedule with warmup."""
+
+    lr: float = 0.01
+    weight_decay: float = 0.05
+    ssm_lr: float = 1e-3
+    warmup_steps: int = 0
+    schedule: Literal["cosine", "constant"] = "cosine"
+    min_lr_ratio: float = 0.0  # the cosine decays to lr * min_lr_ratio
+    grad_clip: float | None = None  # max global gradient norm; None = no clipping
+
+
+@dataclass
+class TrainConfig:
+    """How long to train, how often to evaluate, log and checkpoint.
+
+    The run lasts ``max_steps`` optimiser steps, or ``epochs`` passes over the training split when
+    ``max_steps`` is None. ``eval_every`` / ``checkpoint_every`` None mean "at the end of every epoch" /
+    "at every evaluation". ``batch_size`` is the global batch (split evenly across data-parallel ranks).
+    """
+
+    batch_size: int = 32
+    eval_batch_size: int | None = None  # None = batch_size
+    max_steps: int | None = None
+    epochs: int = 1
+    eval_every: int | None = None
+    max_eval_batches: int | None = None  # cap the validation batches per evaluation (None = whole split)
+    log_every: int = 50
+    checkpoint_every: int | None = None
+    keep_checkpoints: int = 2  # how many recent checkpoints to keep (the newest good one always survives)
+    num_workers: int = 0
+    drop_last: bool = True
+    record_eigenvalues_every: int = 0  # > 0: save every SSM layer's discrete eigenvalues every this many steps
+    record_memory_every: int = 0  # > 0: save the layers' memory functions every this many steps
+    memory_horizon: int = 1024  # horizon T of the recorded memory functions
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one training run. One ``seed`` controls data, initialisation and order."""
+
+    description: str = ""
+    seed: int = 0
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+SECTIONS: dict[str, type] = {"model": ModelConfig, "task": TaskConfig, "optim": OptimConfig, "train": TrainConfig}
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is invalid; the message names the key and the valid choices."""
+
+
+# ----------------------------------------------------------------------------------------------- values
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    if origin is not None:
+        return str(tp).replace("typing.", "")
+    return getattr(tp, "__name__", str(tp))
+
+
+def coerce(value: Any, tp: Any, where: str) -> Any:
+    """Return ``value`` checked (and minimally converted) against the type annotation ``tp``.
+
+    Accepted conversions: int → float, list → tuple, str → Path. Anything else of the wrong type raises
+    :class:`ConfigError` naming ``where`` and the expected type.
+    """
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    bad = ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if any(value == a and type(value) is type(a) for a in args):
+            return value
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(repr(a) for a in args)}")
+    if origin in (Union, types.UnionType):
+        if value is None:
+            if type(None) in args:
+                return None
+            raise bad
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(value, arg, where)
+            except ConfigError:
+                continue
+        raise bad
+    if tp is type(None):
+        if value is None:
+            return None
+        raise bad
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise bad
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise bad
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                raise bad from None
+        raise bad
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise bad
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if origin is tuple and args:
+            if len(args) != len(value):
+                raise bad
+            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        item = args[0] if args else Any
+        out = [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise bad
+        return dict(value)
+    if isinstance(tp, type):
+        import pathlib
+
+        if issubclass(tp, pathlib.PurePath) and isinstance(value, (str, pathlib.PurePath)):
+            return tp(value)
+        if isinstance(value, tp):
+            return value
+    raise bad
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def dataclass_from_dict(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, checking every key and value (missing keys take defaults)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of {cls.__name__} fields, got {data!r}")
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(names)}")
+    values = {k: coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where or cls.__name__}: {err}") from None
+
+
+def to_plain(obj: Any) -> Any:
+    """Dataclasses → dicts, tuples → lists, paths → str: a YAML/JSON-safe copy."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    return obj
+
+
+# ----------------------------------------------------------------------------------------------- configs
+
+
+def task_params(task: TaskConfig) -> Any:
+    """The task's parameters as an instance of its registered params dataclass (checked)."""
+    from .._registry import UnknownNameError
+    from ..data import TASKS
+
+    try:
+        spec = TASKS.get(task.name)
+    except UnknownNameError as err:
+        raise ConfigError(f"task.name: {err}") from None
+    return dataclass_from_dict(spec.params_cls, task.params, "task.params")
+
+
+def validate_config(cfg: RunConfig) -> RunConfig:
+    """Check values that the types alone do not: positive sizes, known task and eigenvalue set, params."""
+
+    def positive(value: Any, where: str, allow_none: bool = False) -> None:
+        if value is None and allow_none:
+            return
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{where} must be positive, got {value!r}")
+
+    m, o, t = cfg.model, cfg.optim, cfg.train
+    positive(m.d_model, "model.d_model")
+    positive(m.n_layers, "model.n_layers")
+    positive(m.d_state, "model.d_state")
+    if m.d_state % 2:
+        raise ConfigError(f"model.d_state is the real state size N and must be even, got {m.d_state}")
+    positive(m.dt_min, "model.dt_min")
+    if m.dt_max < m.dt_min:
+        raise ConfigError(f"model.dt_max ({m.dt_max}) must be >= model.dt_min ({m.dt_min})")
+    if not 0.0 <= m.freeze_fraction <= 1.0:
+        raise ConfigError(f"model.freeze_fraction must lie in [0, 1], got {m.freeze_fraction}")
+    if m.freeze_fraction > 0 and m.train != "all":
+        raise ConfigError("model.freeze_fraction applies to model.train=all only")
+    if not 0.0 <= m.dropout < 1.0:
+        raise ConfigError(f"model.dropout must lie in [0, 1), got {m.dropout}")
+    if m.layer == "s4d":
+        from ..eigs import resolve_set
+
+        try:
+            resolve_set(m.init)
+        except (KeyError, ValueError, FileNotFoundError, OSError) as err:
+            raise ConfigError(f"model.init: {err}") from None
+    positive(o.lr, "optim.lr")
+    positive(o.ssm_lr, "optim.ssm_lr")
+    if o.weight_decay < 0:
+        raise ConfigError(f"optim.weight_decay must be >= 0, got {o.weight_decay}")
+    if o.warmup_steps < 0:
+        raise ConfigError(f"optim.warmup_steps must be >= 0, got {o.warmup_steps}")
+    positive(o.grad_clip, "optim.grad_clip", allow_none=True)
+    positive(t.batch_size, "train.batch_size")
+    positive(t.eval_batch_size, "train.eval_batch_size", allow_none=True)
+    positive(t.max_steps, "train.max_steps", allow_none=True)
+    positive(t.epochs, "train.epochs")
+    positive(t.eval_every, "train.eval_every", allow_none=True)
+    positive(t.max_eval_batches, "train.max_eval_batches", allow_none=True)
+    positive(t.log_every, "train.log_every")
+    positive(t.checkpoint_every, "train.checkpoint_every", allow_none=True)
+    positive(t.keep_checkpoints, "train.keep_checkpoints")
+    positive(t.memory_horizon, "train.memory_horizon")
+    for key in ("num_workers", "record_eigenvalues_every", "record_memory_every"):
+        if getattr(t, key) < 0:
+            raise ConfigError(f"train.{key} must be >= 0, got {getattr(t, key)}")
+    params = task_params(cfg.task)  # unknown task / bad params raise here
+    cfg.task.params = to_plain(params)
+    return cfg
+
+
+def config_from_dict(data: dict[str, Any], *, validate: bool = True) -> RunConfig:
+    """Build a :class:`RunConfig` from its plain form (a recipe or a saved ``config.yaml``)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a run configuration is a mapping with keys {', '.join(_run_keys())}, got {data!r}")
+    unknown = [k for k in data if k not in _run_keys()]
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r}; valid keys: {', '.join(_run_keys())}")
+    sections = {name: dataclass_from_dict(cls, data.get(name), name) for name, cls in SECTIONS.items()}
+    top = {k: data[k] for k in ("seed", "device", "description") if k in data}
+    hints = _hints(RunConfig)
+    top = {k: coerce(v, hints[k], k) for k, v in top.items()}
+    if top.get("description") is None:
+        top.pop("description", None)
+    cfg = RunConfig(**sections, **top)
+    return validate_config(cfg) if validate else cfg
+
+
+def _run_keys() -> list[str]:
+    return [f.name for f in dataclasses.fields(RunConfig)]
+
+
+def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
+    """The plain (YAML/JSON-safe) form of ``cfg``; ``config_from_dict`` inverts it."""
+    return to_plain(cfg)
+
+
+def config_to_yaml(cfg: RunConfig) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"model.d_model=64"`` → (["model", "d_model"], 64); the value is read as a YAML scalar/list."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form key=value (e.g. model.init=s4d-lin)")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {text!r}: the value is not valid YAML ({err})") from None
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Apply ``key=value`` overrides to the plain form of a config (checked later by ``config_from_dict``).
+
+    Keys are ``seed``, ``device``, ``SECTION.KEY`` (sections: model, task, optim, train) and
+    ``task.params.KEY``. Unknown sections / keys raise :class:`ConfigError` listing the valid ones
+    (``task.params`` keys are checked against the task's params dataclass).
+    """
+    import copy
+
+    data = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        head = path[0]
+        if head not in _run_keys():
+            raise ConfigError(f"override {text!r}: unknown key {head!r}; valid keys: {', '.join(_run_keys())}")
+        if head not in SECTIONS:
+            if len(path) != 1:
+                raise ConfigError(f"override {text!r}: {head!r} has no sub-keys")
+            data[head] = value
+            continue
+        if len(path) == 1:
+            raise ConfigError(f"override {text!r}: name a key of section {head!r}, e.g. {head}.KEY=VALUE")
+        names = [f.name for f in dataclasses.fields(SECTIONS[head])]
+        if path[1] not in names:
+            raise ConfigError(f"override {text!r}: unknown key {path[1]!r} in {head}; valid keys: {', '.join(names)}")
+        section = data.setdefault(head, {}) or {}
+        data[head] = section
+        if head == "task" and path[1] == "params" and len(path) > 1:
+            params = section.setdefault("params", {}) or {}
+            section["params"] = params
+            if len(path) != 3:
+                raise ConfigError(f"override {text!r}: use task.params.KEY=VALUE")
+            params[path[2]] = value
+            continue
+        if len(path) != 2:
+            raise ConfigError(f"override {text!r}: {head}.{path[1]} has no sub-keys")
+        if head == "task" and path[1] == "name" and section.get("name") != value:
+            section["params"] = {}  # another task's parameters do not carry over
+        section[path[1]] = value
+    return data

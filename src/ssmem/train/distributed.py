@@ -1,0 +1,93 @@
+"""Data-parallel training under ``torchrun``: the same command line on one process or many.
+
+``torchrun --nproc-per-node 2 -m ssmem train RECIPE --run-dir DIR`` starts two processes with ``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK`` and the rendezvous address in the environment; :func:`setup` joins the process
+group (gloo on CPU, nccl on CUDA, one GPU per local rank). Without those variables everything runs in one
+process and the collectives below are no-ops. More machines = more ``torchrun`` nodes; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process sits: ``rank`` of ``world_size`` (``local_rank`` on its machine), and its device."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    initialized_here: bool = False  # this module started the process group (and will end it)
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def resolve_device(device: str, local_rank: int = 0) -> torch.device:
+    """``cpu`` | ``cuda`` | ``auto`` (cuda when available) → a torch device (cuda:LOCAL_RANK)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device=cuda was asked for but CUDA is not available; use device=cpu or device=auto")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if device == "cpu":
+        return torch.device("cpu")
+    raise ValueError(f"unknown device {device!r}; valid choices: cpu, cuda, auto")
+
+
+def setup(device: str) -> DistInfo:
+    """Join the ``torchrun`` process group if the environment names one; pick this process's device."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    torch_device = resolve_device(device, local_rank)
+    initialized_here = False
+    if world_size > 1 and not dist.is_initialized():
+        backend = "nccl" if torch_device.type == "cuda" else "gloo"
+        if torch_device.type == "cuda":
+            torch.cuda.set_device(torch_device)
+        dist.init_process_group(backend=backend)
+        initialized_here = True
+    if dist.is_initialized():
+        world_size, rank = dist.get_world_size(), dist.get_rank()
+    return DistInfo(rank, world_size, local_rank, torch_device, initialized_here)
+
+
+def teardown(info: DistInfo) -> None:
+    if info.initialized_here and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Sum ``t`` over ranks (returns ``t`` unchanged in a single process)."""
+    if not info.enabled:
+        return t
+    out = t.clone().to(info.device)
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out.to(t.device)
+
+
+def broadcast_flag(flag: bool, info: DistInfo) -> bool:
+    """True on every rank if ``flag`` is true on any rank (e.g. a non-finite loss somewhere)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=info.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()

@@ -1,0 +1,459 @@
+"""The training loop: one readable function, :func:`train`, from a :class:`RunConfig` to a :class:`TrainResult`.
+
+Run directory layout::
+
+    config.yaml                 the resolved configuration
+    metrics.jsonl               one JSON object per line: step, split (train/val/test), epoch, lr, time, loss, metrics
+    checkpoints/step-*.pt       the newest checkpoints (model, optimiser, RNG states, data position, config)
+    checkpoints/best.pt         the weights with the best validation metric
+    result.json                 the :class:`TrainResult` (written at the end, also for a diverged run)
+    eigenvalues.npz, memory.npz optional recordings (train.record_eigenvalues_every / record_memory_every)
+
+Exact resume: the data order is a function of (seed, epoch) (:mod:`ssmem.train.batches`), and a checkpoint
+holds the step, the optimiser state, the global RNG states and the partial training-metric sums; the
+learning rate is a function of the step. Resuming from the checkpoint of step k therefore replays steps
+k+1, ... bit for bit (on the same hardware and thread count), and ``metrics.jsonl`` is cut back to what
+was written up to step k.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..data.task import TaskInfo, build_task
+from . import distributed
+from .batches import eval_batches, loader, steps_per_epoch, to_device, train_batches
+from .build import build_model, build_optimizer, lr_factor
+from .callbacks import Callback, CallbackContext, EigenvalueRecorder, MemoryRecorder
+from .checkpoint import (
+    CHECKPOINT_DIR,
+    FORMAT,
+    CheckpointError,
+    atomic_torch_save,
+    latest_checkpoint,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from .config import RunConfig, config_from_dict, config_to_dict, config_to_yaml, task_params, to_plain
+from .._io import atomic_write_text
+from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
+
+METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "config.yaml"
+RESULT_FILE = "result.json"
+BEST_FILE = "best.pt"
+RESUME_MAY_CHANGE = ("device", "description")  # top-level keys a resumed run may change
+
+
+@dataclass
+class TrainResult:
+    """The outcome of one run: what a sweep stores as one row.
+
+    ``test_metric`` is measured with the weights of the best validation evaluation (the usual LRA protocol);
+    ``final_test_metric`` with the final weights. ``metrics`` flattens the last numbers per split
+    (``"val/accuracy"``, ``"test/loss"``, ``"train/loss"``, ...).
+    """
+
+    run_dir: str
+    status: str  # "completed" | "diverged"
+    steps: int
+    epochs: float
+    metric: str
+    higher_is_better: bool
+    final_val_metric: float | None
+    best_val_metric: float | None
+    best_step: int | None
+    test_metric: float | None
+    final_test_metric: float | None
+    param_counts: dict[str, Any]
+    wall_time_s: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_plain(self)
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats → null (strict JSON), recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The lines of ``run_dir/metrics.jsonl`` as dicts (an incomplete last line, from a kill, is skipped)."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def _truncate_metrics(run_dir: Path, step: int) -> None:
+    """Keep the lines an uninterrupted run had written when it saved the checkpoint of ``step``."""
+    kept = [
+        row
+        for row in read_metrics(run_dir)
+        if row.get("step", 0) < step or (row.get("step") == step and row.get("split") != "test")
+    ]
+    atomic_write_text(run_dir / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+class _MetricsLog:
+    def __init__(self, path: Path, enabled: bool) -> None:
+        self.path, self.enabled = path, enabled
+
+    def write(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
+            handle.flush()
+
+
+def _config_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = sorted(set(a) | set(b))
+    out = []
+    for k in keys:
+        where = f"{prefix}{k}"
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _config_differences(va, vb, where + ".")
+        elif va != vb:
+            out.append(f"{where}: {vb!r} in the checkpoint, {va!r} now")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- evaluation
+
+
+def evaluate(
+    model: nn.Module,
+    dataset: Any,
+    info: TaskInfo,
+    *,
+    batch_size: int,
+    device: torch.device,
+    dist: distributed.DistInfo,
+    num_workers: int = 0,
+    max_batches: int | None = None,
+) -> dict[str, float]:
+    """Loss and metrics of ``model`` on ``dataset`` (in order; shared across data-parallel ranks and summed)."""
+    model.eval()
+    sums = MetricSums.zeros(info)
+    batches = eval_batches(len(dataset), batch_size, rank=dist.rank, world_size=dist.world_size, max_batches=max_batches)
+    with torch.no_grad():
+        for x, y in loader(dataset, batches, num_workers=num_workers):
+            x, y = to_device(x, device), to_device(y, device)
+            _, _, batch_sums = loss_and_sums(model(x), y, info)
+            sums.add(batch_sums)
+    sums = MetricSums.from_tensor(distributed.all_reduce_sum(sums.as_tensor(), dist))
+    return summarize(sums, info)
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+
+def train(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+) -> TrainResult:
+    """Train the model of ``cfg`` on its task, writing everything into ``run_dir``.
+
+    ``resume=True`` continues from the newest checkpoint in ``run_dir`` (or starts afresh if there is none),
+    with metrics identical to an uninterrupted run. Without it, a ``run_dir`` that already holds a run is an
+    error. A non-finite loss stops the run with status ``"diverged"`` and keeps the last good checkpoint.
+    Under ``torchrun`` every process calls this; rank 0 writes the files.
+    """
+    run_dir = Path(run_dir)
+    cfg = config_from_dict(config_to_dict(cfg))  # a checked, private copy
+    dist = distributed.setup(cfg.device)
+    try:
+        return _train(cfg, run_dir, dist, resume=resume, callbacks=list(callbacks), progress=progress)
+    finally:
+        distributed.teardown(dist)
+
+
+def _train(
+    cfg: RunConfig,
+    run_dir: Path,
+    dist: distributed.DistInfo,
+    *,
+    resume: bool,
+    callbacks: list[Callback],
+    progress: bool,
+) -> TrainResult:
+    device, main = dist.device, dist.is_main
+    tc, oc = cfg.train, cfg.optim
+
+    # ---- the run directory: fresh, or resumed from its newest checkpoint
+    ckpt_path = latest_checkpoint(run_dir)
+    if not resume and (ckpt_path is not None or (run_dir / METRICS_FILE).exists()):
+        raise ValueError(f"{run_dir} already holds a run; resume it (--resume) or choose another run directory")
+    state = load_checkpoint(ckpt_path) if (resume and ckpt_path is not None) else None
+    if state is not None:
+        saved, current = dict(state["config"]), config_to_dict(cfg)
+        for key in RESUME_MAY_CHANGE:
+            saved.pop(key, None)
+            current.pop(key, None)
+        diffs = _config_differences(current, saved)
+        if diffs:
+            raise CheckpointError(f"cannot resume {run_dir}: the configuration differs from the checkpoint's: " + "; ".join(diffs))
+    if main:
+        (run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / CONFIG_FILE, config_to_yaml(cfg))
+        if state is not None:
+            _truncate_metrics(run_dir, int(state["step"]))
+        elif (run_dir / METRICS_FILE).exists():  # resumed before any checkpoint existed: start over
+            (run_dir / METRICS_FILE).unlink()
+    distributed.barrier(dist)
+    log = _MetricsLog(run_dir / METRICS_FILE, main)
+
+    # ---- task, model, optimiser
+    data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed, data_dir=cfg.task.data_dir)
+    info = data.info
+    check_task_metric(info)
+    from ..ssm import count_parameters
+
+    model = build_model(cfg.model, info, seed=cfg.seed, device=device)
+    counts = count_parameters(model)
+    optimizer, _ = build_optimizer(model, oc)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    # the learning rate logged is the main group's (load_state_dict replaces the group dicts: keep the index)
+    main_group = next((i for i, g in enumerate(optimizer.param_groups) if g.get("name") == "main"), 0)
+    net: nn.Module = model
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    # dropout draws from the global RNG: seeded per rank (rank 0 = the single-process stream)
+    torch.manual_seed(cfg.seed + 1_000_003 * dist.rank)
+
+    n_train = len(data.train)
+    per_epoch = steps_per_epoch(n_train, tc.batch_size, drop_last=tc.drop_last or dist.enabled)
+    total = tc.max_steps if tc.max_steps is not None else tc.epochs * per_epoch
+    eval_every = tc.eval_every or per_epoch
+    checkpoint_every = tc.checkpoint_every or eval_every
+    eval_bs = tc.eval_batch_size or tc.batch_size
+    metric = info.metric
+    better = higher_is_better(metric)
+
+    step, elapsed_before = 0, 0.0
+    last_train: dict[str, float] = {}
+    last_val: dict[str, float] = {}
+    best_metric: float | None = None
+    best_step: int | None = None
+    train_sums = MetricSums.zeros(info)  # training metrics since the last log line
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        step = int(state["step"])
+        elapsed_before = float(state["elapsed"])
+        best_metric = state["best_metric"]
+        best_step = state["best_step"]
+        train_sums = MetricSums.from_tensor(state["train_sums"])
+        last_train, last_val = dict(state["last_train"]), dict(state["last_val"])
+        if main:
+            print(f"resuming {run_dir} from step {step} ({ckpt_path.name})", file=sys.stderr)
+
+    all_callbacks = list(callbacks)
+    if tc.record_eigenvalues_every:
+        all_callbacks.append(EigenvalueRecorder(tc.record_eigenvalues_every))
+    if tc.record_memory_every:
+        all_callbacks.append(MemoryRecorder(tc.record_memory_every, horizon=tc.memory_horizon))
+
+    session_start = time.perf_counter()
+
+    def now() -> float:
+        return elapsed_before + time.perf_counter() - session_start
+
+    def context(split: str | None = None, metrics: dict[str, float] | None = None) -> CallbackContext:
+        return CallbackContext(step, step // per_epoch, model, run_dir, info, cfg, split, dict(metrics or {}))
+
+    def fire(hook: str, ctx: CallbackContext) -> None:
+        if main:
+            for cb in all_callbacks:
+                getattr(cb, hook)(ctx)
+
+    def row(split: str, values: dict[str, float]) -> dict[str, Any]:
+        lr = optimizer.param_groups[main_group]["lr"]
+        return {"step": step, "split": split, "epoch": step / per_epoch, "lr": lr, "time": now(), **values}
+
+    def checkpoint() -> None:
+        if main:
+            save_checkpoint(
+                run_dir,
+                step,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": rng_state(),
+                    "config": config_to_dict(cfg),
+                    "elapsed": now(),
+                    "best_metric": best_metric,
+                    "best_step": best_step,
+                    "train_sums": train_sums.as_tensor(),
+                    "last_train": last_train,
+                    "last_val": last_val,
+                },
+                keep=tc.keep_checkpoints,
+            )
+
+    def is_better(value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        return best_metric is None or (value > best_metric if better else value < best_metric)
+
+    fire("on_start", context())
+    status, message = "completed", ""
+    bar = None
+    if progress and main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=step, desc=cfg.task.name, unit="step", dynamic_ncols=True)
+
+    while step < total and status == "completed":
+        epoch, start = divmod(step, per_epoch)
+        batches = train_batches(
+            n_train, tc.batch_size, seed=cfg.seed, epoch=epoch, start=start,
+            rank=dist.rank, world_size=dist.world_size, drop_last=tc.drop_last,
+        )  # fmt: skip
+        for x, y in loader(data.train, batches, num_workers=tc.num_workers):
+            net.train()
+            factor = lr_factor(step, total_steps=total, warmup_steps=oc.warmup_steps, schedule=oc.schedule, min_ratio=oc.min_lr_ratio)
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * factor
+            x, y = to_device(x, device), to_device(y, device)
+            loss_sum, count, sums = loss_and_sums(net(x), y, info)
+            # mean over the global batch: DDP averages gradients over ranks, hence the factor world_size
+            global_count = distributed.all_reduce_sum(count.detach(), dist).clamp_min(1.0)
+            loss = loss_sum * (dist.world_size / global_count)
+            if distributed.broadcast_flag(not math.isfinite(sums.loss), dist):
+                status = "diverged"
+                message = f"the training loss became {sums.loss} at step {step + 1}"
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if oc.grad_clip is not None:
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), oc.grad_clip)
+                if distributed.broadcast_flag(not math.isfinite(float(norm)), dist):
+                    status = "diverged"
+                    message = f"the gradient norm became {float(norm)} at step {step + 1}"
+                    break
+            optimizer.step()
+            step += 1
+            train_sums.add(sums)
+
+            if step % tc.log_every == 0 or step == total:
+                reduced = MetricSums.from_tensor(distributed.all_reduce_sum(train_sums.as_tensor(), dist))
+                last_train = summarize(reduced, info)
+                log.write(row("train", last_train))
+                train_sums = MetricSums.zeros(info)  # training metrics since the last log line
+                if bar is not None:
+                    bar.set_postfix({"loss": f"{last_train['loss']:.4g}", metric: f"{last_train.get(metric, math.nan):.4g}"})
+            fire("on_step", context())
+            if step % eval_every == 0 or step == total:
+                last_val = evaluate(
+                    model, data.val, info, batch_size=eval_bs, device=device, dist=dist,
+                    num_workers=tc.num_workers, max_batches=tc.max_eval_batches,
+                )  # fmt: skip
+                log.write(row("val", last_val))
+                if is_better(last_val[metric]):
+                    best_metric, best_step = last_val[metric], step
+                    if main:
+                        atomic_torch_save(
+                            {"format": FORMAT, "step": step, "metric": best_metric, "model": model.state_dict()},
+                            run_dir / CHECKPOINT_DIR / BEST_FILE,
+                        )
+                fire("on_eval", context("val", last_val))
+            if step % checkpoint_every == 0 or step == total:
+                checkpoint()
+            if bar is not None:
+                bar.update(1)
+            if step >= total:
+                break
+    if bar is not None:
+        bar.close()
+
+    fire("on_end", context())
+    flat = {f"train/{k}": v for k, v in last_train.items()}
+    flat.update({f"val/{k}": v for k, v in last_val.items()})
+    if status == "diverged":
+        last = latest_checkpoint(run_dir)
+        where = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+        message = f"{message}; training stopped ({where})"
+        if main:
+            print(f"ssmem train: {message}", file=sys.stderr)
+        test_metric = final_test = None
+    else:
+        evaluate_test = dict(batch_size=eval_bs, device=device, dist=dist, num_workers=tc.num_workers)
+        final_test_metrics = evaluate(model, data.test, info, **evaluate_test)
+        log.write({**row("test", final_test_metrics), "weights": "final"})
+        final_test = final_test_metrics[metric]
+        test_metrics = final_test_metrics
+        best_file = run_dir / CHECKPOINT_DIR / BEST_FILE
+        if best_step is not None and best_step != step and best_file.exists():
+            model.load_state_dict(load_checkpoint(best_file)["model"])
+            test_metrics = evaluate(model, data.test, info, **evaluate_test)
+            log.write({**row("test", test_metrics), "weights": "best", "best_step": best_step})
+        test_metric = test_metrics[metric]
+        flat.update({f"test/{k}": v for k, v in test_metrics.items()})
+        fire("on_eval", context("test", test_metrics))
+
+    result = TrainResult(
+        run_dir=str(run_dir),
+        status=status,
+        steps=step,
+        epochs=step / per_epoch,
+        metric=metric,
+        higher_is_better=better,
+        final_val_metric=last_val.get(metric),
+        best_val_metric=best_metric,
+        best_step=best_step,
+        test_metric=test_metric,
+        final_test_metric=final_test,
+        param_counts=to_plain(counts) if dataclasses.is_dataclass(counts) else dict(counts),
+        wall_time_s=now(),
+        metrics=flat,
+        message=message,
+    )
+    if main:
+        atomic_write_text(run_dir / RESULT_FILE, json.dumps(_json_safe(result.to_dict()), indent=2) + "\n")
+    return result
+
+
+def load_result(run_dir: str | Path) -> TrainResult:
+    """The :class:`TrainResult` saved in ``run_dir/result.json``."""
+    data = json.loads((Path(run_dir) / RESULT_FILE).read_text(encoding="utf-8"))
+    return TrainResult(**data)

@@ -1,0 +1,161 @@
+"""Objectives and metrics: the loss to train on and the numbers to report, per :attr:`TaskInfo.objective`.
+
+* classification: cross-entropy (nats) and accuracy; per-step targets equal to ``ignore_index`` do not count;
+* regression: mean squared error, mean absolute error and R² (1 − SSE/SST per output, averaged over outputs);
+  NaN targets do not count;
+* next_token: cross-entropy, reported as bits per byte (= nats / ln 2 per token for byte-level tokens), and
+  accuracy.
+
+Everything is accumulated as sums (:class:`MetricSums`), so that batches, evaluation passes and
+data-parallel ranks combine exactly by adding, and the summary is computed once at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from ..data.task import TaskInfo
+
+# metric name -> whether larger is better
+METRIC_DIRECTIONS: dict[str, bool] = {
+    "accuracy": True,
+    "r2": True,
+    "loss": False,
+    "mse": False,
+    "mae": False,
+    "bits_per_byte": False,
+}
+
+
+def higher_is_better(metric: str) -> bool:
+    try:
+        return METRIC_DIRECTIONS[metric]
+    except KeyError:
+        raise ValueError(f"unknown metric {metric!r}; valid choices: {', '.join(METRIC_DIRECTIONS)}") from None
+
+
+def metrics_of(info: TaskInfo) -> tuple[str, ...]:
+    """The metric names :func:`summarize` reports for this task (besides ``loss``)."""
+    if info.objective == "classification":
+        return ("accuracy",)
+    if info.objective == "regression":
+        return ("r2", "mse", "mae")
+    if info.objective == "next_token":
+        return ("bits_per_byte", "accuracy")
+    raise ValueError(f"unknown objective {info.objective!r}; valid choices: classification, regression, next_token")
+
+
+def check_task_metric(info: TaskInfo) -> None:
+    """Raise if the task's headline metric is not one this harness computes for its objective."""
+    valid = metrics_of(info) + ("loss",)
+    if info.metric not in valid:
+        raise ValueError(f"task metric {info.metric!r} is not computed for objective {info.objective!r}; valid: {', '.join(valid)}")
+
+
+@dataclass
+class MetricSums:
+    """Running sums over batches. ``count`` = number of targets that count; per-output sums for R²."""
+
+    loss: float = 0.0  # sum of per-target losses (nats for classification / next token, squared error for regression)
+    count: float = 0.0
+    correct: float = 0.0
+    abs_error: float = 0.0
+    # regression, per output d: (targets, sum y, sum y², sum squared error)
+    per_output: list[list[float]] = field(default_factory=list)
+
+    @classmethod
+    def zeros(cls, info: TaskInfo) -> MetricSums:
+        """Empty sums shaped for ``info`` (so that every rank's tensor has the same length)."""
+        rows = [[0.0, 0.0, 0.0, 0.0] for _ in range(info.d_output)] if info.objective == "regression" else []
+        return cls(per_output=rows)
+
+    def add(self, other: MetricSums) -> None:
+        self.loss += other.loss
+        self.count += other.count
+        self.correct += other.correct
+        self.abs_error += other.abs_error
+        if not self.per_output:
+            self.per_output = [list(row) for row in other.per_output]
+        elif other.per_output:
+            for mine, theirs in zip(self.per_output, other.per_output):
+                for k in range(4):
+                    mine[k] += theirs[k]
+
+    def as_tensor(self) -> torch.Tensor:
+        """Flatten into one float64 tensor (for an all-reduce); :meth:`from_tensor` inverts it."""
+        flat = [self.loss, self.count, self.correct, self.abs_error] + [v for row in self.per_output for v in row]
+        return torch.tensor(flat, dtype=torch.float64)
+
+    @classmethod
+    def from_tensor(cls, t: torch.Tensor) -> MetricSums:
+        v = t.double().tolist()
+        rows = [v[i : i + 4] for i in range(4, len(v), 4)]
+        return cls(v[0], v[1], v[2], v[3], rows)
+
+
+def loss_and_sums(output: torch.Tensor, target: torch.Tensor, info: TaskInfo) -> tuple[torch.Tensor, torch.Tensor, MetricSums]:
+    """The summed loss (differentiable), the number of targets that count, and the batch's :class:`MetricSums`.
+
+    Shapes: classification / next token ``output (B, C)`` with ``target (B,)`` or ``output (B, L, C)`` with
+    ``target (B, L)``; regression ``output (B, D)`` / ``(B, L, D)`` with a target of the same shape.
+    The mean loss is ``loss_sum / count``.
+    """
+    if info.objective in ("classification", "next_token"):
+        logits = output.reshape(-1, output.shape[-1]).float()
+        labels = target.reshape(-1).long()
+        valid = labels != info.ignore_index
+        loss_sum = F.cross_entropy(logits, labels, ignore_index=info.ignore_index, reduction="sum")
+        count = valid.sum()
+        with torch.no_grad():
+            correct = ((logits.argmax(-1) == labels) & valid).sum()
+        sums = MetricSums(loss=loss_sum.item(), count=float(count.item()), correct=float(correct.item()))
+        return loss_sum, count.to(loss_sum.dtype), sums
+    if info.objective == "regression":
+        if output.shape != target.shape:
+            raise ValueError(f"regression output {tuple(output.shape)} and target {tuple(target.shape)} differ in shape")
+        out = output.float()
+        y = target.float()
+        valid = ~torch.isnan(y)
+        y0 = torch.where(valid, y, torch.zeros_like(y))
+        err = torch.where(valid, out - y0, torch.zeros_like(out))  # (B, [L,] D)
+        sq = err.square()
+        loss_sum = sq.sum()
+        with torch.no_grad():
+            dims = tuple(range(y.ndim - 1))
+            n_d = valid.sum(dim=dims).double()
+            rows = torch.stack([n_d, y0.double().sum(dim=dims), y0.double().square().sum(dim=dims), sq.double().sum(dim=dims)], dim=1)
+            sums = MetricSums(
+                loss=loss_sum.item(),
+                count=float(valid.sum().item()),
+                abs_error=err.abs().sum().item(),
+                per_output=rows.tolist(),
+            )
+        return loss_sum, valid.sum().to(loss_sum.dtype), sums
+    raise ValueError(f"unknown objective {info.objective!r}; valid choices: classification, regression, next_token")
+
+
+def summarize(sums: MetricSums, info: TaskInfo) -> dict[str, float]:
+    """``loss`` (mean per target) and the task's metrics from accumulated sums."""
+    n = max(sums.count, 1.0)
+    out = {"loss": sums.loss / n}
+    if info.objective == "classification":
+        out["accuracy"] = sums.correct / n
+    elif info.objective == "next_token":
+        out["bits_per_byte"] = sums.loss / n / math.log(2.0)
+        out["accuracy"] = sums.correct / n
+    elif info.objective == "regression":
+        out["mse"] = sums.loss / n
+        out["mae"] = sums.abs_error / n
+        r2 = []
+        for count, s1, s2, sse in sums.per_output:
+            sst = s2 - s1 * s1 / count if count > 0 else 0.0
+            r2.append(1.0 - sse / sst if sst > 0 else float("nan"))
+        out["r2"] = sum(r2) / len(r2) if r2 else float("nan")
+        if len(r2) > 1:
+            for d, value in enumerate(r2):
+                out[f"r2_{d}"] = value
+    return out

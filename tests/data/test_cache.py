@@ -1,0 +1,71 @@
+from dataclasses import dataclass
+
+import numpy as np
+
+from ssmem.data import build_task
+from ssmem.data._cache import cache_entries, cache_key, cache_root, cached, task_cache_dir
+from ssmem.data.listops import ListOpsParams
+
+
+@dataclass
+class P:
+    size: int = 3
+    cache_dir: str | None = None
+    cache: bool = True
+
+
+def test_entries_are_reused_and_keyed_by_params_and_seed(tmp_path):
+    calls = []
+
+    def build(n):
+        calls.append(n)
+        return {"x": np.arange(n)}
+
+    params = P(cache_dir=str(tmp_path))
+    first = cached("t/x", params, 0, lambda: build(3))
+    again = cached("t/x", params, 0, lambda: build(99))  # served from the cache
+    assert calls == [3] and np.array_equal(again["x"], first["x"])
+    cached("t/x", P(size=4, cache_dir=str(tmp_path)), 0, lambda: build(4))
+    cached("t/x", params, 1, lambda: build(5))
+    assert calls == [3, 4, 5]
+    assert len(cache_entries("t/x", tmp_path)) == 3
+    assert not list((tmp_path / "t__x").glob("*.tmp"))  # atomic writes leave no temporary files
+    # where to cache does not change what is cached
+    assert cache_key("t/x", P(cache_dir="a"), 0) == cache_key("t/x", P(cache_dir="b"), 0)
+    # no caching: nothing read or written
+    cached("t/x", P(cache=False, cache_dir=str(tmp_path)), 0, lambda: build(6))
+    assert calls[-1] == 6 and len(cache_entries("t/x", tmp_path)) == 3
+
+
+def test_stale_or_corrupt_entries_are_rebuilt(tmp_path):
+    params = P(cache_dir=str(tmp_path))
+    key = cache_key("t/y", params, 0)
+    path = task_cache_dir("t/y", tmp_path) / f"{key}.npz"
+    path.parent.mkdir(parents=True)
+    np.savez(path, __cache_key__=np.array("another key"), x=np.zeros(2))
+    assert cached("t/y", params, 0, lambda: {"x": np.ones(2)})["x"].tolist() == [1.0, 1.0]
+    path.write_bytes(b"garbage")
+    assert cached("t/y", params, 0, lambda: {"x": np.full(2, 7.0)})["x"].tolist() == [7.0, 7.0]
+    assert cached("t/y", params, 0, lambda: {"x": np.zeros(2)})["x"].tolist() == [7.0, 7.0]
+
+
+def test_cache_root_follows_param_then_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSMEM_CACHE", str(tmp_path / "env"))
+    assert cache_root(None) == tmp_path / "env"
+    assert cache_root(str(tmp_path / "p")) == tmp_path / "p"
+    monkeypatch.delenv("SSMEM_CACHE")
+    assert cache_root(None).name == "ssmem" and cache_root(None).parent.name == ".cache"
+
+
+def test_a_task_build_fills_and_reuses_the_cache(tmp_path, monkeypatch):
+    from ssmem.data import listops
+
+    params = ListOpsParams(n_train=5, n_val=2, n_test=2, min_length=10, max_length=60, seq_len=64, cache_dir=str(tmp_path))
+    first = build_task("lra/listops", params)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("rebuilt instead of reading the cache")
+
+    monkeypatch.setattr(listops, "_build_arrays", refuse)
+    again = build_task("lra/listops", params)
+    assert all(np.array_equal(first.train[i][0], again.train[i][0]) for i in range(5))

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from ssmem.data import build_task
+from ssmem.data._errors import DataNotFoundError, MalformedDataError
+from ssmem.data.forecast import ForecastParams
+
+
+def write_csv(path, columns: dict[str, np.ndarray], time="t"):
+    n = len(next(iter(columns.values())))
+    lines = [",".join([time, *columns])]
+    for i in range(n):
+        lines.append(",".join([str(i), *(str(v[i]) for v in columns.values())]))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_normalisation_uses_the_training_rows_only(tmp_path, rng):
+    a, b = rng.normal(size=100), rng.normal(size=100) * 3 + 5
+    write_csv(tmp_path / "s.csv", {"a": a, "b": b})
+    params = ForecastParams(series=str(tmp_path / "s.csv"), lookback=8, horizon=2, val_fraction=0.1, test_fraction=0.2)
+    data = build_task("forecast/series", params)
+    assert data.info.extra["mean"] == pytest.approx([a[:70].mean(), b[:70].mean()], rel=1e-12)
+    assert data.info.extra["std"] == pytest.approx([a[:70].std(), b[:70].std()], rel=1e-12)
+    # change the val/test rows wildly: the training windows and statistics stay the same
+    a2, b2 = a.copy(), b.copy()
+    a2[70:] += 1000
+    b2[70:] *= -50
+    write_csv(tmp_path / "s2.csv", {"a": a2, "b": b2})
+    other = build_task("forecast/series", ForecastParams(series=str(tmp_path / "s2.csv"), lookback=8, horizon=2))
+    assert other.info.extra["mean"] == data.info.extra["mean"]
+    assert all(np.array_equal(data.train[i][0], other.train[i][0]) for i in range(len(data.train)))
+    # items: x = normalised inputs, y = next horizon steps of the targets (all columns)
+    x, y = data.test[0]
+    t = 80  # the first test window forecasts the first test row
+    z = (np.stack([a, b], 1) - [a[:70].mean(), b[:70].mean()]) / [a[:70].std(), b[:70].std()]
+    assert np.allclose(x.numpy(), z[t - 8 : t], atol=1e-6)
+    assert np.allclose(y.numpy(), z[t : t + 2].reshape(-1), atol=1e-6)
+    assert data.info.d_input == 2 and data.info.d_output == 4
+
+
+def test_naive_baselines_on_known_series(tmp_path):
+    season = np.tile([0.0, 1.0, 2.0, 3.0], 30)  # period 4
+    write_csv(tmp_path / "p.csv", {"v": season})
+    params = ForecastParams(series=str(tmp_path / "p.csv"), lookback=8, horizon=3, season=4)
+    extra = build_task("forecast/series", params).info.extra
+    assert extra["seasonal_naive_mse"] == pytest.approx(0.0, abs=1e-24)
+    # last-value forecast of the period-4 ramp, in units of the training std
+    std = season[: 120 - 12 - 24].std()
+    test_ends = np.arange(96, 120 - 3 + 1)
+    errors = [(season[t + h] - season[t - 1]) / std for t in test_ends for h in range(3)]
+    assert extra["naive_mse"] == pytest.approx(np.mean(np.square(errors)), rel=1e-12)
+    assert extra["naive_mae"] == pytest.approx(np.mean(np.abs(errors)), rel=1e-12)
+    # a straight line: the last value is off by (h + 1) slope
+    line = np.arange(200) * 0.5
+    write_csv(tmp_path / "l.csv", {"v": line})
+    info = build_task("forecast/series", ForecastParams(series=str(tmp_path / "l.csv"), lookback=4, horizon=2)).info
+    std = line[:140].std()
+    assert info.extra["naive_mse"] == pytest.approx(((0.5 / std) ** 2 + (1.0 / std) ** 2) / 2, rel=1e-12)
+    assert info.chance == info.extra["naive_mse"]
+
+
+def test_missing_values_targets_and_errors(tmp_path):
+    (tmp_path / "m.csv").write_text("t,x,y\n0,1,5\n1,NA,6\n2,3,\n3,4,8\n" + "".join(f"{i},{i},{i}\n" for i in range(4, 60)))
+    data = build_task("forecast/series", ForecastParams(series=str(tmp_path / "m.csv"), targets=("y",), lookback=4, horizon=1))
+    assert data.info.extra["n_missing_filled"] == 2 and data.info.d_output == 1 and data.info.d_input == 2
+    assert data.info.extra["targets"] == ["y"]
+    (tmp_path / "bad.csv").write_text("t,x\n0,1\n1,abc\n")
+    with pytest.raises(MalformedDataError, match="row 2, column 'x': 'abc'"):
+        build_task("forecast/series", ForecastParams(series=str(tmp_path / "bad.csv"), lookback=1, horizon=1))
+    with pytest.raises(DataNotFoundError, match="vic_elec"):
+        build_task("forecast/series", ForecastParams(series=str(tmp_path / "none.csv")))
+    with pytest.raises(ValueError, match="'z'.*columns: t, x, y"):
+        build_task("forecast/series", ForecastParams(series=str(tmp_path / "m.csv"), columns=("z",), lookback=4, horizon=1))
+    with pytest.raises(ValueError, match="unknown series 'weather'.*vic_elec"):
+        build_task("forecast/series", ForecastParams(series="weather"))

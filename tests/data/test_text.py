@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+
+from ssmem.data import build_task
+from ssmem.data._errors import DataNotFoundError, MalformedDataError
+from ssmem.data.retrieval import RetrievalParams, make_pairs
+from ssmem.data.text import TextParams
+
+WORKS = {"alpha": "a", "beta": "b", "gamma": "c"}
+
+
+def write_corpus(root, n_docs=6, doc_bytes=200):
+    """Three works; document k of work w repeats a marker unique to that document."""
+    texts = {}
+    for work, letter in WORKS.items():
+        (root / work).mkdir(parents=True)
+        for k in range(n_docs):
+            text = (f"<{letter}{k}>" + letter * 7) * (doc_bytes // 11)
+            (root / work / f"doc{k}.txt").write_text(text)
+            texts[f"{work}/doc{k}.txt"] = text.encode()
+    return texts
+
+
+def test_text_splits_never_share_a_document(tmp_path):
+    texts = write_corpus(tmp_path / "corpus")
+    data = build_task("lra/text", TextParams(corpus=str(tmp_path / "corpus"), seq_len=64))
+    classes = data.info.extra["classes"]
+    assert classes == sorted(WORKS) and data.info.d_output == 3 and data.info.vocab_size == 256
+    docs = {name: set(getattr(data, name).groups.tolist()) for name in ("train", "val", "test")}
+    assert not docs["train"] & docs["test"] and not docs["train"] & docs["val"] and not docs["val"] & docs["test"]
+    for name in ("train", "val", "test"):
+        split = getattr(data, name)
+        assert {int(split[i][1]) for i in range(len(split))} == {0, 1, 2}  # stratified: every class everywhere
+        for i in range(len(split)):
+            x, y = split[i]
+            chunk = bytes(x[x != 0].tolist())
+            owners = [n for n, t in texts.items() if chunk in t]
+            assert owners and all(o.split("/")[0] == classes[int(y)] for o in owners)
+    n_chunks = sum(len(getattr(data, s)) for s in ("train", "val", "test"))
+    assert n_chunks == 18 * 3  # 198-byte documents: three full 64-byte chunks; the 6-byte tail is dropped
+
+
+def test_text_imdb_reader(tmp_path):
+    root = tmp_path / "aclImdb"
+    for split in ("train", "test"):
+        for sub, n in (("pos", 5), ("neg", 5)):
+            (root / split / sub).mkdir(parents=True)
+            for k in range(n):
+                (root / split / sub / f"{k}_7.txt").write_text(f"{sub} review {k} " * 3)
+    data = build_task("lra/text", TextParams(source="imdb", seq_len=32, n_val=2), data_dir=tmp_path)
+    assert (len(data.train), len(data.val), len(data.test)) == (8, 2, 10)
+    for i in range(len(data.test)):
+        x, y = data.test[i]
+        assert bytes(x[:3].tolist()) == (b"pos" if int(y) == 1 else b"neg")
+        assert x.shape == (32,)
+
+
+def test_missing_corpus_and_imdb(tmp_path):
+    with pytest.raises(DataNotFoundError, match="aclImdb|train/pos"):
+        build_task("lra/text", TextParams(source="imdb"), data_dir=tmp_path)
+    with pytest.raises(DataNotFoundError, match="one subdirectory per work"):
+        build_task("lra/text", TextParams(corpus=str(tmp_path / "nowhere")))
+    with pytest.raises(ValueError, match="unknown corpus 'homer'.*shakespeare, bible, gcide"):
+        build_task("lra/text", TextParams(corpus="homer"))
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.txt").write_text("x")
+    with pytest.raises(MalformedDataError, match="subdirectories"):
+        build_task("lra/text", TextParams(corpus=str(tmp_path / "flat")))
+
+
+def test_pairs_are_balanced_and_respect_classes(rng):
+    labels = np.repeat(np.arange(3), 8)
+    documents = np.repeat(np.arange(12), 2)  # two chunks per document, four documents per class
+    first, second, target = make_pairs(labels, documents, 301, rng)
+    assert target.sum() == 151
+    same = labels[first] == labels[second]
+    assert np.array_equal(same, target == 1)
+    positives = target == 1
+    assert np.all(documents[first[positives]] != documents[second[positives]])  # other documents of the work
+
+
+def test_retrieval_from_corpus_keeps_splits_apart(tmp_path):
+    texts = write_corpus(tmp_path / "corpus")
+    params = RetrievalParams(corpus=str(tmp_path / "corpus"), seq_len=40, n_train=60, n_val=10, n_test=10)
+    data = build_task("lra/retrieval", params)
+    assert data.info.pairs and data.info.d_output == 2 and data.info.seq_len == 40
+    docs = {s: set(getattr(data, s).groups.tolist()) for s in ("train", "val", "test")}
+    assert not docs["train"] & docs["test"] and not docs["val"] & docs["test"]
+    (x1, x2), y = data.train[0]
+    assert x1.shape == x2.shape == (40,)
+    agree = 0
+    for i in range(len(data.test)):
+        (x1, x2), y = data.test[i]
+        work = [next(n for n, t in texts.items() if bytes(x[x != 0].tolist()) in t).split("/")[0] for x in (x1, x2)]
+        agree += int(y) == int(work[0] == work[1])
+    assert agree == len(data.test)
+    assert sum(int(data.train[i][1]) for i in range(len(data.train))) == 30
+
+
+def test_retrieval_aan_reader(tmp_path):
+    root = tmp_path / "tsv_data"
+    root.mkdir()
+    for name in ("train", "eval", "test"):
+        rows = [f"{k % 2}.0\tid{k}\tid{k + 1}\tfirst text {k}\tsecond text {k}" for k in range(4)]
+        (root / f"new_aan_pairs.{name}.tsv").write_text("\n".join(rows) + "\n")
+    data = build_task("lra/retrieval", RetrievalParams(source="aan", seq_len=16, n_train=0, n_val=0, n_test=0), data_dir=tmp_path)
+    assert len(data.train) == 4
+    (x1, x2), y = data.train[3]
+    assert bytes(x1[:12].tolist()) == b"first text 3" and bytes(x2[:13].tolist()) == b"second text 3" and int(y) == 1
+    (root / "new_aan_pairs.test.tsv").write_text("1\tid\tonly three columns\n")
+    with pytest.raises(MalformedDataError, match="new_aan_pairs.test.tsv.*3 columns"):
+        build_task("lra/retrieval", RetrievalParams(source="aan", release_dir=str(root), cache=False))

@@ -1,0 +1,204 @@
+"""The report on fabricated sweep outputs: numbers, claims, and the written files."""
+
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+
+from ssmem.report import (
+    Stat,
+    generalization_gap,
+    group_runs,
+    load_runs,
+    lra_findings,
+    memory_length,
+    steps_to_fraction,
+    task_name,
+    write_report,
+)
+from ssmem.report.collect import Curve, RunData
+from ssmem.sweep import Store, parse_grid
+
+SEEDS = (1, 2, 3)
+TASKS = ("listops", "text", "retrieval")
+# test accuracy per (task, train mode, seed): RC matches on text and retrieval, loses on listops
+TEST_ACC = {
+    ("listops", "all"): (0.40, 0.42, 0.44), ("listops", "reservoir"): (0.30, 0.31, 0.32),
+    ("text", "all"): (0.70, 0.71, 0.72), ("text", "reservoir"): (0.71, 0.72, 0.73),
+    ("retrieval", "all"): (0.60, 0.62, 0.64), ("retrieval", "reservoir"): (0.61, 0.62, 0.60),
+}
+STEPS = np.array([100, 200, 300, 400])
+
+
+def val_curve(mode, final):
+    # learnable reaches 95% of its final value at step 400, reservoir already at step 200
+    fractions = (0.5, 0.7, 0.9, 1.0) if mode == "all" else (0.6, 0.96, 0.98, 1.0)
+    return [final * f for f in fractions]
+
+
+def fabricate(tmp_path, *, trained_mf_scale=1.0):
+    grid = parse_grid({
+        "name": "fab", "seeds": list(SEEDS),
+        "studies": [
+            {"name": "main", "recipes": [f"lra/{t}-cpu" for t in TASKS], "eigs": ["s4d-inv"],
+             "train": ["all", "reservoir"]},
+            {"name": "freeze-fraction", "recipes": ["lra/listops-cpu"], "eigs": ["s4d-inv"], "seeds": [1, 2],
+             "axes": {"model.freeze_fraction": [0.0, 0.5, 1.0]}},
+        ],
+    })
+    store = Store(tmp_path / "runs.db")
+    store.add_runs(grid.runs())
+    ids = [s.run_id for s in grid.runs()]
+    for spec in grid.runs():
+        claim = store.claim([spec.run_id], worker="w:1")
+        run_dir = tmp_path / "runs" / spec.run_id
+        run_dir.mkdir(parents=True)
+        store.set_run_dir(claim, run_dir)
+        task = task_name(spec.recipe)
+        if spec.study == "main":
+            test = TEST_ACC[(task, spec.train_mode)][SEEDS.index(spec.seed)]
+            mode = spec.train_mode
+        else:
+            test = 0.4 + 0.1 * spec.params["model.freeze_fraction"] + 0.01 * spec.seed
+            mode = "all"
+        val = val_curve(mode, test)
+        train_final = test + (0.20 if mode == "all" else 0.05)  # learnable overfits more
+        lines = []
+        for step, v in zip(STEPS, val):
+            lines.append({"step": int(step), "split": "train", "loss": 2.0 - v, "accuracy": v + 0.1, "lr": 1e-3})
+            lines.append({"step": int(step), "split": "val", "loss": 2.1 - v, "accuracy": v})
+        lines[-2]["accuracy"] = train_final
+        lines.append({"step": 400, "split": "test", "loss": 1.0, "accuracy": test, "weights": "best"})
+        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"step": 4')
+        mf0 = np.zeros(64)
+        mf0[:20] = 1.0  # memory length (90% of the sum) = 17
+        mf1 = np.zeros(64)
+        mf1[: int(20 * trained_mf_scale)] = 1.0
+        np.savez(run_dir / "memory_endpoints.npz", step=np.array([0, 400]),
+                 layer0_mf=np.stack([mf0, mf1]), layer0_capacity=np.array([[20.0, 20.0], [20.0, 20.0]]),
+                 layer1_mf=np.stack([mf0, mf1]), layer1_capacity=np.array([[20.0, 20.0], [20.0, 20.0]]))
+        frozen = 1000 if spec.train_mode == "reservoir" else 0
+        store.finish(claim, {
+            "status": "completed", "steps": 400, "metric": "accuracy", "higher_is_better": True,
+            "test_metric": test, "best_val_metric": val[-1], "final_val_metric": val[-1], "task": f"lra/{task}",
+            "param_counts": {"trainable": 9000 - frozen, "frozen": frozen}, "wall_time_s": 12.0,
+        })
+    # one failed run, which the report lists and leaves out of the numbers
+    store.add_runs(parse_grid({"name": "x", "recipes": ["lra/text-cpu"], "seeds": [9]}).runs())
+    extra = [r.run_id for r in store.runs(status="pending")]
+    store.fail(store.claim(extra, worker="w:1"), "RuntimeError: out of memory")
+    store.close()
+    assert len(ids) == 18 + 6
+    return tmp_path / "runs.db"
+
+
+def test_stat_and_per_run_measures():
+    s = Stat.of([0.40, 0.42, 0.44, None])
+    assert s.n == 3 and s.mean == pytest.approx(0.42) and s.std == pytest.approx(0.02)
+    assert s.fmt(100) == "42.00 ± 2.00" and Stat.of([0.5]).fmt(100) == "50.00" and Stat.of([]).fmt() == "–"
+    run = RunData(run_id="r", study="main", recipe="lra/listops-cpu", task="listops", eigs="s4d-inv",
+                  train_mode="all", seed=1, params={}, status="done", metric="accuracy", higher_is_better=True,
+                  test_metric=0.6, best_val_metric=0.6, final_val_metric=0.6, steps=40, wall_time_s=1.0,
+                  trainable=1, frozen=0, curves={
+                      "val": {"accuracy": Curve(np.array([10, 20, 30, 40]), np.array([0.2, 0.5, 0.58, 0.6]))},
+                      "train": {"accuracy": Curve(np.array([10, 40]), np.array([0.5, 0.9]))}})
+    assert steps_to_fraction(run) == 30  # 0.95 * 0.6 = 0.57 first reached at step 30
+    assert steps_to_fraction(run, 0.8) == 20
+    assert generalization_gap(run) == pytest.approx(0.3)
+    assert memory_length(np.ones(10)) == 8  # cumsum reaches 9 = 90% of 10 at delay 8
+    assert memory_length(np.r_[np.ones(3), np.zeros(5)]) == 2
+
+
+def test_groups_claims_and_curves_from_fabricated_store(tmp_path):
+    runs = load_runs(fabricate(tmp_path))
+    assert len(runs) == 24  # the failed run is not loaded
+    main = [r for r in runs if r.study == "main"]
+    rows = group_runs(main)
+    assert [(r.task, r.train_mode) for r in rows] == [(t, m) for t in TASKS for m in ("all", "reservoir")]
+    for r in rows:
+        expected = np.array(TEST_ACC[(r.task, r.train_mode)])
+        assert r.test.mean == pytest.approx(expected.mean()) and r.test.std == pytest.approx(expected.std(ddof=1))
+        assert r.convergence_steps.mean == (400 if r.train_mode == "all" else 200)
+        assert r.gap.mean == pytest.approx(0.20 if r.train_mode == "all" else 0.05)
+        assert r.memory_length_initial.mean == 17 and r.capacity_trained.mean == 20.0
+    assert rows[0].published == 60.18 and rows[1].published is None  # published S4D only for learnable
+    assert all(len(r.curve("val", "accuracy").steps) == 4 for r in main)  # the torn last line is skipped
+    statuses = [f.status for f in lra_findings(rows)]
+    # faster, overfits less, matches on most tasks (2 of 3), ListOps exception, ~10% frozen, memory barely grows
+    assert statuses == ["confirmed", "confirmed", "confirmed", "confirmed", "confirmed", "confirmed"]
+    match = lra_findings(rows)[2]
+    assert "RC matches or beats on 2 of 3 tasks (text, retrieval)" in match.evidence
+    assert "listops/s4d-inv: 31.00 vs 42.00 (worse)" in match.evidence
+    assert "mean 11.1%" in lra_findings(rows)[4].evidence  # 1000 of 9000
+
+
+def test_memory_growth_is_not_barely(tmp_path):
+    rows = group_runs([r for r in load_runs(fabricate(tmp_path, trained_mf_scale=3.0)) if r.study == "main"])
+    finding = lra_findings(rows)[5]
+    assert finding.status == "not confirmed"
+    assert "memory length 17 → 53" in finding.evidence  # 60 ones: 90% of 60 = 54 reached at delay 53
+
+
+def test_write_report_files(tmp_path):
+    store = fabricate(tmp_path)
+    exp_dir = tmp_path / "experiments" / "fig1"
+    exp_dir.mkdir(parents=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    fig.savefig(exp_dir / "fig1.png")
+    plt.close(fig)
+    (exp_dir / "results.json").write_text(json.dumps({
+        "name": "fig1", "description": "MF of five sets", "quick": True, "seed": 0, "wall_time_s": 3.2,
+        "figures": ["fig1.png"], "results": {"capacity_s4d_inv": 32.0,
+                                             "table": [{"set": "s4d-inv", "capacity": 32.0}]},
+        "findings": [{"claim": "HiPPO sets have long, low MF", "status": "confirmed", "evidence": "MF(500) > 0"}],
+    }))
+    report = write_report(store, tmp_path / "report", experiments_dir=tmp_path / "experiments")
+    md = report.markdown_path.read_text()
+    page = report.html_path.read_text()
+    assert "| listops | s4d-inv | all | 3 | 42.00 ± 2.00 | 42.00 ± 2.00 | 60.18 |" in md
+    assert "| listops | s4d-inv | reservoir | 9,000 | 1,000 | 11.1% |" not in md  # trainable is 8,000 for RC
+    assert "| listops | s4d-inv | reservoir | 8,000 | 1,000 | 11.1% |" in md
+    assert "| confirmed | HiPPO sets have long, low MF | MF(500) > 0 | experiment fig1 |" in md
+    assert "| capacity_s4d_inv | 32 |" in md
+    assert "## Ablation: freeze-fraction" in md and "Varied: model.freeze_fraction." in md
+    # freeze fraction 0.5, seeds 1 and 2: 0.45 + 0.01 s -> mean 46.5, std 0.71
+    assert "| listops | s4d-inv | recipe | 0.5 | 2 | 46.50 ± 0.71 |" in md
+    assert "RuntimeError: out of memory" in md
+    # every figure is a PNG, linked from the Markdown and embedded in the HTML
+    names = {p.relative_to(report.out_dir).as_posix() for p in report.figures}
+    assert names == {"figures/lra_test.png", "figures/convergence.png", "figures/curves_listops.png",
+                     "figures/curves_text.png", "figures/curves_retrieval.png", "figures/memory_listops.png",
+                     "figures/memory_text.png", "figures/memory_retrieval.png",
+                     "figures/ablation_freeze-fraction_model.freeze_fraction.png",
+                     "figures/experiments/fig1/fig1.png"}
+    for name in names:
+        data = (report.out_dir / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+        assert f"]({name})" in md
+    embedded = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
+    assert len(embedded) == len(names)
+    assert all(base64.b64decode(e)[:4] == b"\x89PNG" for e in embedded)
+    assert "<td class='confirmed'>confirmed</td>" in page
+
+
+def test_missing_store_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no results store at"):
+        write_report(tmp_path / "nope.db", tmp_path / "out")
+
+
+def test_several_stores_are_pooled(tmp_path):
+    first = fabricate(tmp_path / "a")
+    second = tmp_path / "b" / "shard1.db"
+    with Store(second) as store:
+        store.add_runs(parse_grid({"name": "s", "studies": [{"name": "main", "recipes": ["lra/image-cpu"],
+                                                             "seeds": [5]}]}).runs())
+        claim = store.claim([r.run_id for r in store.runs()], worker="w:2")
+        store.finish(claim, {"test_metric": 0.875, "metric": "accuracy", "task": "lra/image"})
+    report = write_report([first, second], tmp_path / "report")
+    assert report.n_runs == {"pending": 0, "running": 0, "done": 25, "failed": 1}
+    assert "| image | recipe | recipe | 1 | 87.50 | – | – |" in report.markdown_path.read_text()

@@ -1,0 +1,31 @@
+"""The grids shipped with ssmem: sizes as documented, every run's overrides valid for its recipe."""
+
+import pytest
+
+from ssmem.sweep import list_grids, load_grid
+
+
+def test_shipped_grids_and_their_sizes():
+    assert list_grids() == ["lra-cpu", "lra-paper", "lra-quick"]
+    sizes = {name: len(load_grid(name).runs()) for name in list_grids()}
+    # cpu: 6 tasks x 2 sets x 3 modes + 2 tasks x 5 sets x 2 modes + 2 x 2 x 2 (bidir) + 2 x 5 (freeze), x 3 seeds
+    assert sizes["lra-cpu"] == (36 + 20 + 8 + 10) * 3
+    assert sizes["lra-paper"] == (36 + 20 + 8 + 10) * 6
+    assert sizes["lra-quick"] == 3 * 2 * 2
+    assert sorted({r.seed for r in load_grid("lra-paper").runs()}) == list(range(1001, 1007))
+    assert len({r.seed for r in load_grid("lra-cpu").runs()}) >= 3
+    fractions = {r.params.get("model.freeze_fraction") for r in load_grid("lra-cpu").runs()}
+    assert fractions == {None, 0.0, 0.25, 0.5, 0.75, 1.0}
+
+
+@pytest.mark.parametrize("name", ["lra-quick", "lra-cpu", "lra-paper"])
+def test_every_run_of_a_shipped_grid_validates(name):
+    from ssmem.train import load_recipe
+
+    for spec in load_grid(name).runs():
+        cfg = load_recipe(spec.recipe, list(spec.overrides))
+        assert cfg.seed == spec.seed
+        if spec.eigs is not None:
+            assert str(cfg.model.init) == spec.eigs
+        if spec.train_mode is not None:
+            assert cfg.model.train == spec.train_mode

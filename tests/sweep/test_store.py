@@ -1,0 +1,108 @@
+"""The SQLite store: claims, statuses, stale rows, WAL mode."""
+
+import json
+import math
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from ssmem.sweep import Store, parse_grid
+
+GRID = parse_grid({"name": "g", "recipes": ["r1", "r2"], "eigs": ["s4d-inv"], "seeds": [1, 2]})
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "runs.db") as s:
+        yield s
+
+
+def test_wal_mode_and_add_is_idempotent(store):
+    specs = GRID.runs()
+    assert store.add_runs(specs) == 4
+    assert store.add_runs(specs) == 0
+    mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    rec = store.get(specs[0].run_id)
+    assert rec.status == "pending" and rec.attempts == 0 and rec.params == specs[0].params
+    assert rec.overrides == specs[0].overrides
+
+
+def test_claims_follow_order_and_never_repeat(store):
+    specs = GRID.runs()
+    store.add_runs(specs)
+    ids = [s.run_id for s in specs][::-1]
+    a = store.claim(ids, worker="hostA:1", stale_after=3600)
+    b = store.claim(ids, worker="hostB:2", stale_after=3600)
+    assert (a.run_id, b.run_id) == (ids[0], ids[1])
+    assert not a.resume and a.attempt == 1
+    assert store.counts() == {"pending": 2, "running": 2, "done": 0, "failed": 0}
+    assert store.finish(a, {"test_metric": np.float32(0.5), "curve": np.arange(3), "bad": math.nan})
+    rec = store.get(a.run_id)
+    assert rec.status == "done" and rec.result == {"test_metric": 0.5, "curve": [0, 1, 2], "bad": None}
+    # a claim that was lost (another worker) cannot write
+    assert not store.finish(a, {"x": 1})
+    assert store.fail(b, "boom")
+    assert store.get(b.run_id).error == "boom"
+    c = store.claim(ids, worker="hostA:1")
+    d = store.claim(ids, worker="hostA:1")
+    assert {c.run_id, d.run_id} == set(ids[2:])
+    assert store.claim(ids, worker="hostA:1") is None  # failed runs are not retried by default
+    retry = store.claim(ids, worker="hostA:1", retry_failed=True)
+    assert retry.run_id == b.run_id and retry.attempt == 2 and not retry.resume
+
+
+def test_stale_running_rows_are_reclaimed_with_resume(store):
+    specs = GRID.runs()
+    store.add_runs(specs)
+    ids = [specs[0].run_id]
+    held = store.claim(ids, worker="elsewhere:123", stale_after=3600)
+    assert store.claim(ids, worker="me:1", stale_after=3600) is None  # fresh heartbeat on another host: held
+    time.sleep(0.05)
+    taken = store.claim(ids, worker="me:1", stale_after=0.01)  # heartbeat too old: stale
+    assert taken.run_id == held.run_id and taken.resume and taken.attempt == 2
+    assert not store.heartbeat(held)  # the old worker lost the run
+    assert store.release(taken)
+    again = store.claim(ids, worker="me:2")
+    assert again.resume and again.attempt == 3  # a released (interrupted) run resumes
+
+
+def test_dead_local_worker_is_stale_at_once(store):
+    import socket
+    import subprocess
+    import sys
+
+    specs = GRID.runs()
+    store.add_runs(specs)
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = f"{socket.gethostname()}:{int(proc.stdout)}"
+    store.claim([specs[0].run_id], worker=dead, stale_after=3600)
+    taken = store.claim([specs[0].run_id], worker="x:1", stale_after=3600)
+    assert taken is not None and taken.resume
+
+
+def test_runs_filters_and_reset(store):
+    specs = GRID.runs()
+    store.add_runs(specs)
+    c = store.claim([specs[1].run_id], worker="w:1")
+    store.fail(c, "x")
+    assert [r.run_id for r in store.runs(status="failed")] == [specs[1].run_id]
+    assert len(store.runs()) == 4 and store.runs()[0].run_id == specs[0].run_id
+    with pytest.raises(ValueError, match="valid choices: pending, running, done, failed"):
+        store.runs(status="finished")
+    assert store.reset() == 1
+    assert store.get(specs[1].run_id).status == "pending"
+    json.dumps(store.get(specs[1].run_id).to_dict())
+
+
+def test_own_leftover_rows_are_recovered(store):
+    specs = GRID.runs()
+    store.add_runs(specs)
+    ids = [s.run_id for s in specs]
+    store.claim(ids, worker="me:7", stale_after=3600)
+    assert store.claim(ids[:1], worker="me:7", stale_after=3600) is None  # held, fresh: not claimable
+    assert store.recover("me:7") == 1
+    again = store.claim(ids[:1], worker="me:7", stale_after=3600)
+    assert again.resume and again.attempt == 2

@@ -1,0 +1,150 @@
+"""The training loop: learning, the NaN guard, callbacks and recorders, the run directory."""
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from ssmem.data import build_task
+from ssmem.train import (
+    Callback,
+    build_model,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_recipe,
+    load_result,
+    read_metrics,
+    task_params,
+    train,
+)
+
+
+def test_delay_inside_the_initial_memory_is_learned_within_a_minute(tmp_path):
+    cfg = load_recipe("memory/delay", ["device=cpu"])
+    start = time.perf_counter()
+    result = train(cfg, tmp_path, progress=False)
+    elapsed = time.perf_counter() - start
+    assert result.status == "completed" and result.metric == "r2"
+    assert result.test_metric > 0.9, result
+    assert elapsed < 60.0
+    assert load_result(tmp_path) == result
+
+
+class _Poison(Callback):
+    """Puts a NaN into the model after optimiser step ``at``: the next loss is not finite."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def on_step(self, ctx):
+        if ctx.step == self.at:
+            with torch.no_grad():
+                next(ctx.model.parameters()).fill_(float("nan"))
+
+
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, tiny_config, capsys):
+    cfg = tiny_config()
+    result = train(cfg, tmp_path, callbacks=[_Poison(6)], progress=False)
+    assert result.status == "diverged" and result.steps == 6
+    assert "the training loss became nan at step 7" in result.message
+    assert "last good checkpoint is" in result.message and "step-00000004.pt" in result.message
+    assert "the training loss became nan at step 7" in capsys.readouterr().err
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [4]  # nothing saved after the poisoned step
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["status"] == "diverged" and saved["test_metric"] is None
+    assert all(math.isfinite(r["loss"]) for r in read_metrics(tmp_path))
+
+
+def test_gradient_clipping_bounds_the_update(tmp_path, tiny_config):
+    cfg = tiny_config("optim.grad_clip=1e-8", "optim.warmup_steps=0", "optim.schedule=constant", "model.dropout=0.0", "train.max_steps=1")
+    result = train(cfg, tmp_path, progress=False)
+    assert result.status == "completed"
+    # after one AdamW step the first moment is (1 - beta1) * gradient: its norm gives the clipped gradient norm
+    state = load_checkpoint(latest_checkpoint(tmp_path))["optimizer"]["state"]
+    grad_norm = math.sqrt(sum(float(s["exp_avg"].pow(2).sum()) for s in state.values())) / (1 - 0.9)
+    assert grad_norm == pytest.approx(1e-8, rel=1e-3)
+
+
+class _Recorder(Callback):
+    def __init__(self):
+        self.events = []
+
+    def on_start(self, ctx):
+        self.events.append(("start", ctx.step))
+
+    def on_step(self, ctx):
+        self.events.append(("step", ctx.step))
+
+    def on_eval(self, ctx):
+        self.events.append((ctx.split, ctx.step, round(ctx.metrics["loss"], 12)))
+
+    def on_end(self, ctx):
+        self.events.append(("end", ctx.step))
+
+
+def test_callbacks_see_every_step_and_evaluation(tmp_path, tiny_config):
+    rec = _Recorder()
+    train(tiny_config("train.max_steps=10"), tmp_path, callbacks=[rec], progress=False)
+    steps = [e[1] for e in rec.events if e[0] == "step"]
+    assert rec.events[0] == ("start", 0) and steps == list(range(1, 11))
+    val = [(e[1], e[2]) for e in rec.events if e[0] == "val"]
+    logged = [(r["step"], round(r["loss"], 12)) for r in read_metrics(tmp_path) if r["split"] == "val"]
+    assert val == logged and [s for s, _ in val] == [5, 10]
+    assert ("end", 10) in rec.events and rec.events[-1][0] == "test"
+
+
+@pytest.mark.parametrize("mode, moves", [("reservoir", False), ("all", True)])
+def test_eigenvalue_recorder_follows_the_train_mode(tmp_path, tiny_config, mode, moves):
+    cfg = tiny_config(f"model.train={mode}", "train.record_eigenvalues_every=5", "train.max_steps=10", "optim.ssm_lr=0.05")
+    train(cfg, tmp_path, progress=False)
+    data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed)
+    fresh = build_model(cfg.model, data.info, seed=cfg.seed)
+    with np.load(tmp_path / "eigenvalues.npz") as rec:
+        assert rec["step"].tolist() == [0, 5, 10]
+        for i, layer in enumerate(fresh.ssm_layers()):
+            initial = layer.discrete_eigenvalues().detach().to(torch.complex128).numpy()
+            assert rec[f"layer{i}"].shape == (3, 8, 4)
+            np.testing.assert_array_equal(rec[f"layer{i}"][0], initial)
+            assert (np.abs(rec[f"layer{i}"][-1] - initial).max() > 1e-6) == moves
+
+
+def test_memory_recorder_capacity_is_the_rank(tmp_path, tiny_config):
+    from ssmem.memory import memory_function
+
+    cfg = tiny_config("model.init=s4d-lin", "train.record_memory_every=4", "train.memory_horizon=256", "train.max_steps=4")
+    train(cfg, tmp_path, progress=False)
+    data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed)
+    layer = build_model(cfg.model, data.info, seed=cfg.seed).ssm_layers()[0]
+    modes = layer.discrete_eigenvalues().detach().to(torch.complex128).numpy()
+    with np.load(tmp_path / "memory.npz") as rec:
+        assert rec["step"].tolist() == [0, 4]
+        # s4d-lin with 4 modes: one real mode + 3 complex pairs = 7 distinct real-system eigenvalues
+        np.testing.assert_allclose(rec["layer0_capacity"][0], np.full(8, 7.0), atol=1e-6)
+        expected = np.mean([memory_function(row, horizon=256).mf for row in modes], axis=0)
+        np.testing.assert_allclose(rec["layer0_mf"][0], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_copy_and_adding_tasks_train_through_the_other_model_families(tmp_path):
+    copy = load_recipe("memory/copy", ["device=cpu", "model.d_model=8", "model.d_state=8", "model.n_layers=1",
+                                       "task.params.gap=5", "task.params.n_train=64", "task.params.n_val=32",
+                                       "task.params.n_test=32", "train.batch_size=16", "train.max_steps=4"])  # fmt: skip
+    result = train(copy, tmp_path / "copy", progress=False)
+    assert result.metric == "accuracy" and 0.0 <= result.test_metric <= 1.0 and result.steps == 4
+    adding = load_recipe("memory/adding", ["device=cpu", "model.d_model=8", "model.d_state=8", "model.n_layers=1",
+                                           "task.params.seq_len=20", "task.params.n_train=64", "task.params.n_val=32",
+                                           "task.params.n_test=32", "train.batch_size=16", "train.epochs=2",
+                                           "train.max_steps=null"])  # fmt: skip
+    result = train(adding, tmp_path / "adding", progress=False)
+    assert result.metric == "r2" and result.steps == 8 and result.epochs == 2.0
+    assert result.param_counts["trainable"] > 0
+
+
+def test_loader_workers_do_not_change_the_run(tmp_path, tiny_config, without_time):
+    a = train(tiny_config("train.max_steps=6"), tmp_path / "a", progress=False)
+    b = train(tiny_config("train.max_steps=6", "train.num_workers=1"), tmp_path / "b", progress=False)
+    assert a.test_metric == b.test_metric
+    assert without_time(read_metrics(tmp_path / "a")) == without_time(read_metrics(tmp_path / "b"))

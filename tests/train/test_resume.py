@@ -1,0 +1,126 @@
+"""Exact resume: a run stopped (or SIGKILLed mid-save) and resumed gives the metrics of an uninterrupted run."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from ssmem.train import Callback, CheckpointError, config_to_yaml, list_checkpoints, load_checkpoint, read_metrics, train
+
+
+class _Stop(Exception):
+    pass
+
+
+class _StopAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step(self, ctx):
+        if ctx.step == self.step:
+            raise _Stop
+
+
+def _final_weights(run_dir):
+    step, path = list_checkpoints(run_dir)[-1]
+    return step, load_checkpoint(path)["model"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, tiny_config):
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    cfg = tiny_config("train.record_eigenvalues_every=3")
+    result = train(cfg, run_dir, progress=False)
+    return cfg, run_dir, result
+
+
+def test_stopped_and_resumed_equals_uninterrupted(uninterrupted, tmp_path, without_time):
+    cfg, ref_dir, ref = uninterrupted
+    with pytest.raises(_Stop):
+        train(cfg, tmp_path, callbacks=[_StopAt(11)], progress=False)  # last checkpoint: step 8
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [4, 8]
+    assert max(r["step"] for r in read_metrics(tmp_path)) == 10  # lines past the checkpoint, to be cut back
+    result = train(cfg, tmp_path, resume=True, progress=False)
+
+    assert without_time(read_metrics(tmp_path)) == without_time(read_metrics(ref_dir))
+    assert result.status == ref.status == "completed" and result.steps == 20
+    assert result.test_metric == ref.test_metric and result.best_val_metric == ref.best_val_metric
+    step, weights = _final_weights(tmp_path)
+    ref_step, ref_weights = _final_weights(ref_dir)
+    assert step == ref_step == 20
+    for name, tensor in ref_weights.items():
+        assert torch.equal(weights[name], tensor), name
+    with np.load(tmp_path / "eigenvalues.npz") as got, np.load(ref_dir / "eigenvalues.npz") as want:
+        assert got["step"].tolist() == want["step"].tolist() == [0, 3, 6, 9, 12, 15, 18]
+        np.testing.assert_array_equal(got["layer1"], want["layer1"])
+    # the metrics file holds every kind of line the harness promises
+    splits = {r["split"] for r in read_metrics(ref_dir)}
+    assert splits == {"train", "val", "test"}
+    assert all({"step", "split", "loss", "r2", "epoch", "lr", "time"} <= set(r) for r in read_metrics(ref_dir))
+
+
+def test_sigkill_mid_save_resumes_from_the_previous_checkpoint(uninterrupted, tmp_path, without_time):
+    cfg, ref_dir, ref = uninterrupted
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(config_to_yaml(cfg))
+    run_dir = tmp_path / "run"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, torch
+        from ssmem.train import load_recipe, train
+        real_save = torch.save
+        def dying_save(obj, f, *args, **kwargs):
+            if isinstance(obj, dict) and obj.get("step") == 12 and "optimizer" in obj:
+                f.write(b"PK\\x03\\x04 half a checkpoint")
+                f.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real_save(obj, f, *args, **kwargs)
+        torch.save = dying_save
+        torch.set_num_threads({torch.get_num_threads()})  # CPU reductions are bit-exact at equal thread counts
+        train(load_recipe({str(recipe)!r}), {str(run_dir)!r}, progress=False)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    leftovers = [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".step-00000012.pt.")
+    assert [s for s, _ in list_checkpoints(run_dir)] == [4, 8]
+
+    result = train(cfg, run_dir, resume=True, progress=False)
+    assert without_time(read_metrics(run_dir)) == without_time(read_metrics(ref_dir))
+    assert result.test_metric == ref.test_metric
+
+
+def test_a_run_dir_is_not_overwritten_and_resume_checks_the_config(uninterrupted, tiny_config):
+    cfg, ref_dir, _ = uninterrupted
+    with pytest.raises(ValueError, match="already holds a run; resume it"):
+        train(cfg, ref_dir, progress=False)
+    other = tiny_config("train.record_eigenvalues_every=3", "optim.lr=0.5")
+    with pytest.raises(CheckpointError, match=r"configuration differs .*optim.lr: 0.01 in the checkpoint, 0.5 now"):
+        train(other, ref_dir, resume=True, progress=False)
+
+
+def test_resuming_a_finished_run_repeats_only_the_test(uninterrupted, tmp_path, without_time):
+    cfg, ref_dir, ref = uninterrupted
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ref_dir, copy)
+    result = train(cfg, copy, resume=True, progress=False)
+    assert result.steps == 20 and result.test_metric == ref.test_metric
+    assert result.final_val_metric == ref.final_val_metric and result.metrics == ref.metrics
+    assert without_time(read_metrics(copy)) == without_time(read_metrics(ref_dir))
+
+
+def test_resume_without_a_checkpoint_starts_afresh(tmp_path, tiny_config):
+    cfg = tiny_config("train.max_steps=3", "train.checkpoint_every=10")
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1, "split": "train", "loss": 9.0}\n')
+    result = train(cfg, tmp_path, resume=True, progress=False)
+    assert result.steps == 3
+    assert all(r.get("loss") != 9.0 for r in read_metrics(tmp_path))
+    assert os.path.exists(tmp_path / "config.yaml") and os.path.exists(tmp_path / "result.json")
