@@ -21,6 +21,7 @@ VERBS: dict[str, str] = {
     "recipes": "recipes",
     "validate": "validate",
     "train": "train",
+    "sample": "sample",
     "data": "data",
     "experiment": "experiment",
     "sweep": "sweep",

@@ -23,6 +23,7 @@ from .config import (
 )
 from .loop import TrainResult, evaluate, load_result, read_metrics, train
 from .recipes import RECIPES_DIR, RecipeInfo, list_recipes, load_recipe, recipe_names, resolve_recipe
+from .sample import load_trained_model, sample_bytes
 
 __all__ = [
     "RECIPES_DIR",
@@ -54,10 +55,12 @@ __all__ = [
     "load_checkpoint",
     "load_recipe",
     "load_result",
+    "load_trained_model",
     "lr_factor",
     "read_metrics",
     "recipe_names",
     "resolve_recipe",
+    "sample_bytes",
     "task_params",
     "train",
 ]
