@@ -91,3 +91,15 @@ def _fmt(value: object) -> str:
             return f"{value:.2e}"
         return f"{value:.3g}"
     return str(value)
+
+
+def script_main(doc: str | None, run: Callable[[bool], str]) -> None:
+    """The command line of one benchmark script: ``--quick``, ``--threads``; prints the machine and its tables."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc)
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    setup(args.threads)
+    print(machine())
+    print(run(args.quick))

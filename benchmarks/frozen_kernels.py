@@ -3,11 +3,10 @@ the LRA CPU recipes (synthetic batches of each task's shapes; forward + backward
 
 from __future__ import annotations
 
-import argparse
 
 import torch
 
-from _common import add_common_arguments, setup, best_time, device, machine, table
+from _common import best_time, device, script_main, table
 from _steps import LRA_CPU_RECIPES, recipe_step
 from ssmem.ssm import S4D
 
@@ -43,12 +42,7 @@ def run(quick: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    setup(args.threads)
-    print(machine())
-    print(run(args.quick))
+    script_main(__doc__, run)
 
 
 if __name__ == "__main__":

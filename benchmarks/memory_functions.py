@@ -8,12 +8,11 @@ same diagonal system. Accuracy is the largest |MF - MF_exact(∞ horizon)| over 
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
-from _common import add_common_arguments, machine, setup, table
+from _common import script_main, table
 from ssmem.eigs import discrete_eigenvalues
 from ssmem.memory import EmpiricalMemory, diagonal_system, memory_function
 
@@ -58,12 +57,7 @@ def run(quick: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    setup(args.threads)
-    print(machine())
-    print(run(args.quick))
+    script_main(__doc__, run)
 
 
 if __name__ == "__main__":

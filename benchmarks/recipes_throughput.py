@@ -8,12 +8,11 @@ profile table lists the top operators (torch.profiler, self CPU time) of one ste
 
 from __future__ import annotations
 
-import argparse
 from contextlib import contextmanager
 
 import torch
 
-from _common import add_common_arguments, best_time, device, machine, setup, table
+from _common import best_time, device, script_main, table
 from _steps import CPU_RECIPES, recipe_step
 from ssmem.ssm import kernels, s4, s4d
 
@@ -61,12 +60,7 @@ def run(quick: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    setup(args.threads)
-    print(machine())
-    print(run(args.quick))
+    script_main(__doc__, run)
 
 
 if __name__ == "__main__":

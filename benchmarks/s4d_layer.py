@@ -8,11 +8,10 @@ table gives their times, the speed-up and the largest output/gradient difference
 
 from __future__ import annotations
 
-import argparse
 
 import torch
 
-from _common import add_common_arguments, setup, best_time, device, machine, table
+from _common import best_time, device, script_main, table
 from ssmem.ssm import S4D
 from ssmem.ssm.kernels import ssm_convolution_reference, vandermonde_kernel_reference
 
@@ -64,12 +63,7 @@ def run(quick: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    setup(args.threads)
-    print(machine())
-    print(run(args.quick))
+    script_main(__doc__, run)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ measured at a few prefix lengths. The second table shows the per-token step cost
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 import torch
 
-from _common import add_common_arguments, best_time, device, machine, setup, table
+from _common import best_time, device, script_main, table
 from ssmem.ssm import S4D
 
 
@@ -67,12 +66,7 @@ def run(quick: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    setup(args.threads)
-    print(machine())
-    print(run(args.quick))
+    script_main(__doc__, run)
 
 
 if __name__ == "__main__":
