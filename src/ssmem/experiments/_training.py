@@ -251,3 +251,13 @@ def warm_start_readout(
         if use_skip:
             layer.D[h] = float(weights[-1])
     layer.C.copy_(C)
+
+
+@torch.no_grad()
+def accuracy_per_position(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                          positions: "list[int] | np.ndarray") -> np.ndarray:
+    """Share of sequences whose argmax class at step p equals the target, for each step p: ``(len(positions),)``."""
+    pred = model(inputs).argmax(-1)  # (n, L)
+    index = torch.as_tensor(np.asarray(positions), dtype=torch.long, device=pred.device)
+    hits = pred[:, index] == targets.to(pred.device)[:, index]
+    return hits.double().mean(0).cpu().numpy()

@@ -6,19 +6,44 @@ single-channel S4D systems (one channel per τ*, N = 32, all channels at the sam
 Both start from the same readout, fitted by ridge least squares, so the comparison isolates what training the
 eigenvalues adds. Each run records Ā during training. The analytic prediction is the best R² of a readout
 shared by the evaluation steps (:func:`ssmem.dynamics.window_basis`, with the direct term D).
+
+Two further arms, each set at its Δ, reservoir vs learnable:
+
+* copy (``memory/copy`` data): K tokens, a blank gap, then the K tokens to reproduce, with a one-block S4D model
+  (token embedding, GLU mixing, small N so long gaps lie beyond its memory). Every token is recalled at
+  distance d = K + gap, so the analytic references are the window MF at d (white input) and the best R² of a
+  linear readout of the state recalling each token when only the K symbol steps carry input
+  (:func:`copy_recall_r2`). Per-token accuracy is measured at every recall step.
+* deep delay: a stack of S4D blocks (GLU mixing, layer norm) on the delay task at a few τ*, its held-out R²
+  against the one-layer analytic prediction of the initial Ā.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
+from ..data.memory_tasks import copy_sequences
 from ._theory import memory_length, predicted_r2, window_memory_function
-from ._training import ChannelBank, delayed, fit, gaussian_inputs, late_steps, r2_per_output, warm_start_readout
+from ._training import (
+    ChannelBank,
+    accuracy_per_position,
+    deep_model,
+    delayed,
+    fit,
+    gaussian_inputs,
+    late_steps,
+    r2_per_output,
+    warm_start_readout,
+)
 from .registry import ExperimentContext, ExperimentOutput, judged, register_experiment
 
 SETS = {"s4d-inv": 0.01, "s4d-lin": 0.01, "random": 1.0, "mf-designed": 1.0}  # name → Δ
 MODES = ("reservoir", "learnable")
 BEYOND = 0.1  # a delay is "beyond the initial memory" when its initial best R² is below this
+IGNORE = -100  # copy targets of the steps that are not scored
+COPY = {"n_tokens": 16, "n_symbols": 8, "d_model": 16, "d_state": 8}  # the copy arm's task and model sizes
+DEEP = {"n_layers": 2, "d_model": 8, "d_state": 32}  # the deep delay arm's model sizes
 
 
 def train_bank(init: str, dt: float, mode: str, *, delays: list[int], length: int, n_train: int, steps: int,
@@ -47,6 +72,77 @@ def train_bank(init: str, dt: float, mode: str, *, delays: list[int], length: in
     }
 
 
+def copy_data(n: int, *, n_tokens: int, n_symbols: int, gap: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` copy sequences of the ``memory/copy`` task: tokens ``(n, 2K + gap)`` int64 and targets (class ids
+    at the K recall steps K + gap + k, :data:`IGNORE` elsewhere), from their own generator."""
+    return copy_sequences(n, n_tokens, n_symbols, gap, rng=np.random.default_rng([seed, 0xC0]), ignore_index=IGNORE)
+
+
+def copy_recall_r2(modes: np.ndarray, *, n_tokens: int, gap: int) -> float:
+    """Best R² of one linear state readout, shared by the K recall steps, recalling each token at distance K + gap.
+
+    The input is white (unit variance) on the K symbol steps s < K and zero after them (blanks carry no
+    information), so at recall step t = K + gap + k the state is Σ_{s<K} Ā^{t-s} B̄ u_s and the target is u_k.
+    B̄ and the complex readout C merge into one complex weight per mode, so the features of u_s are
+    [Re Ā^{t-s}, Im Ā^{t-s}]; the direct term sees a blank and adds nothing. ``modes`` ``(n_modes,)``.
+    """
+    modes = np.asarray(modes, dtype=np.complex128)
+    k = np.arange(n_tokens)
+    powers = modes[None, None, :] ** (n_tokens + gap + k[:, None, None] - k[None, :, None])  # (t, s, n)
+    features = np.concatenate([powers.real, powers.imag], axis=-1).reshape(n_tokens * n_tokens, -1)
+    target = np.eye(n_tokens).reshape(-1)  # u_k at recall step k
+    scale = np.linalg.norm(features, axis=0)
+    keep = scale > 1e-300
+    weights = np.linalg.lstsq(features[:, keep] / scale[keep], target, rcond=1e-12)[0]
+    residual = float(np.sum((features[:, keep] / scale[keep] @ weights - target) ** 2))
+    return 1.0 - residual / n_tokens
+
+
+def train_copy(init: str, dt: float, mode: str, *, gap: int, n_train: int, steps: int, lr: float, seed: int) -> dict:
+    """Train one one-block S4D model on the copy task at ``gap``; per-token accuracy and the analytic references."""
+    k, symbols = COPY["n_tokens"], COPY["n_symbols"]
+    x, y = copy_data(n_train, n_tokens=k, n_symbols=symbols, gap=gap, seed=seed)
+    x_test, y_test = copy_data(256, n_tokens=k, n_symbols=symbols, gap=gap, seed=seed + 1)
+    model = deep_model(d_output=symbols, vocab_size=symbols + 2, d_model=COPY["d_model"], n_layers=1,
+                       d_state=COPY["d_state"], init=init, train="all" if mode == "learnable" else "reservoir",
+                       dt_min=dt, dt_max=dt, seed=seed)
+    trace = fit(model, x, y, y != IGNORE, steps=steps, lr=lr, batch_size=32, seed=seed, loss="ce", n_snapshots=2)
+    per_token = accuracy_per_position(model, x_test, y_test, k + gap + np.arange(k))
+    before, after = trace.snapshots[0][0], trace.snapshots[-1][0]  # (H, n_modes): every channel at the same Δ
+    length, distance = 2 * k + gap, k + gap
+    return {
+        "accuracy": float(per_token.mean()),
+        "per_token_accuracy": per_token,
+        "copy_r2_before": copy_recall_r2(before[0], n_tokens=k, gap=gap),
+        "copy_r2_after_max": max(copy_recall_r2(m, n_tokens=k, gap=gap) for m in after),
+        "mf_at_distance_before": predicted_r2(before[0], distance, length=length, start=distance, skip=True),
+        "max_eigenvalue_shift": float(np.max(np.abs(after - before))),
+        "final_loss": float(np.mean(trace.losses[-20:])),
+    }
+
+
+def train_deep(init: str, dt: float, mode: str, *, delays: list[int], length: int, n_train: int, steps: int,
+               lr: float, seed: int) -> dict:
+    """Train a stack of S4D blocks on the delay task (one output per τ*); R² and the one-layer prediction."""
+    start = length // 2
+    u, u_test = gaussian_inputs(n_train, length, seed=seed), gaussian_inputs(128, length, seed=seed + 1)
+    y, y_test = delayed(u, delays).float(), delayed(u_test, delays).float()
+    mask, mask_test = late_steps(n_train, length, start), late_steps(128, length, start)
+    model = deep_model(d_output=len(delays), d_input=1, d_model=DEEP["d_model"], n_layers=DEEP["n_layers"],
+                       d_state=DEEP["d_state"], init=init, train="all" if mode == "learnable" else "reservoir",
+                       dt_min=dt, dt_max=dt, seed=seed)
+    trace = fit(model, u.float()[..., None], y, mask, steps=steps, lr=lr, batch_size=32, seed=seed, n_snapshots=2)
+    before, after = trace.snapshots[0], trace.snapshots[-1]  # (n_layers, H, n_modes)
+    modes = before[0, 0].astype(np.complex128)
+    return {
+        "r2": r2_per_output(model, u_test.float()[..., None], y_test, mask_test),
+        "predicted_one_layer": np.array([predicted_r2(modes, tau, length=length, start=start, skip=True)
+                                         for tau in delays]),
+        "max_eigenvalue_shift": float(np.max(np.abs(after - before))),
+        "final_loss": float(np.mean(trace.losses[-20:])),
+    }
+
+
 @register_experiment("long-memory", "delay task beyond the initial memory: learnable vs reservoir eigenvalues, "
                                     "eigenvalues and MF before/after, R² vs τ* with the analytic prediction")
 def run(ctx: ExperimentContext) -> ExperimentOutput:
@@ -54,8 +150,12 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
 
     if ctx.quick:
         length, n_train, steps, delays = 512, 96, 150, [8, 32, 96, 160, 256]
+        copy_sizes, gaps = dict(n_train=256, steps=150), [32, 384]
+        deep_sizes, deep_delays, deep_sets = dict(n_train=96, steps=100), [32, 256], ["s4d-inv", "s4d-lin", "random"]
     else:
         length, n_train, steps, delays = 1024, 512, 2000, [8, 32, 64, 128, 192, 256, 384, 512]
+        copy_sizes, gaps = dict(n_train=2048, steps=1500), [16, 64, 256, 1024]
+        deep_sizes, deep_delays, deep_sets = dict(n_train=512, steps=2000), [32, 128, 256, 512], list(SETS)
     start, lr = length // 2, 0.01
     runs = {
         (name, mode): train_bank(name, dt, mode, delays=delays, length=length, n_train=n_train, steps=steps, lr=lr,
@@ -63,6 +163,11 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
         for name, dt in SETS.items()
         for mode in MODES
     }
+    copies = {(name, mode, gap): train_copy(name, dt, mode, gap=gap, lr=lr, seed=ctx.seed, **copy_sizes)
+              for name, dt in SETS.items() for mode in MODES for gap in gaps}
+    deeps = {(name, mode): train_deep(name, SETS[name], mode, delays=deep_delays, length=length, lr=lr,
+                                      seed=ctx.seed, **deep_sizes)
+             for name in deep_sets for mode in MODES}
     profiles = {}
     for name in SETS:
         snaps = runs[(name, "learnable")]["snapshots"]
@@ -120,6 +225,50 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
     axes[0].legend(fontsize=7)
     figures.append(ctx.save_figure(fig, "accuracy_vs_delay.png"))
 
+    # copy: per-token accuracy vs gap, with the analytic references of the initial Ā
+    k, chance = COPY["n_tokens"], 1.0 / COPY["n_symbols"]
+    fine_gaps = np.unique(np.geomspace(1, max(gaps), 40).round().astype(int))
+    fig, axes = plt.subplots(2, len(SETS), figsize=(4 * len(SETS), 7), sharey="row")
+    for col, (name, dt) in enumerate(SETS.items()):
+        # the initial Ā of the copy model (same set, Δ and seed)
+        modes = ChannelBank(1, COPY["d_state"], init=name, dt=dt, train="reservoir",
+                            seed=ctx.seed).discrete_eigenvalues()[0]
+        ax = axes[0, col]
+        ax.plot(fine_gaps, [copy_recall_r2(modes, n_tokens=k, gap=g) for g in fine_gaps], color="0.3", lw=1,
+                label="analytic copy-recall R²")
+        ax.plot(fine_gaps, [predicted_r2(modes, k + g, length=2 * k + g, start=k + g, skip=True) for g in fine_gaps],
+                color="0.5", ls="--", lw=1, label="analytic MF(K + gap), white input")
+        for mode, marker, color in (("reservoir", "o", "C0"), ("learnable", "x", "C3")):
+            ax.plot(gaps, [copies[(name, mode, g)]["accuracy"] for g in gaps], marker, color=color, ms=7, label=mode)
+        ax.axhline(chance, color="0.7", lw=1, ls=":", label="chance")
+        ax.set_xscale("log")
+        ax.set(title=f"copy, {name} (N = {COPY['d_state']}, K = {k})", xlabel="gap", ylim=(-0.02, 1.02))
+        ax = axes[1, col]
+        for g, style in zip(gaps, ("-", "--", ":", "-.")):
+            for mode, color in (("reservoir", "C0"), ("learnable", "C3")):
+                ax.plot(copies[(name, mode, g)]["per_token_accuracy"], style, color=color, label=f"{mode}, gap {g}")
+        ax.axhline(chance, color="0.7", lw=1, ls=":")
+        ax.set(xlabel="token index k (recall distance K + gap)")
+    axes[0, 0].set_ylabel("per-token accuracy / R²")
+    axes[1, 0].set_ylabel("accuracy of token k")
+    axes[0, 0].legend(fontsize=7)
+    axes[1, 0].legend(fontsize=6)
+    figures.append(ctx.save_figure(fig, "copy_accuracy_vs_gap.png"))
+
+    # deep: R² of the stack at each τ* against the one-layer analytic prediction
+    fig, axes = plt.subplots(1, len(deep_sets), figsize=(4 * len(deep_sets), 3.5), sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], deep_sets):
+        ax.plot(profiles[name]["before"], color="0.5", lw=1, label="analytic, one layer (initial Ā)")
+        ax.plot(delays, runs[(name, "reservoir")]["r2"], "o", mfc="none", color="0.3", label="one layer, reservoir")
+        ax.plot(deep_delays, deeps[(name, "reservoir")]["r2"], "s", color="C0",
+                label=f"{DEEP['n_layers']} blocks, reservoir")
+        ax.plot(deep_delays, deeps[(name, "learnable")]["r2"], "x", color="C3", ms=8,
+                label=f"{DEEP['n_layers']} blocks, learnable")
+        ax.set(title=f"deep delay, {name}", xlabel="delay τ*", ylim=(-0.05, 1.02))
+    axes[0, 0].set_ylabel("held-out R²")
+    axes[0, 0].legend(fontsize=7)
+    figures.append(ctx.save_figure(fig, "deep_delay.png"))
+
     # findings
     gains, mf_gains, beyond_cases = [], [], []
     for name in SETS:
@@ -151,6 +300,48 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
                "max |R² − predicted| per set: " + ", ".join(f"{n} {v:.3f}" for n, v in res_dev.items())
                + " (random: nearly collinear states, the ridge-regularised readout stays below the exact MF)"),
     ]
+    copy_gain = [copies[(n, "learnable", g)]["accuracy"] - copies[(n, "reservoir", g)]["accuracy"]
+                 for n in SETS for g in gaps]
+    mf_short = {n: copies[(n, "reservoir", gaps[0])]["mf_at_distance_before"] for n in SETS}
+    mf_long = {n: copies[(n, "reservoir", gaps[-1])]["mf_at_distance_before"] for n in SETS}
+    # sets whose white-input MF at the recall distance at least halves over the gaps (from a non-trivial value)
+    fading = [n for n in SETS if mf_short[n] > 0.01 and mf_long[n] < 0.5 * mf_short[n]]
+    drop = {n: copies[(n, "reservoir", gaps[0])]["accuracy"] - copies[(n, "reservoir", gaps[-1])]["accuracy"]
+            for n in SETS}
+    deep_beyond = [(n, j) for n in deep_sets for j in range(len(deep_delays))
+                   if deeps[(n, "reservoir")]["predicted_one_layer"][j] < BEYOND
+                   and deeps[(n, "reservoir")]["predicted_one_layer"][j] > 0.01]
+    deep_excess = {m: [float(deeps[(n, m)]["r2"][j] - deeps[(n, m)]["predicted_one_layer"][j]) for n, j in deep_beyond]
+                   for m in MODES}
+    findings += [
+        judged(f"Copy task: learnable eigenvalues raise per-token accuracy over a reservoir by < 0.05 on average "
+               f"(K = {k}, N = {COPY['d_state']}, gaps {gaps})",
+               float(np.mean(copy_gain)) < 0.05,
+               f"mean accuracy gain learnable − reservoir {np.mean(copy_gain):+.3f} (max {np.max(copy_gain):+.3f}); "
+               + "; ".join(f"{n}: " + ", ".join(f"gap {g} res {copies[(n, 'reservoir', g)]['accuracy']:.2f} / "
+                                                f"learn {copies[(n, 'learnable', g)]['accuracy']:.2f}" for g in gaps)
+                           for n in SETS) + f"; chance {chance:.3f}"),
+        judged("Copy accuracy falls with the gap where the white-input MF at the recall distance K + gap fades "
+               "(reservoir accuracy drops by > 0.02 from the shortest to the longest gap for every set whose "
+               "MF(K + gap) at least halves), although the noise-free copy-recall R² does not depend on the gap",
+               all(drop[n] > 0.02 for n in fading) if fading else None,
+               f"reservoir accuracy drop gap {gaps[0]} → {gaps[-1]}: "
+               + ", ".join(f"{n} {drop[n]:+.3f} (MF {mf_short[n]:.3f} → {mf_long[n]:.3f}, noise-free copy R² "
+                           f"{copies[(n, 'reservoir', gaps[0])]['copy_r2_before']:.3f} → "
+                           f"{copies[(n, 'reservoir', gaps[-1])]['copy_r2_before']:.3f})" for n in SETS)
+               + f"; fading sets: {fading}"),
+    ] + [
+        judged(f"A {DEEP['n_layers']}-block {mode} stack does not beat the one-layer analytic prediction beyond the "
+               f"initial memory (R² ≤ predicted + 0.05 at every (set, τ*) with 0.01 < predicted < {BEYOND})",
+               (max(deep_excess[mode]) <= 0.05) if deep_beyond else None,
+               f"R² − one-layer prediction at {[(n, deep_delays[j]) for n, j in deep_beyond]}: "
+               + ", ".join(f"{e:+.3f}" for e in deep_excess[mode])
+               + f"; all (set, τ*): " + ", ".join(
+                   f"{n}@{tau} {deeps[(n, mode)]['r2'][j]:.3f} vs {deeps[(n, mode)]['predicted_one_layer'][j]:.3f}"
+                   for n in deep_sets for j, tau in enumerate(deep_delays))
+               + f"; Ā moved by ≤ {max(deeps[(n, mode)]['max_eigenvalue_shift'] for n in deep_sets):.3g}")
+        for mode in MODES
+    ]
     results = {
         "length": length, "delays": delays, "steps": steps, "lr": lr, "d_state": 32,
         "dt": SETS,
@@ -159,5 +350,9 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
         "memory_length_before": {n: memory_length(p["before"]) for n, p in profiles.items()},
         "memory_length_after": {n: memory_length(p["after"]) for n, p in profiles.items()},
         "beyond_initial_memory": beyond_cases,
+        "copy": {"sizes": COPY, "gaps": gaps, "steps": copy_sizes["steps"], "n_train": copy_sizes["n_train"],
+                 "runs": {f"{n}/{m}/gap{g}": c for (n, m, g), c in copies.items()}},
+        "deep": {"sizes": DEEP, "delays": deep_delays, "steps": deep_sizes["steps"], "length": length,
+                 "runs": {f"{n}/{m}": d for (n, m), d in deeps.items()}},
     }
     return ExperimentOutput(results=results, findings=findings, figures=figures)
