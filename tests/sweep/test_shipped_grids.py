@@ -11,7 +11,7 @@ def test_shipped_grids_and_their_sizes():
     # cpu: 6 tasks x 2 sets x 3 modes + 2 tasks x 5 sets x 2 modes + 2 x 2 x 2 (bidir) + 2 x 5 (freeze), x 3 seeds
     assert sizes["lra-cpu"] == (36 + 20 + 8 + 10) * 3
     assert sizes["lra-paper"] == (36 + 20 + 8 + 10) * 6
-    assert sizes["lra-quick"] == 3 * 2 * 2
+    assert sizes["lra-quick"] == 3 * 2 * 3  # tasks × train modes × seeds
     assert sorted({r.seed for r in load_grid("lra-paper").runs()}) == list(range(1001, 1007))
     assert len({r.seed for r in load_grid("lra-cpu").runs()}) >= 3
     fractions = {r.params.get("model.freeze_fraction") for r in load_grid("lra-cpu").runs()}
