@@ -57,3 +57,34 @@ def register_tensor(module: nn.Module, name: str, value: torch.Tensor, trainable
         module.register_parameter(name, nn.Parameter(value))
     else:
         module.register_buffer(name, value)
+
+
+class LayerProperties:
+    """Read-only hyperparameters shared by the SSM layers (set once in ``__init__`` as ``_d_model``, ``_d_state``,
+    ``_train``, ``_bidirectional``, ``_discretization``)."""
+
+    _d_model: int
+    _d_state: int
+    _train: str
+    _bidirectional: bool
+    _discretization: str
+
+    @property
+    def d_model(self) -> int:
+        return self._d_model
+
+    @property
+    def d_state(self) -> int:
+        return self._d_state
+
+    @property
+    def train_mode(self) -> str:
+        return self._train
+
+    @property
+    def bidirectional(self) -> bool:
+        return self._bidirectional
+
+    @property
+    def discretization(self) -> str:
+        return self._discretization

@@ -20,11 +20,11 @@ import torch
 from torch import nn
 
 from ..eigs import hippo_legs
-from ._init import check_common, log_uniform_dt, make_generator, register_tensor, resolve_dtype
+from ._init import LayerProperties, check_common, log_uniform_dt, make_generator, register_tensor, resolve_dtype
 from .kernels import dense_kernel, discretize_dense, ssm_convolution
 
 
-class S4(nn.Module):
+class S4(LayerProperties, nn.Module):
     """Dense state space layer, batch-first: ``(B, L, H) → (B, L, H)``.
 
     Args:
@@ -87,26 +87,6 @@ class S4(nn.Module):
         self._kernel_cache: tuple[tuple, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------------------------------ properties
-
-    @property
-    def d_model(self) -> int:
-        return self._d_model
-
-    @property
-    def d_state(self) -> int:
-        return self._d_state
-
-    @property
-    def train_mode(self) -> str:
-        return self._train
-
-    @property
-    def bidirectional(self) -> bool:
-        return self._bidirectional
-
-    @property
-    def discretization(self) -> str:
-        return self._discretization
 
     def extra_repr(self) -> str:
         return (

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..eigs import EigenvalueSet, continuous_eigenvalues, n_modes_of, resolve_set
 from ._init import (
+    LayerProperties,
     TRAIN_MODES,
     check_common,
     log_uniform_dt,
@@ -36,7 +37,7 @@ from ._init import (
 from .kernels import discretize_diagonal, ssm_convolution, vandermonde_kernel
 
 
-class S4D(nn.Module):
+class S4D(LayerProperties, nn.Module):
     """Diagonal state space layer, batch-first: ``(B, L, H) → (B, L, H)``.
 
     Args:
@@ -137,28 +138,8 @@ class S4D(nn.Module):
     # ------------------------------------------------------------------------------------------ properties
 
     @property
-    def d_model(self) -> int:
-        return self._d_model
-
-    @property
-    def d_state(self) -> int:
-        return self._d_state
-
-    @property
     def n_modes(self) -> int:
         return self._n_modes
-
-    @property
-    def train_mode(self) -> str:
-        return self._train
-
-    @property
-    def bidirectional(self) -> bool:
-        return self._bidirectional
-
-    @property
-    def discretization(self) -> str:
-        return self._discretization
 
     def extra_repr(self) -> str:
         return (
