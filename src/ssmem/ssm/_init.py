@@ -1,4 +1,4 @@
-"""Shared construction helpers of the SSM layers: argument checks, seeded draws, parameter-or-buffer."""
+"""Shared pieces of the SSM layers: argument checks, seeded draws, parameter-or-buffer, common properties and the readout kernel cache."""
 
 from __future__ import annotations
 
@@ -59,9 +59,11 @@ def register_tensor(module: nn.Module, name: str, value: torch.Tensor, trainable
         module.register_buffer(name, value)
 
 
-class LayerProperties:
-    """Read-only hyperparameters shared by the SSM layers (set once in ``__init__`` as ``_d_model``, ``_d_state``,
-    ``_train``, ``_bidirectional``, ``_discretization``)."""
+class SSMLayerCommon:
+    """What the SSM layers share: read-only hyperparameters (set once in ``__init__`` as ``_d_model``,
+    ``_d_state``, ``_train``, ``_bidirectional``, ``_discretization``) and the readout-mode kernel cache (a
+    layer defines ``_compute_kernel(L) -> (K, H, L)`` and ``_kernel_key(L)``, and sets ``_kernel_cache = None``).
+    """
 
     _d_model: int
     _d_state: int
@@ -88,3 +90,13 @@ class LayerProperties:
     @property
     def discretization(self) -> str:
         return self._discretization
+
+    def _kernels(self, length: int) -> torch.Tensor:
+        """Kernels of every direction ``(K, H, L)``; in readout mode computed once per key and cached."""
+        if self._train != "readout":
+            return self._compute_kernel(length)
+        key = self._kernel_key(length)
+        if self._kernel_cache is None or self._kernel_cache[0] != key:
+            with torch.no_grad():
+                self._kernel_cache = (key, self._compute_kernel(length))
+        return self._kernel_cache[1]

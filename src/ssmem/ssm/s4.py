@@ -20,11 +20,11 @@ import torch
 from torch import nn
 
 from ..eigs import hippo_legs
-from ._init import LayerProperties, check_common, log_uniform_dt, make_generator, register_tensor, resolve_dtype
+from ._init import SSMLayerCommon, check_common, log_uniform_dt, make_generator, register_tensor, resolve_dtype
 from .kernels import dense_kernel, discretize_dense, ssm_convolution
 
 
-class S4(LayerProperties, nn.Module):
+class S4(SSMLayerCommon, nn.Module):
     """Dense state space layer, batch-first: ``(B, L, H) → (B, L, H)``.
 
     Args:
@@ -122,14 +122,7 @@ class S4(LayerProperties, nn.Module):
 
     def kernel(self, length: int) -> torch.Tensor:
         """The convolution kernel ``K_l = C Ā^l B̄``: ``(H, L)``, or ``(2, H, L)`` when bidirectional."""
-        if self.train_mode == "readout":
-            key = self._kernel_key(length)
-            if self._kernel_cache is None or self._kernel_cache[0] != key:
-                with torch.no_grad():
-                    self._kernel_cache = (key, self._compute_kernel(length))
-            kernel = self._kernel_cache[1]
-        else:
-            kernel = self._compute_kernel(length)
+        kernel = self._kernels(length)
         return kernel if self.bidirectional else kernel[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

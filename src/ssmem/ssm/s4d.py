@@ -26,7 +26,7 @@ from torch import nn
 
 from ..eigs import EigenvalueSet, continuous_eigenvalues, n_modes_of, resolve_set
 from ._init import (
-    LayerProperties,
+    SSMLayerCommon,
     TRAIN_MODES,
     check_common,
     log_uniform_dt,
@@ -37,7 +37,7 @@ from ._init import (
 from .kernels import discretize_diagonal, ssm_convolution, vandermonde_kernel
 
 
-class S4D(LayerProperties, nn.Module):
+class S4D(SSMLayerCommon, nn.Module):
     """Diagonal state space layer, batch-first: ``(B, L, H) → (B, L, H)``.
 
     Args:
@@ -189,14 +189,7 @@ class S4D(LayerProperties, nn.Module):
 
         ``K_l = 2·Re(Σ_n C_n B̄_n Ā_n^l)``. In readout mode the kernel is cached (see the module docstring).
         """
-        if self.train_mode == "readout":
-            key = self._kernel_key(length)
-            if self._kernel_cache is None or self._kernel_cache[0] != key:
-                with torch.no_grad():
-                    self._kernel_cache = (key, self._compute_kernel(length))
-            kernel = self._kernel_cache[1]
-        else:
-            kernel = self._compute_kernel(length)
+        kernel = self._kernels(length)
         return kernel if self.bidirectional else kernel[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
