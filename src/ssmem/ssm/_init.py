@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from .kernels import check_discretization
+from .kernels import check_discretization, ssm_convolution
 
 TRAIN_MODES = ("all", "reservoir", "readout")
 
@@ -100,3 +100,13 @@ class SSMLayerCommon:
             with torch.no_grad():
                 self._kernel_cache = (key, self._compute_kernel(length))
         return self._kernel_cache[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` (FFT)."""
+        if x.dim() != 3 or x.shape[-1] != self._d_model:
+            raise ValueError(
+                f"{type(self).__name__} expects input (B, L, H={self._d_model}); got shape {tuple(x.shape)}"
+            )
+        u = x.transpose(1, 2)  # (B, H, L)
+        y = ssm_convolution(u, self.kernel(u.shape[-1]), self.D)
+        return y.transpose(1, 2).contiguous()  # (B, L, H) memory: the pointwise ops after the layer run vectorised

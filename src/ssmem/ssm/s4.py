@@ -21,7 +21,7 @@ from torch import nn
 
 from ..eigs import hippo_legs
 from ._init import SSMLayerCommon, check_common, log_uniform_dt, make_generator, register_tensor, resolve_dtype
-from .kernels import dense_kernel, discretize_dense, ssm_convolution
+from .kernels import dense_kernel, discretize_dense
 
 
 class S4(SSMLayerCommon, nn.Module):
@@ -124,13 +124,6 @@ class S4(SSMLayerCommon, nn.Module):
         """The convolution kernel ``K_l = C Ā^l B̄``: ``(H, L)``, or ``(2, H, L)`` when bidirectional."""
         kernel = self._kernels(length)
         return kernel if self.bidirectional else kernel[0]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Convolution mode: ``x (B, L, H) → y (B, L, H)``."""
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"S4 expects input (B, L, H={self.d_model}); got shape {tuple(x.shape)}")
-        u = x.transpose(1, 2)  # (B, H, L)
-        return ssm_convolution(u, self.kernel(u.shape[-1]), self.D).transpose(1, 2)
 
     # ------------------------------------------------------------------------------------------ recurrence
 

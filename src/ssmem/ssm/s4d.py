@@ -34,7 +34,7 @@ from ._init import (
     register_tensor,
     resolve_dtype,
 )
-from .kernels import discretize_diagonal, ssm_convolution, vandermonde_kernel
+from .kernels import discretize_diagonal, vandermonde_kernel
 
 
 class S4D(SSMLayerCommon, nn.Module):
@@ -191,14 +191,6 @@ class S4D(SSMLayerCommon, nn.Module):
         """
         kernel = self._kernels(length)
         return kernel if self.bidirectional else kernel[0]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` (FFT)."""
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"S4D expects input (B, L, H={self.d_model}); got shape {tuple(x.shape)}")
-        u = x.transpose(1, 2)  # (B, H, L)
-        y = ssm_convolution(u, self.kernel(u.shape[-1]), self.D)
-        return y.transpose(1, 2).contiguous()  # (B, L, H) memory: the pointwise ops after the layer run vectorised
 
     # ------------------------------------------------------------------------------------------ recurrence
 
