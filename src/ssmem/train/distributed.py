@@ -8,6 +8,7 @@ process and the collectives below are no-ops. More machines = more ``torchrun`` 
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -65,9 +66,20 @@ def setup(device: str) -> DistInfo:
     return DistInfo(rank, world_size, local_rank, torch_device, initialized_here)
 
 
-def teardown(info: DistInfo) -> None:
-    if info.initialized_here and dist.is_initialized():
-        dist.destroy_process_group()
+def teardown(info: DistInfo, *, clean: bool = True) -> None:
+    """Leave the process group this module joined.
+
+    After a clean run every rank first waits for the others (no rank tears its connections down while another
+    is still inside a collective) and collects garbage, so that the data-parallel wrapper and its pending
+    gloo work are freed while the interpreter is fully alive rather than during its shutdown. After an
+    error the ranks cannot be expected to meet, so the group is destroyed at once.
+    """
+    if not (info.initialized_here and dist.is_initialized()):
+        return
+    if clean:
+        gc.collect()
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -199,9 +199,12 @@ def train(
     cfg = config_from_dict(config_to_dict(cfg))  # a checked, private copy
     dist = distributed.setup(cfg.device)
     try:
-        return _train(cfg, run_dir, dist, resume=resume, callbacks=list(callbacks), progress=progress)
-    finally:
-        distributed.teardown(dist)
+        result = _train(cfg, run_dir, dist, resume=resume, callbacks=list(callbacks), progress=progress)
+    except BaseException:
+        distributed.teardown(dist, clean=False)
+        raise
+    distributed.teardown(dist)
+    return result
 
 
 def _train(
