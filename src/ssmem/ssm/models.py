@@ -102,7 +102,43 @@ def check_pooling(pooling: str) -> None:
         raise ValueError(f"unknown pooling {pooling!r}; valid choices: {', '.join(POOLINGS)}")
 
 
-class SequenceClassifier(nn.Module):
+class _PooledTower(nn.Module):
+    """What both classifiers share: a :class:`SequenceTower` whose features are pooled over time, and a head
+    built by the subclass (``_make_head(d_model, d_output, device, dtype)``)."""
+
+    def __init__(
+        self,
+        *,
+        d_output: int,
+        d_input: int | None = None,
+        vocab_size: int | None = None,
+        d_model: int = 128,
+        n_layers: int = 4,
+        make_layer: Callable[[int], nn.Module],
+        norm: str = "batch",
+        prenorm: bool = False,
+        dropout: float = 0.0,
+        pooling: str = "mean",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        check_pooling(pooling)
+        self.tower = SequenceTower(
+            d_input=d_input, vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, make_layer=make_layer,
+            norm=norm, prenorm=prenorm, dropout=dropout, device=device, dtype=dtype,
+        )
+        self.pooling = pooling
+        self._make_head(d_model, d_output, device, dtype)
+
+    def _make_head(self, d_model: int, d_output: int, device, dtype) -> None:
+        raise NotImplementedError
+
+    def ssm_layers(self) -> list[nn.Module]:
+        return self.tower.ssm_layers()
+
+
+class SequenceClassifier(_PooledTower):
     """Encoder → SSM blocks → pooling → linear decoder.
 
     ``x (B, L) int64 or (B, L, d_input) → logits (B, d_output)``.
@@ -117,69 +153,22 @@ class SequenceClassifier(nn.Module):
         pooling: ``"mean"`` or ``"last"``.
     """
 
-    def __init__(
-        self,
-        *,
-        d_output: int,
-        d_input: int | None = None,
-        vocab_size: int | None = None,
-        d_model: int = 128,
-        n_layers: int = 4,
-        make_layer: Callable[[int], nn.Module],
-        norm: str = "batch",
-        prenorm: bool = False,
-        dropout: float = 0.0,
-        pooling: str = "mean",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        check_pooling(pooling)
-        self.tower = SequenceTower(
-            d_input=d_input, vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, make_layer=make_layer,
-            norm=norm, prenorm=prenorm, dropout=dropout, device=device, dtype=dtype,
-        )
-        self.pooling = pooling
+    def _make_head(self, d_model: int, d_output: int, device, dtype) -> None:
         self.decoder = nn.Linear(d_model, d_output, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, d_output)``; ``lengths (B,)`` (optional) restricts pooling to the unpadded steps."""
         return self.decoder(pool(self.tower(x), self.pooling, lengths))
 
-    def ssm_layers(self) -> list[nn.Module]:
-        return self.tower.ssm_layers()
 
-
-class DualSequenceClassifier(nn.Module):
+class DualSequenceClassifier(_PooledTower):
     """Two sequences through one shared tower, pooled to a and b; head on [a, b, a − b, a·b] → logits.
 
     Same arguments as :class:`SequenceClassifier`. The head is Linear(4H, H) → GELU → Linear(H, d_output).
     ``forward((x1, x2))`` or ``forward(x1, x2)`` → ``(B, d_output)``; ``lengths`` is a pair or None.
     """
 
-    def __init__(
-        self,
-        *,
-        d_output: int,
-        d_input: int | None = None,
-        vocab_size: int | None = None,
-        d_model: int = 128,
-        n_layers: int = 4,
-        make_layer: Callable[[int], nn.Module],
-        norm: str = "batch",
-        prenorm: bool = False,
-        dropout: float = 0.0,
-        pooling: str = "mean",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        check_pooling(pooling)
-        self.tower = SequenceTower(
-            d_input=d_input, vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, make_layer=make_layer,
-            norm=norm, prenorm=prenorm, dropout=dropout, device=device, dtype=dtype,
-        )
-        self.pooling = pooling
+    def _make_head(self, d_model: int, d_output: int, device, dtype) -> None:
         self.head = nn.Sequential(
             nn.Linear(4 * d_model, d_model, device=device, dtype=dtype),
             nn.GELU(),
@@ -205,9 +194,6 @@ class DualSequenceClassifier(nn.Module):
             a = pool(self.tower(x1), self.pooling, len1)
             b = pool(self.tower(x2), self.pooling, len2)
         return self.head(torch.cat([a, b, a - b, a * b], dim=-1))
-
-    def ssm_layers(self) -> list[nn.Module]:
-        return self.tower.ssm_layers()
 
 
 class CausalSequenceModel(nn.Module):
