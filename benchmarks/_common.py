@@ -19,7 +19,15 @@ def add_common_arguments(parser) -> None:
 
 
 def setup(threads: int) -> None:
+    """Torch's CPU threads, and the allocator tuning the ``ssmem`` command applies (``SSMEM_MALLOC_TUNING=0``: off)."""
+    from ssmem._allocator import tune_allocator
+
     torch.set_num_threads(threads)
+    global ALLOCATOR
+    ALLOCATOR = "tuned" if tune_allocator() else "default"
+
+
+ALLOCATOR = "default"  # set by setup()
 
 
 def cpu_model() -> str:
@@ -37,7 +45,7 @@ def machine() -> str:
     """One line naming the machine the figures come from."""
     line = (
         f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, python {platform.python_version()}"
+        f"{torch.get_num_threads()} threads, python {platform.python_version()}, {ALLOCATOR} allocator"
     )
     if torch.cuda.is_available():
         line += f", CUDA device {torch.cuda.get_device_name()}"

@@ -1,7 +1,8 @@
 """Run every benchmark and print its table: ``python benchmarks/run.py [--quick] [--only NAME ...]``.
 
 Areas: s4d_layer (forward+backward vs the materialising reference), kernel_memory, frozen_kernels (readout /
-reservoir vs all), step_mode (generation), memory_functions (exact vs empirical MF), recipes_throughput.
+reservoir vs all), step_mode (generation), memory_functions (exact vs empirical MF), recipes_throughput,
+allocator (glibc's default vs the tuned allocator the ssmem command sets).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import add_common_arguments, machine, setup  # noqa: E402
 
-AREAS = ("s4d_layer", "kernel_memory", "frozen_kernels", "step_mode", "memory_functions", "recipes_throughput")
+AREAS = (
+    "s4d_layer", "kernel_memory", "frozen_kernels", "step_mode", "memory_functions", "recipes_throughput", "allocator",
+)
 
 
 def main() -> int:

@@ -65,6 +65,8 @@ _EXPORTS: dict[str, str] = {
     "run_sweep": "sweep",
     "write_report": "report",
     "run_paper": "paper",
+    # CPU training speed: what the ssmem command applies, for scripts that train through the Python API
+    "tune_allocator": "_allocator",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

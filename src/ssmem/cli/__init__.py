@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0
+    from .. import _allocator
+
+    _allocator.tune_allocator()  # training loops reuse their large CPU blocks (SSMEM_MALLOC_TUNING=0: off)
     try:
         return int(args._run(args) or 0)
     except CLIError as err:
