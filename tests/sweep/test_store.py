@@ -106,3 +106,32 @@ def test_own_leftover_rows_are_recovered(store):
     assert store.recover("me:7") == 1
     again = store.claim(ids[:1], worker="me:7", stale_after=3600)
     assert again.resume and again.attempt == 2
+
+
+def test_retry_while_locked_waits_out_a_locked_database_and_gives_up_at_the_timeout():
+    from ssmem.sweep.store import retry_while_locked
+
+    outcomes = [sqlite3.OperationalError("database is locked"), sqlite3.OperationalError("database is busy"), "wal"]
+
+    def operation():
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert retry_while_locked(operation, timeout_s=5.0, pause_s=0.001) == "wal"
+    assert outcomes == []
+
+    def always_locked():
+        raise sqlite3.OperationalError("database is locked")
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        retry_while_locked(always_locked, timeout_s=0.05, pause_s=0.001)
+
+    def other_error():
+        raise sqlite3.OperationalError("no such table: runs")
+
+    calls = []
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        retry_while_locked(lambda: calls.append(1) or other_error(), timeout_s=5.0, pause_s=0.001)
+    assert calls == [1]  # not retried

@@ -21,13 +21,15 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .grid import RunSpec
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 STATUSES = ("pending", "running", "done", "failed")
@@ -114,6 +116,20 @@ class Claim:
     resume: bool
 
 
+def retry_while_locked(operation: Callable[[], T], *, timeout_s: float, pause_s: float = 0.05) -> T:
+    """``operation()``, called again after ``pause_s`` for as long as SQLite says the database is locked or
+    busy, up to ``timeout_s`` in all (then the last error is raised)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return operation()
+        except sqlite3.OperationalError as err:
+            message = str(err).lower()
+            if ("locked" not in message and "busy" not in message) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause_s)
+
+
 class Store:
     """A sweep results store on one SQLite file (created on first use)."""
 
@@ -126,7 +142,11 @@ class Store:
                                      check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        # switching a new file to WAL can report "locked" at once, without SQLite's busy wait, while another
+        # worker is opening the same file: retry within the busy timeout
+        mode = retry_while_locked(
+            lambda: self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0], timeout_s=busy_timeout_s
+        )
         if mode.lower() != "wal":
             raise RuntimeError(f"store {self.path}: could not switch SQLite to WAL mode (got {mode!r})")
         self._conn.execute("PRAGMA synchronous = NORMAL")
