@@ -18,16 +18,16 @@ def add_common_arguments(parser) -> None:
     )
 
 
+ALLOCATOR = "default"  # "tuned" once setup() has applied the allocator tuning; named in the machine line
+
+
 def setup(threads: int) -> None:
     """Torch's CPU threads, and the allocator tuning the ``ssmem`` command applies (``SSMEM_MALLOC_TUNING=0``: off)."""
     from ssmem._allocator import tune_allocator
 
-    torch.set_num_threads(threads)
     global ALLOCATOR
+    torch.set_num_threads(threads)
     ALLOCATOR = "tuned" if tune_allocator() else "default"
-
-
-ALLOCATOR = "default"  # set by setup()
 
 
 def cpu_model() -> str:

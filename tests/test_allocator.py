@@ -52,7 +52,6 @@ def test_tuned_allocator_serves_large_tensors_from_the_reusable_heap():
     assert mmapped_bytes("1") == (True, 0)
 
 
-@pytest.mark.skipif(not GLIBC_LINUX, reason="the tuning applies to glibc on Linux only")
 def test_the_ssmem_command_tunes_the_allocator(monkeypatch):
     import ssmem._allocator as allocator
     from ssmem.cli import main

@@ -37,3 +37,19 @@ def test_two_processes_match_one_on_the_same_global_batch(tmp_path, tiny_config)
         np.testing.assert_allclose(w_two[name].numpy(), w_one[name].numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
     # the run is not trivial: the weights moved
     assert single.steps == 12 and any(r["split"] == "test" for r in two)
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_teardown_meets_the_other_ranks_only_after_a_clean_run(clean, monkeypatch):
+    import torch
+    import torch.distributed as dist
+
+    from ssmem.train import distributed
+
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    barriers = []
+    monkeypatch.setattr(dist, "barrier", lambda *a, **k: barriers.append(1))
+    info = distributed.DistInfo(0, 1, 0, torch.device("cpu"), initialized_here=True)
+    distributed.teardown(info, clean=clean)
+    assert not dist.is_initialized()  # the group is gone either way
+    assert barriers == ([1] if clean else [])  # after an error the ranks are not waited for
