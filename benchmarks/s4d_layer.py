@@ -20,7 +20,7 @@ def reference_forward(layer: S4D, x: torch.Tensor) -> torch.Tensor:
     """The straightforward S4D forward: materialised Vandermonde kernel, FFT convolution per direction."""
     _, B_bar, log_A_bar = layer._discrete()
     kernel = vandermonde_kernel_reference(layer._C() * B_bar, log_A_bar, x.shape[1])
-    return ssm_convolution_reference(x.transpose(1, 2), kernel, layer.D).transpose(1, 2)
+    return ssm_convolution_reference(x, kernel, layer.D)
 
 
 def _forward_backward(layer: S4D, x: torch.Tensor, forward) -> tuple[torch.Tensor, list[torch.Tensor]]:

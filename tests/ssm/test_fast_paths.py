@@ -20,7 +20,7 @@ def reference_forward(layer: S4D, x: torch.Tensor) -> torch.Tensor:
     """The straightforward layer: materialised (H, n, L) Vandermonde kernel, one FFT convolution per direction."""
     _, B_bar, log_A_bar = layer._discrete()
     kernel = vandermonde_kernel_reference(layer._C() * B_bar, log_A_bar, x.shape[1])
-    return ssm_convolution_reference(x.transpose(1, 2), kernel, layer.D).transpose(1, 2)
+    return ssm_convolution_reference(x, kernel, layer.D)
 
 
 def outputs_and_grads(layer: S4D, x: torch.Tensor, weight: torch.Tensor, forward) -> list[torch.Tensor]:
@@ -33,12 +33,13 @@ def outputs_and_grads(layer: S4D, x: torch.Tensor, weight: torch.Tensor, forward
 @pytest.mark.parametrize("length", [1, 2, 37])
 def test_fused_convolution_equals_reference_values_and_gradients(n_kernels, length):
     gen = torch.Generator().manual_seed(10 * length + n_kernels)
-    u = torch.randn(3, 4, length, generator=gen, dtype=F64, requires_grad=True)
+    u = torch.randn(3, length, 4, generator=gen, dtype=F64, requires_grad=True)
     kernel = torch.randn(n_kernels, 4, length, generator=gen, dtype=F64, requires_grad=True)
     D = torch.randn(4, generator=gen, dtype=F64, requires_grad=True)
-    weight = torch.randn(3, 4, length, generator=gen, dtype=F64)
+    weight = torch.randn(3, length, 4, generator=gen, dtype=F64)
     fast = ssm_convolution(u, kernel, D)
     ref = ssm_convolution_reference(u, kernel, D)
+    assert fast.is_contiguous()
     torch.testing.assert_close(fast, ref, rtol=0, atol=1e-12)
     grads_fast = torch.autograd.grad((fast * weight).sum(), (u, kernel, D))
     grads_ref = torch.autograd.grad((ref * weight).sum(), (u, kernel, D))
@@ -48,7 +49,7 @@ def test_fused_convolution_equals_reference_values_and_gradients(n_kernels, leng
 
 def test_fused_convolution_gradcheck():
     gen = torch.Generator().manual_seed(0)
-    u = torch.randn(2, 3, 6, generator=gen, dtype=F64, requires_grad=True)
+    u = torch.randn(2, 6, 3, generator=gen, dtype=F64, requires_grad=True)
     kernel = torch.randn(2, 3, 6, generator=gen, dtype=F64, requires_grad=True)
     D = torch.randn(3, generator=gen, dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(ssm_convolution, (u, kernel, D))
@@ -57,7 +58,7 @@ def test_fused_convolution_gradcheck():
 def test_fused_convolution_skips_unneeded_gradients():
     # readout layers: the kernel needs no gradient, and the input gradient alone must still be exact
     gen = torch.Generator().manual_seed(1)
-    u = torch.randn(2, 3, 9, generator=gen, dtype=F64, requires_grad=True)
+    u = torch.randn(2, 9, 3, generator=gen, dtype=F64, requires_grad=True)
     kernel = torch.randn(3, 9, generator=gen, dtype=F64)
     D = torch.randn(3, generator=gen, dtype=F64)
     (g_fast,) = torch.autograd.grad(ssm_convolution(u, kernel, D).square().sum(), u)
@@ -159,7 +160,7 @@ def test_cached_step_equals_uncached_step_and_refreshes_after_a_parameter_change
 
 def test_fused_convolution_refuses_second_derivatives_instead_of_dropping_terms():
     gen = torch.Generator().manual_seed(11)
-    u = torch.randn(1, 2, 5, generator=gen, dtype=F64, requires_grad=True)
+    u = torch.randn(1, 5, 2, generator=gen, dtype=F64, requires_grad=True)
     kernel = torch.randn(2, 5, generator=gen, dtype=F64, requires_grad=True)
     D = torch.randn(2, generator=gen, dtype=F64)
     (g,) = torch.autograd.grad(ssm_convolution(u, kernel, D).square().sum(), kernel, create_graph=True)
@@ -169,3 +170,19 @@ def test_fused_convolution_refuses_second_derivatives_instead_of_dropping_terms(
     (g_ref,) = torch.autograd.grad(ssm_convolution_reference(u, kernel, D).square().sum(), kernel, create_graph=True)
     (gg,) = torch.autograd.grad(g_ref.sum(), u)
     assert gg.abs().max() > 1e-3
+
+
+def test_fused_convolution_takes_any_strides():
+    # a transposed view as input and a broadcast (zero-stride) output gradient, as y.sum() produces
+    gen = torch.Generator().manual_seed(12)
+    channel_first = torch.randn(2, 3, 7, generator=gen, dtype=F64)
+    u = channel_first.transpose(1, 2).requires_grad_()
+    kernel = torch.randn(2, 3, 7, generator=gen, dtype=F64, requires_grad=True)
+    D = torch.randn(3, generator=gen, dtype=F64, requires_grad=True)
+    fast = ssm_convolution(u, kernel, D)
+    ref = ssm_convolution_reference(u, kernel, D)
+    torch.testing.assert_close(fast, ref, rtol=0, atol=1e-12)
+    grads_fast = torch.autograd.grad(fast.sum(), (u, kernel, D))
+    grads_ref = torch.autograd.grad(ref.sum(), (u, kernel, D))
+    for g_fast, g_ref in zip(grads_fast, grads_ref):
+        torch.testing.assert_close(g_fast, g_ref, rtol=0, atol=1e-12)

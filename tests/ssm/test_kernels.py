@@ -180,15 +180,15 @@ def test_fft_conv_equals_direct_convolution():
 def test_bidirectional_convolution_is_causal_plus_anticausal():
     gen = torch.Generator().manual_seed(5)
     L = 9
-    u = torch.randn(1, 2, L, generator=gen, dtype=F64)
+    u = torch.randn(1, L, 2, generator=gen, dtype=F64)  # batch-first (B, L, H)
     kernel = torch.randn(2, 2, L, generator=gen, dtype=F64)
     D = torch.randn(2, generator=gen, dtype=F64)
     y = ssm_convolution(u, kernel, D)
     for h in range(2):
         for t in range(L):
-            causal = sum(kernel[0, h, l] * u[0, h, t - l] for l in range(t + 1))
-            anticausal = sum(kernel[1, h, l] * u[0, h, t + l] for l in range(L - t))
-            assert abs(y[0, h, t] - (causal + anticausal + D[h] * u[0, h, t])) < 1e-12
+            causal = sum(kernel[0, h, l] * u[0, t - l, h] for l in range(t + 1))
+            anticausal = sum(kernel[1, h, l] * u[0, t + l, h] for l in range(L - t))
+            assert abs(y[0, t, h] - (causal + anticausal + D[h] * u[0, t, h])) < 1e-12
 
 
 def test_scan_references_on_a_hand_computed_case():

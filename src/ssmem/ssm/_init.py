@@ -107,6 +107,4 @@ class SSMLayerCommon:
             raise ValueError(
                 f"{type(self).__name__} expects input (B, L, H={self._d_model}); got shape {tuple(x.shape)}"
             )
-        u = x.transpose(1, 2)  # (B, H, L)
-        y = ssm_convolution(u, self.kernel(u.shape[-1]), self.D)
-        return y.transpose(1, 2).contiguous()  # (B, L, H) memory: the pointwise ops after the layer run vectorised
+        return ssm_convolution(x, self.kernel(x.shape[1]), self.D)  # contiguous (B, L, H)

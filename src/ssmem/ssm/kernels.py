@@ -11,8 +11,9 @@ Per channel h (PAPER.md §1), with the ``n_modes`` upper-half modes of a real sy
 Bidirectional layers carry two output vectors C (shape ``(2, H, n)``): the first kernel acts causally, the
 second on the reversed sequence, ``y = K0 * u + flip(K1 * flip(u)) + D u``.
 
-Layout: sequences are channel-first ``(B, H, L)`` here (the FFT runs over the last axis); the layers take
-batch-first ``(B, L, H)`` and transpose. Every fast function has a plain reference twin in this file
+Layout: the layers and :func:`ssm_convolution` take batch-first sequences ``(B, L, H)``; the FFTs run over the
+last axis of channel-first copies ``(B, H, L)`` (:func:`fft_conv` takes those directly). Every fast function
+has a plain reference twin in this file
 (:func:`vandermonde_kernel_reference`, :func:`ssm_convolution_reference`, :func:`diagonal_scan_reference`,
 :func:`dense_scan_reference`).
 """
@@ -187,15 +188,17 @@ def fft_conv(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return torch.fft.irfft(spectrum, n=n_fft)[..., :length]
 
 
-def ssm_convolution_reference(u: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
-    """Reference twin of :func:`ssm_convolution`: one :func:`fft_conv` per direction, the anticausal one on the
-    flipped sequence, differentiated by plain autograd. Same arguments and result."""
+def ssm_convolution_reference(x: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+    """Reference twin of :func:`ssm_convolution`: transpose to channel-first, one :func:`fft_conv` per
+    direction (the anticausal one on the flipped sequence), transpose back; plain autograd. Same arguments and
+    result."""
+    u = x.transpose(1, 2)
     if kernel.dim() == 2:
         kernel = kernel[None]
     y = fft_conv(u, kernel[0])
     if kernel.shape[0] == 2:
         y = y + fft_conv(u.flip(-1), kernel[1]).flip(-1)
-    return y + D[:, None] * u
+    return (y + D[:, None] * u).transpose(1, 2)
 
 
 def circular_kernel(kernel: torch.Tensor) -> torch.Tensor:
@@ -221,8 +224,31 @@ def circular_kernel(kernel: torch.Tensor) -> torch.Tensor:
     return torch.cat([head, causal[..., 1:], zeros, anticausal[..., 1:].flip(-1)], dim=-1)
 
 
+def _padded_channel_first(x: torch.Tensor) -> torch.Tensor:
+    """``(B, L, H)`` → a new contiguous ``(B, H, 2L)``: the sequence transposed into the first half, zeros after.
+
+    One copy does the transpose and the zero padding of the FFT input (``rfft(u, n=2L)`` on a transposed view
+    reads strided memory and pads through a second buffer)."""
+    batch, length, channels = x.shape
+    padded = x.new_empty(batch, channels, 2 * length)
+    padded[..., :length].copy_(x.transpose(1, 2))
+    padded[..., length:].zero_()
+    return padded
+
+
+def _plus_skip(y: torch.Tensor, D: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``y (B, H, L)`` (any strides) transposed, plus ``D·x`` for ``x (B, L, H)``: one pass that writes a
+    contiguous ``(B, L, H)`` result, so the layers' pointwise ops that follow run on contiguous memory."""
+    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    return torch.addcmul(y.transpose(1, 2), D, x, out=out)
+
+
 class _FusedConvolution(torch.autograd.Function):
-    """``y = irfft(rfft(u, 2L) · rfft(c))[..., :L] + D·u`` with a hand-written backward.
+    """``y = (irfft(rfft(u, 2L) · rfft(c))[..., :L] + D·u)`` on batch-first sequences, with a hand-written backward.
+
+    ``u`` is the input transposed to ``(B, H, L)``; the transposes are folded into the zero padding before each
+    forward FFT and into the skip term after each inverse FFT (:func:`_padded_channel_first`, :func:`_plus_skip`),
+    so input, output and gradients stay contiguous ``(B, L, H)``.
 
     Backward (all FFTs of length 2L, ``G = rfft(∂y)``): ``∂u = irfft(G · conj(rfft c))[:L] + D ∂y``,
     ``∂c = irfft(Σ_b G · conj(rfft u))``, ``∂D = Σ_{b,t} ∂y·u``. Four batch-sized FFTs per forward+backward, where
@@ -231,49 +257,49 @@ class _FusedConvolution(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, u: torch.Tensor, circular: torch.Tensor, D: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        length = u.shape[-1]
+    def forward(ctx, x: torch.Tensor, circular: torch.Tensor, D: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        length = x.shape[1]
         n_fft = 2 * length
-        u_hat = torch.fft.rfft(u, n=n_fft)
+        u_hat = torch.fft.rfft(_padded_channel_first(x))
         c_hat = torch.fft.rfft(circular, n=n_fft)
-        y = torch.fft.irfft(u_hat * c_hat, n=n_fft)[..., :length]
-        y = torch.addcmul(y, D[:, None], u)
+        y = _plus_skip(torch.fft.irfft(u_hat * c_hat, n=n_fft)[..., :length], D, x)
         # conj(ĉ) is (H, L+1): materialise it once instead of resolving a conjugate view of a batch-sized product
-        ctx.save_for_backward(u, u_hat if ctx.needs_input_grad[1] else None, c_hat.conj().resolve_conj(), D)
+        ctx.save_for_backward(x, u_hat if ctx.needs_input_grad[1] else None, c_hat.conj().resolve_conj(), D)
         return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y: torch.Tensor):  # type: ignore[override]
-        u, u_hat, c_hat_conj, D = ctx.saved_tensors
-        length = u.shape[-1]
+        x, u_hat, c_hat_conj, D = ctx.saved_tensors
+        length = x.shape[1]
         n_fft = 2 * length
-        grad_u = grad_c = grad_D = None
-        g_hat = torch.fft.rfft(grad_y, n=n_fft)
+        grad_x = grad_c = grad_D = None
+        g_hat = torch.fft.rfft(_padded_channel_first(grad_y))
         if ctx.needs_input_grad[0]:
-            grad_u = torch.addcmul(torch.fft.irfft(g_hat * c_hat_conj, n=n_fft)[..., :length], D[:, None], grad_y)
+            grad_x = _plus_skip(torch.fft.irfft(g_hat * c_hat_conj, n=n_fft)[..., :length], D, grad_y)
         if ctx.needs_input_grad[1]:
             # Σ_b ĝ · conj(û) = vecdot(û, ĝ) over the batch axis (vecdot conjugates its first argument)
             grad_c = torch.fft.irfft(torch.linalg.vecdot(u_hat, g_hat, dim=0), n=n_fft)
         if ctx.needs_input_grad[2]:
-            grad_D = (grad_y * u).sum((0, 2))
-        return grad_u, grad_c, grad_D
+            grad_D = (grad_y * x).sum((0, 1))
+        return grad_x, grad_c, grad_D
 
 
-def ssm_convolution(u: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
-    """The convolution view of an SSM layer (fused path: one FFT convolution for both directions).
+def ssm_convolution(x: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+    """The convolution view of an SSM layer on batch-first sequences (fused path: one FFT convolution for both
+    directions, transposes folded into the padding and the skip term).
 
     Args:
-        u: ``(B, H, L)`` real input.
+        x: ``(B, L, H)`` real input.
         kernel: ``(H, L)`` (causal) or ``(2, H, L)`` (bidirectional: ``kernel[1]`` acts on the reversed sequence).
         D: ``(H,)`` skip.
     Returns:
-        ``(B, H, L)``: ``K0 * u + D u``, plus ``flip(K1 * flip(u))`` when bidirectional. Equal to
-        :func:`ssm_convolution_reference` up to rounding, values and gradients.
+        ``(B, L, H)`` contiguous: ``K0 * x + D x`` per channel, plus ``flip(K1 * flip(x))`` when bidirectional.
+        Equal to :func:`ssm_convolution_reference` up to rounding, values and gradients.
     """
-    if u.dim() != 3:
-        raise ValueError(f"ssm_convolution expects u of shape (B, H, L); got {tuple(u.shape)}")
-    return _FusedConvolution.apply(u, circular_kernel(kernel), D)
+    if x.dim() != 3:
+        raise ValueError(f"ssm_convolution expects x of shape (B, L, H); got {tuple(x.shape)}")
+    return _FusedConvolution.apply(x, circular_kernel(kernel), D)
 
 
 # ------------------------------------------------------------------------------------- plain-loop references
