@@ -7,6 +7,7 @@ import torch
 from ssmem.ssm import S4D
 from ssmem.ssm.kernels import (
     circular_kernel,
+    complex_powers,
     ssm_convolution,
     ssm_convolution_reference,
     vandermonde_kernel,
@@ -186,3 +187,18 @@ def test_fused_convolution_takes_any_strides():
     grads_ref = torch.autograd.grad(ref.sum(), (u, kernel, D))
     for g_fast, g_ref in zip(grads_fast, grads_ref):
         torch.testing.assert_close(g_fast, g_ref, rtol=0, atol=1e-12)
+
+
+def test_complex_powers_equal_complex_exp_values_and_gradients():
+    gen = torch.Generator().manual_seed(13)
+    decay = -torch.rand(5, 4, generator=gen, dtype=F64)
+    frequency = 20 * torch.randn(5, 4, generator=gen, dtype=F64)
+    log_base = torch.complex(decay, frequency).requires_grad_()
+    exponents = torch.arange(9, dtype=F64) * 3.5
+    fast = complex_powers(log_base, exponents)
+    plain = torch.exp(log_base[..., None] * exponents)
+    torch.testing.assert_close(fast, plain, rtol=1e-13, atol=1e-15)
+    weight = torch.randn(5, 4, 9, generator=gen, dtype=torch.complex128)
+    (g_fast,) = torch.autograd.grad((fast * weight).real.sum(), log_base)
+    (g_plain,) = torch.autograd.grad((plain * weight).real.sum(), log_base)
+    torch.testing.assert_close(g_fast, g_plain, rtol=1e-12, atol=1e-13)

@@ -112,6 +112,16 @@ def vandermonde_kernel_reference(coeffs: torch.Tensor, log_A_bar: torch.Tensor, 
     return 2 * torch.einsum("khn,hnl->khl", coeffs, vandermonde).real
 
 
+def complex_powers(log_base: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+    """``exp(log_base[..., None] · exponents)`` for complex ``log_base`` and real ``exponents``: the powers
+    ``Ā^s`` of a diagonal transition, shape ``log_base.shape + exponents.shape``.
+
+    Computed as ``exp(s·Re) · (cos(s·Im) + i·sin(s·Im))`` (:func:`torch.polar`) from real tensors: torch's complex
+    ``exp`` is not vectorised on CPU, and this form is 3-4× faster there (values equal to rounding; differentiable).
+    """
+    return torch.polar(torch.exp(log_base.real[..., None] * exponents), log_base.imag[..., None] * exponents)
+
+
 def vandermonde_kernel(
     coeffs: torch.Tensor, log_A_bar: torch.Tensor, length: int, *, block: int | None = None
 ) -> torch.Tensor:
@@ -141,9 +151,9 @@ def vandermonde_kernel(
     block = block or math.isqrt(length - 1) + 1
     n_blocks = -(-length // block)
     real = log_A_bar.real.dtype
-    inner = torch.exp(log_A_bar[..., None] * torch.arange(block, device=log_A_bar.device, dtype=real))  # (H, n, c)
+    inner = complex_powers(log_A_bar, torch.arange(block, device=log_A_bar.device, dtype=real))  # (H, n, c)
     outer_steps = block * torch.arange(n_blocks, device=log_A_bar.device, dtype=real)
-    weights = coeffs[..., None] * torch.exp(log_A_bar[..., None] * outer_steps)  # (K, H, n, m)
+    weights = coeffs[..., None] * complex_powers(log_A_bar, outer_steps)  # (K, H, n, m)
     kernel = 2 * torch.einsum("khnm,hnj->khmj", weights, inner).real  # (K, H, m, c)
     return kernel.reshape(*kernel.shape[:2], n_blocks * block)[..., :length]
 
