@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from ssmem.sweep import load_grid, parse_grid, parse_shard, run_id_for, select_shard, shard_of
-from ssmem.sweep.grid import list_grids
+from ssmem.sweep.grid import GRIDS_DIR, list_grids
 
 GRID = {
     "name": "demo",
@@ -111,3 +111,12 @@ def test_bad_shard(text):
     with pytest.raises(ValueError, match="0 <= i < n"):
         parse_shard(text)
     assert parse_shard("2/4") == (2, 4)
+
+
+def test_grid_lookup_names_the_shipped_grids_and_refuses_missing_files(tmp_path):
+    unknown = r"unknown grid 'lra-quik'; valid choices: lra-cpu, .*Did you mean 'lra-quick'"
+    with pytest.raises(ValueError, match=unknown):
+        load_grid("lra-quik")
+    with pytest.raises(FileNotFoundError, match="no such grid file"):
+        load_grid(tmp_path / "missing.yaml")
+    assert load_grid("lra-quick").runs() == load_grid(GRIDS_DIR / "lra-quick.yaml").runs()

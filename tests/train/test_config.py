@@ -105,7 +105,7 @@ def test_recipe_files_and_names(tmp_path):
     (tmp_path / "r.yaml").write_text("task: {name: memory/adding, params: {seq_len: 30}}\nmodel: {d_model: 8}\n")
     cfg = load_recipe(tmp_path / "r.yaml", ["train.max_steps=3"])
     assert cfg.task.name == "memory/adding" and cfg.task.params["seq_len"] == 30 and cfg.model.d_model == 8
-    with pytest.raises(ConfigError, match=r"unknown recipe 'memory/dely'; valid recipes: .*memory/delay.*Did you mean"):
+    with pytest.raises(ConfigError, match=r"unknown recipe 'memory/dely'; valid choices: .*memory/delay.*Did you mean"):
         load_recipe("memory/dely")
     (tmp_path / "bad.yaml").write_text("model: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):

@@ -42,6 +42,8 @@ from typing import Any
 
 import yaml
 
+from .._shipped import shipped_names, yaml_path_or_shipped
+
 # override keys the grid's named axes set
 EIGS_KEY = "model.init"
 TRAIN_KEY = "model.train"
@@ -189,16 +191,7 @@ def load_grid(source: str | Path) -> Grid:
 
 def resolve_grid_path(source: str | Path) -> Path:
     """A grid file path, or a shipped grid's name → the path of its YAML file."""
-    path = Path(source)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise FileNotFoundError(f"grid file {path} does not exist")
-        return path
-    shipped = GRIDS_DIR / f"{source}.yaml"
-    if shipped.is_file():
-        return shipped
-    raise ValueError(f"unknown grid {str(source)!r}: not a file, and not a shipped grid; valid choices: "
-                     f"{', '.join(list_grids())} (or a path to a .yaml file)")
+    return yaml_path_or_shipped(source, GRIDS_DIR, "grid")
 
 
 GRIDS_DIR = Path(__file__).resolve().parent.parent / "grids"
@@ -206,7 +199,7 @@ GRIDS_DIR = Path(__file__).resolve().parent.parent / "grids"
 
 def list_grids() -> list[str]:
     """Names of the grids shipped with ssmem."""
-    return sorted(p.stem for p in GRIDS_DIR.glob("*.yaml"))
+    return shipped_names(GRIDS_DIR)
 
 
 def parse_grid(data: Any, *, default_name: str = "grid", source: str | None = None) -> Grid:

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from .._shipped import shipped_names, yaml_path_or_shipped
 from .config import ConfigError, RunConfig, apply_overrides, config_from_dict
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
@@ -38,7 +39,7 @@ class RecipeInfo:
 
 def recipe_names() -> list[str]:
     """Every shipped recipe name, sorted (the recipes directory walked recursively)."""
-    return sorted(p.relative_to(RECIPES_DIR).with_suffix("").as_posix() for p in RECIPES_DIR.rglob("*.yaml"))
+    return shipped_names(RECIPES_DIR)
 
 
 def list_recipes() -> list[RecipeInfo]:
@@ -72,21 +73,7 @@ def read_yaml(path: str | Path) -> Any:
 
 def resolve_recipe(name_or_path: str | Path) -> Path:
     """A recipe name (``memory/delay``) or a path to a YAML file → the file's path."""
-    text = str(name_or_path)
-    path = Path(text)
-    if text.endswith((".yaml", ".yml")) or path.is_file():
-        if not path.is_file():
-            raise FileNotFoundError(f"no such recipe file: {path}")
-        return path
-    shipped = RECIPES_DIR / f"{text}.yaml"
-    if shipped.is_file():
-        return shipped
-    import difflib
-
-    names = recipe_names()
-    close = difflib.get_close_matches(text, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ConfigError(f"unknown recipe {text!r}; valid recipes: {', '.join(names)} (or a path to a YAML file).{hint}")
+    return yaml_path_or_shipped(name_or_path, RECIPES_DIR, "recipe", error=ConfigError)
 
 
 def load_recipe(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
