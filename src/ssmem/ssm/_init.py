@@ -101,6 +101,18 @@ class SSMLayerCommon:
                 self._kernel_cache = (key, self._compute_kernel(length))
         return self._kernel_cache[1]
 
+    def kernel(self, length: int) -> torch.Tensor:
+        """The convolution kernel (the formula is in the layer's module docstring): ``(H, L)`` real, or
+        ``(2, H, L)`` when bidirectional (the second acts on the reversed sequence). Cached in readout mode."""
+        kernel = self._kernels(length)
+        return kernel if self._bidirectional else kernel[0]
+
+    def _check_recurrent(self) -> None:
+        if self._bidirectional:
+            raise ValueError(
+                f"a bidirectional {type(self).__name__} layer has no recurrent (step) mode: it needs the future inputs"
+            )
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` (FFT)."""
         if x.dim() != 3 or x.shape[-1] != self._d_model:

@@ -120,16 +120,7 @@ class S4(SSMLayerCommon, nn.Module):
         A_bar, B_bar = self._discrete()
         return dense_kernel(A_bar, B_bar, self._C(), length)  # (K, H, L)
 
-    def kernel(self, length: int) -> torch.Tensor:
-        """The convolution kernel ``K_l = C Ā^l B̄``: ``(H, L)``, or ``(2, H, L)`` when bidirectional."""
-        kernel = self._kernels(length)
-        return kernel if self.bidirectional else kernel[0]
-
     # ------------------------------------------------------------------------------------------ recurrence
-
-    def _check_recurrent(self) -> None:
-        if self.bidirectional:
-            raise ValueError("a bidirectional S4 layer has no recurrent (step) mode: it needs the future inputs")
 
     def initial_state(self, batch: int) -> torch.Tensor:
         """Zero state ``(B, H, N)`` real."""

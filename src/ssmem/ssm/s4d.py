@@ -184,19 +184,7 @@ class S4D(SSMLayerCommon, nn.Module):
         _, B_bar, log_A_bar = self._discrete()
         return vandermonde_kernel(self._C() * B_bar, log_A_bar, length)  # (K, H, L)
 
-    def kernel(self, length: int) -> torch.Tensor:
-        """The convolution kernel: ``(H, L)`` real, or ``(2, H, L)`` when bidirectional.
-
-        ``K_l = 2·Re(Σ_n C_n B̄_n Ā_n^l)``. In readout mode the kernel is cached (see the module docstring).
-        """
-        kernel = self._kernels(length)
-        return kernel if self.bidirectional else kernel[0]
-
     # ------------------------------------------------------------------------------------------ recurrence
-
-    def _check_recurrent(self) -> None:
-        if self.bidirectional:
-            raise ValueError("a bidirectional S4D layer has no recurrent (step) mode: it needs the future inputs")
 
     def initial_state(self, batch: int) -> torch.Tensor:
         """Zero state ``(B, H, n_modes)`` complex."""
