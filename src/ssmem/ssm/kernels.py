@@ -272,9 +272,11 @@ class _FusedConvolution(torch.autograd.Function):
         n_fft = 2 * length
         u_hat = torch.fft.rfft(_padded_channel_first(x))
         c_hat = torch.fft.rfft(circular, n=n_fft)
-        y = _plus_skip(torch.fft.irfft(u_hat * c_hat, n=n_fft)[..., :length], D, x)
+        keep_u_hat = ctx.needs_input_grad[1]  # the kernel gradient needs rfft(u); otherwise multiply in place
+        product = u_hat * c_hat if keep_u_hat else u_hat.mul_(c_hat)
+        y = _plus_skip(torch.fft.irfft(product, n=n_fft)[..., :length], D, x)
         # conj(ĉ) is (H, L+1): materialise it once instead of resolving a conjugate view of a batch-sized product
-        ctx.save_for_backward(x, u_hat if ctx.needs_input_grad[1] else None, c_hat.conj().resolve_conj(), D)
+        ctx.save_for_backward(x, u_hat if keep_u_hat else None, c_hat.conj().resolve_conj(), D)
         return y
 
     @staticmethod
@@ -285,11 +287,11 @@ class _FusedConvolution(torch.autograd.Function):
         n_fft = 2 * length
         grad_x = grad_c = grad_D = None
         g_hat = torch.fft.rfft(_padded_channel_first(grad_y))
-        if ctx.needs_input_grad[0]:
-            grad_x = _plus_skip(torch.fft.irfft(g_hat * c_hat_conj, n=n_fft)[..., :length], D, grad_y)
         if ctx.needs_input_grad[1]:
             # Σ_b ĝ · conj(û) = vecdot(û, ĝ) over the batch axis (vecdot conjugates its first argument)
             grad_c = torch.fft.irfft(torch.linalg.vecdot(u_hat, g_hat, dim=0), n=n_fft)
+        if ctx.needs_input_grad[0]:  # ĝ is not needed after this: multiply in place
+            grad_x = _plus_skip(torch.fft.irfft(g_hat.mul_(c_hat_conj), n=n_fft)[..., :length], D, grad_y)
         if ctx.needs_input_grad[2]:
             grad_D = (grad_y * x).sum((0, 1))
         return grad_x, grad_c, grad_D
