@@ -3,8 +3,8 @@
 By default glibc serves every block above a (dynamic) threshold with its own ``mmap`` and unmaps it on free, and
 trims the heap top back to the kernel, so each step of a CPU training loop pays page faults to get fresh pages
 for the same activations and FFT buffers again. Raising the mmap threshold to glibc's maximum (32 MiB on 64-bit)
-and keeping the freed heap (trim threshold 2 GiB) lets those blocks be reused: 10-100x fewer page faults and
-3-36 % faster training steps of the CPU recipes (``benchmarks/allocator.py``; blocks above 32 MiB still come and
+and keeping the freed heap (trim threshold 2 GiB) lets those blocks be reused: 9x or more fewer page faults and
+3-26 % faster training steps of the CPU recipes (``benchmarks/allocator.py``; blocks above 32 MiB still come and
 go by mmap), at the price of a process that keeps up to that much freed memory.
 
 The ``ssmem`` command applies it (``SSMEM_MALLOC_TUNING=0`` turns it off); importing the library never does.
