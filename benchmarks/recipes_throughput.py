@@ -14,18 +14,18 @@ import torch
 
 from _common import best_time, device, script_main, table
 from _steps import CPU_RECIPES, recipe_step
-from ssmem.ssm import _init, kernels
+from ssmem.ssm import _common, kernels
 
 
 @contextmanager
 def reference_convolution():
     """Route the S4D and S4 layers through the plain-autograd convolution (benchmark only)."""
-    saved = _init.ssm_convolution
-    _init.ssm_convolution = kernels.ssm_convolution_reference  # the layers' shared forward calls it from there
+    saved = _common.ssm_convolution
+    _common.ssm_convolution = kernels.ssm_convolution_reference  # the layers' shared forward calls it from there
     try:
         yield
     finally:
-        _init.ssm_convolution = saved
+        _common.ssm_convolution = saved
 
 
 def profile_table(recipe: str, dev: torch.device, rows: int = 8) -> str:

@@ -5,7 +5,7 @@ Layers share one contract: ``forward(x (B, L, H)) -> (B, L, H)``, ``kernel(L)``,
 ``ssm_parameter_names`` and ``frozen_tensors()``. Pure kernel functions live in :mod:`ssmem.ssm.kernels`.
 """
 
-from ._init import TRAIN_MODES
+from ._common import TRAIN_MODES
 from .block import NORMS, SSMBlock
 from .models import POOLINGS, CausalSequenceModel, DualSequenceClassifier, SequenceClassifier
 from .optim import ParameterCounts, build_optimizer, count_parameters

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..eigs import EigenvalueSet, continuous_eigenvalues, n_modes_of, resolve_set
-from ._init import (
+from ._common import (
     SSMLayerCommon,
     TRAIN_MODES,
     check_common,

@@ -1,4 +1,5 @@
-"""Shared pieces of the SSM layers: argument checks, seeded draws, parameter-or-buffer, common properties and the readout kernel cache."""
+"""What the SSM layers share: argument checks, seeded draws, parameter-or-buffer, and :class:`SSMLayerCommon`
+(read-only properties, the readout-mode kernel cache, ``kernel()`` and the convolution-mode ``forward``)."""
 
 from __future__ import annotations
 
