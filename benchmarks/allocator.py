@@ -1,5 +1,5 @@
 """Allocator tuning: a training step of the CPU recipes with glibc's default allocator vs the tuned one that the
-``ssmem`` command sets (``ssmem._allocator``: large blocks reused instead of mapped and unmapped every step).
+``ssmem`` command sets (``ssmem._allocator``: large blocks reused from the heap instead of mapped and unmapped every step).
 
 The setting is process-wide, so each side runs in a child process of its own (``SSMEM_MALLOC_TUNING=0`` or 1);
 the table gives the median step time over the timed steps and the minor page faults per step of each child.
@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from _common import device, script_main, setup, table
+from ssmem._allocator import GLIBC_VARIABLES
 from _steps import CPU_RECIPES, recipe_step
 
 QUICK_RECIPES = ("lra/image-cpu", "lra/listops-cpu", "lra/text-cpu", "lm/shakespeare-cpu")
@@ -43,7 +44,7 @@ def child(recipe: str, steps: int) -> None:
 
 def measure(recipe: str, tuned: bool, steps: int) -> dict:
     env = dict(os.environ, SSMEM_MALLOC_TUNING="1" if tuned else "0", SSMEM_BENCH_THREADS=str(torch.get_num_threads()))
-    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+    for name in GLIBC_VARIABLES:
         env.pop(name, None)
     command = [sys.executable, str(Path(__file__).resolve()), "--child", recipe, str(steps)]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
