@@ -6,7 +6,7 @@ import torch
 
 from ssmem.ssm import S4D
 from ssmem.ssm.kernels import (
-    _batch_conj_dot,
+    _batch_sum_of_products,
     circular_kernel,
     complex_powers,
     ssm_convolution,
@@ -206,10 +206,10 @@ def test_complex_powers_equal_complex_exp_values_and_gradients():
 
 
 @pytest.mark.parametrize("batch", [0, 1, 5])
-def test_batch_conj_dot_equals_vecdot_over_the_batch(batch):
+def test_batch_sum_of_products_equals_the_materialised_sum(batch):
     # the kernel gradient's reduction Σ_b conj(û_b)·ĝ_b, accumulated row by row
     gen = torch.Generator().manual_seed(batch)
-    u_hat = torch.randn(batch, 3, 7, generator=gen, dtype=torch.complex128)
+    u_hat_conj = torch.randn(batch, 3, 7, generator=gen, dtype=torch.complex128)
     g_hat = torch.randn(batch, 3, 7, generator=gen, dtype=torch.complex128)
-    expected = (u_hat.conj() * g_hat).sum(0)
-    torch.testing.assert_close(_batch_conj_dot(u_hat, g_hat), expected, rtol=1e-14, atol=1e-14)
+    expected = (u_hat_conj * g_hat).sum(0)
+    torch.testing.assert_close(_batch_sum_of_products(u_hat_conj, g_hat), expected, rtol=1e-14, atol=1e-14)
