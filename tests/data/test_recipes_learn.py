@@ -1,6 +1,6 @@
 """Every ``-cpu`` recipe of a real task learns clearly above chance (or beats its baseline) in its short run.
 
-Slow (the whole slow suite, these included, takes about 12 minutes on 2 CPU cores): run with ``pytest -m slow tests/data/test_recipes_learn.py``.
+Slow (the whole slow suite, these included, takes about 10 minutes on 2 CPU cores): run with ``pytest -m slow tests/data/test_recipes_learn.py``.
 """
 
 import pytest
