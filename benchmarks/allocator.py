@@ -1,5 +1,6 @@
 """Allocator tuning: a training step of the CPU recipes with glibc's default allocator vs the tuned one that the
-``ssmem`` command sets (``ssmem._allocator``: large blocks reused from the heap instead of mapped and unmapped every step).
+``ssmem`` command sets (``ssmem._allocator``: large blocks reused from the heap instead of mapped and unmapped
+every step).
 
 The setting is process-wide, so each side runs in a child process of its own (``SSMEM_MALLOC_TUNING=0`` or 1);
 the table gives the median step time over the timed steps and the minor page faults per step of each child.
@@ -19,8 +20,8 @@ from pathlib import Path
 import torch
 
 from _common import device, script_main, setup, table
-from ssmem._allocator import GLIBC_VARIABLES
 from _steps import CPU_RECIPES, recipe_step
+from ssmem._allocator import GLIBC_VARIABLES
 
 QUICK_RECIPES = ("lra/image-cpu", "lra/listops-cpu", "lra/text-cpu", "lm/shakespeare-cpu")
 

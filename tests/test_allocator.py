@@ -12,7 +12,8 @@ from ssmem._allocator import tune_allocator
 GLIBC_LINUX = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 GLIBC_VERSION = tuple(int(part) for part in platform.libc_ver()[1].split(".")[:2] if part.isdigit())
 
-# where a fresh process puts a 48 MiB tensor (above 32 MiB, the highest mmap threshold glibc accepts): glibc's mallinfo2 counts the bytes in mmapped blocks
+# where a fresh process puts a 48 MiB tensor (above 32 MiB, the highest mmap threshold glibc accepts):
+# glibc's mallinfo2 counts the bytes in mmapped blocks
 MMAPPED_BYTES_OF_A_LARGE_TENSOR = """
 import ctypes, torch
 from ssmem._allocator import tune_allocator

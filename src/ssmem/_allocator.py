@@ -4,7 +4,7 @@ By default glibc serves every block above a (dynamic) threshold with its own ``m
 trims the heap top back to the kernel, so each step of a CPU training loop pays page faults to get fresh pages
 for the same activations and FFT buffers again. Serving every block from the heap (no ``mmap`` for single blocks;
 raising the threshold instead stops at 32 MiB, too little for Path-X's buffers) and keeping the freed heap (trim
-threshold 2 GiB) lets those blocks be reused: 9x to thousands of times fewer page faults, and training steps of
+threshold 2 GiB) lets those blocks be reused: 11x to thousands of times fewer page faults, and training steps of
 the CPU recipes up to 1.8x faster (``benchmarks/allocator.py``), at the price of a process that keeps the memory
 it has freed (up to 2 GiB at the heap top, and any freed block below it) until it exits: Path-X-CPU's training
 peaks at 1.84 GB instead of 1.15 GB of resident memory.
