@@ -282,11 +282,11 @@ class _FusedConvolution(torch.autograd.Function):
         n_fft = 2 * length
         u_hat = torch.fft.rfft(_padded_channel_first(x))
         c_hat = torch.fft.rfft(circular, n=n_fft)
-        keep_u_hat = ctx.needs_input_grad[1]  # the kernel gradient needs conj(rfft(u)); otherwise multiply in place
-        product = u_hat * c_hat if keep_u_hat else u_hat.mul_(c_hat)
+        kernel_grad = ctx.needs_input_grad[1]  # it needs conj(rfft(u)) kept; otherwise multiply in place
+        product = u_hat * c_hat if kernel_grad else u_hat.mul_(c_hat)
         y = _plus_skip(torch.fft.irfft(product, n=n_fft)[..., :length], D, x)
         # conjugates stored physically: a conjugate view would be copied again at every use in the backward
-        u_hat_conj = u_hat.conj_physical_() if keep_u_hat else None
+        u_hat_conj = u_hat.conj_physical_() if kernel_grad else None
         ctx.save_for_backward(x, u_hat_conj, c_hat.conj_physical(), D)
         return y
 
