@@ -249,8 +249,7 @@ def _padded_channel_first(x: torch.Tensor) -> torch.Tensor:
 def _plus_skip(y: torch.Tensor, D: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``y (B, H, L)`` (any strides) transposed, plus ``D·x`` for ``x (B, L, H)``: one pass that writes a
     contiguous ``(B, L, H)`` result, so the layers' pointwise ops that follow run on contiguous memory."""
-    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-    return torch.addcmul(y.transpose(1, 2), D, x, out=out)
+    return torch.addcmul(y.transpose(1, 2), D, x, out=x.new_empty(x.shape))
 
 
 def _batch_sum_of_products(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
