@@ -128,6 +128,10 @@ def test_groups_claims_and_curves_from_fabricated_store(tmp_path):
     statuses = [f.status for f in lra_findings(rows)]
     # faster, overfits less, matches on most tasks (2 of 3), ListOps exception, ~10% frozen, memory barely grows
     assert statuses == ["confirmed", "confirmed", "confirmed", "confirmed", "confirmed", "confirmed"]
+    faster, overfits = lra_findings(rows)[:2]
+    assert "listops/s4d-inv: 200 vs 400" in faster.evidence and faster.evidence.endswith("RC faster in 3 of 3")
+    assert "text/s4d-inv: 5.00 vs 20.00" in overfits.evidence  # gaps 0.05 vs 0.20, in accuracy points
+    assert overfits.evidence.endswith("smaller for RC in 3 of 3")
     match = lra_findings(rows)[2]
     assert "RC matches or beats on 2 of 3 tasks (text, retrieval)" in match.evidence
     assert "listops/s4d-inv: 31.00 vs 42.00 (worse)" in match.evidence

@@ -14,7 +14,7 @@ as the experiments wrote them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,16 +67,24 @@ def _majority(hits: int, total: int) -> str:
     return "confirmed" if hits * 2 > total else "not confirmed"
 
 
-def _faster(pairs: Sequence[Comparison]) -> Finding:
-    claim = "Reservoir (RC) training converges faster than learnable eigenvalues"
-    parts, hits, total = [], 0, 0
+def _reservoir_lower(
+    pairs: Sequence[Comparison], statistic: Callable[[GroupRow], Any], show: Callable[[Comparison, float], str]
+) -> tuple[list[str], int, int]:
+    """Over the pairs where both sides have a mean of ``statistic`` (a statistic of a side's group): the parts
+    ``"task/eigs: RC vs learnable"`` (values written by ``show``), how often RC's mean is the lower, and the count."""
+    parts, hits = [], 0
     for c in pairs:
-        a, b = c.learnable.convergence_steps, c.reservoir.convergence_steps
+        a, b = statistic(c.learnable), statistic(c.reservoir)
         if a.mean is None or b.mean is None:
             continue
-        total += 1
         hits += b.mean < a.mean
-        parts.append(f"{c.task}/{c.eigs}: {b.mean:.0f} vs {a.mean:.0f}")
+        parts.append(f"{c.task}/{c.eigs}: {show(c, b.mean)} vs {show(c, a.mean)}")
+    return parts, hits, len(parts)
+
+
+def _faster(pairs: Sequence[Comparison]) -> Finding:
+    claim = "Reservoir (RC) training converges faster than learnable eigenvalues"
+    parts, hits, total = _reservoir_lower(pairs, lambda side: side.convergence_steps, lambda c, v: f"{v:.0f}")
     evidence = (f"steps to reach 95% of the final validation metric, RC vs learnable (mean over seeds): "
                 f"{'; '.join(parts) or 'no pairs'}; RC faster in {hits} of {total}")
     return Finding(claim, _majority(hits, total), evidence)
@@ -84,15 +92,9 @@ def _faster(pairs: Sequence[Comparison]) -> Finding:
 
 def _overfits_less(pairs: Sequence[Comparison]) -> Finding:
     claim = "RC overfits less (smaller train − validation gap)"
-    parts, hits, total = [], 0, 0
-    for c in pairs:
-        a, b = c.learnable.gap, c.reservoir.gap
-        if a.mean is None or b.mean is None:
-            continue
-        scale, _ = fmt_metric(c.learnable.metric)
-        total += 1
-        hits += b.mean < a.mean
-        parts.append(f"{c.task}/{c.eigs}: {b.mean * scale:.2f} vs {a.mean * scale:.2f}")
+    parts, hits, total = _reservoir_lower(
+        pairs, lambda side: side.gap, lambda c, v: f"{v * fmt_metric(c.learnable.metric)[0]:.2f}"
+    )
     evidence = (f"final train − validation metric, RC vs learnable: {'; '.join(parts) or 'no pairs'}; "
                 f"smaller for RC in {hits} of {total}")
     return Finding(claim, _majority(hits, total), evidence)
