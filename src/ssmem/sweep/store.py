@@ -23,7 +23,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -336,27 +336,12 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _record(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        run_id=row["run_id"],
-        grid=row["grid"],
-        study=row["study"],
-        recipe=row["recipe"],
-        eigs=row["eigs"],
-        train_mode=row["train_mode"],
-        seed=row["seed"],
-        overrides=tuple(json.loads(row["overrides"])),
-        params=json.loads(row["params"]),
-        status=row["status"],
-        worker=row["worker"],
-        attempts=row["attempts"],
-        run_dir=row["run_dir"],
-        created_at=row["created_at"],
-        claimed_at=row["claimed_at"],
-        heartbeat=row["heartbeat"],
-        finished_at=row["finished_at"],
-        result=json.loads(row["result"]) if row["result"] else {},
-        error=row["error"],
-    )
+    """A row as a :class:`RunRecord` (the columns are named as the fields; three of them hold JSON)."""
+    values = {f.name: row[f.name] for f in fields(RunRecord)}
+    values["overrides"] = tuple(json.loads(values["overrides"]))
+    values["params"] = json.loads(values["params"])
+    values["result"] = json.loads(values["result"]) if values["result"] else {}
+    return RunRecord(**values)
 
 
 def _jsonable(value: Any) -> Any:
