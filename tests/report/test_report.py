@@ -125,17 +125,17 @@ def test_groups_claims_and_curves_from_fabricated_store(tmp_path):
         assert r.memory_length_initial.mean == 17 and r.capacity_trained.mean == 20.0
     assert rows[0].published == 60.18 and rows[1].published is None  # published S4D only for learnable
     assert all(len(r.curve("val", "accuracy").steps) == 4 for r in main)  # the torn last line is skipped
-    statuses = [f.status for f in lra_findings(rows)]
+    findings = lra_findings(rows)
+    statuses = [f.status for f in findings]
     # faster, overfits less, matches on most tasks (2 of 3), ListOps exception, ~10% frozen, memory barely grows
     assert statuses == ["confirmed", "confirmed", "confirmed", "confirmed", "confirmed", "confirmed"]
-    faster, overfits = lra_findings(rows)[:2]
+    faster, overfits, match = findings[:3]
     assert "listops/s4d-inv: 200 vs 400" in faster.evidence and faster.evidence.endswith("RC faster in 3 of 3")
     assert "text/s4d-inv: 5.00 vs 20.00" in overfits.evidence  # gaps 0.05 vs 0.20, in accuracy points
     assert overfits.evidence.endswith("smaller for RC in 3 of 3")
-    match = lra_findings(rows)[2]
     assert "RC matches or beats on 2 of 3 tasks (text, retrieval)" in match.evidence
     assert "listops/s4d-inv: 31.00 vs 42.00 (worse)" in match.evidence
-    assert "mean 11.1%" in lra_findings(rows)[4].evidence  # 1000 of 9000
+    assert "mean 11.1%" in findings[4].evidence  # 1000 of 9000
 
 
 def test_memory_growth_is_not_barely(tmp_path):
