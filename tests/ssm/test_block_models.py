@@ -6,6 +6,8 @@ import torch.nn.functional as F
 
 from ssmem.ssm import S4, S4D, CausalSequenceModel, DualSequenceClassifier, SequenceClassifier, SSMBlock
 
+from .stepping import recurrent_outputs
+
 F64 = torch.float64
 
 
@@ -43,12 +45,7 @@ def test_block_step_equals_forward_in_eval_mode(norm, prenorm, make_layer):
     block(torch.randn(5, 12, 4, dtype=F64))  # move the batch-norm running statistics away from (0, 1)
     block.eval()
     x = torch.randn(2, 15, 4, dtype=F64)
-    state = block.initial_state(2)
-    steps = []
-    for t in range(15):
-        y_t, state = block.step(x[:, t], state)
-        steps.append(y_t)
-    torch.testing.assert_close(torch.stack(steps, 1), block(x), rtol=0, atol=1e-10)
+    torch.testing.assert_close(recurrent_outputs(block, x), block(x), rtol=0, atol=1e-10)
 
 
 def test_block_rejects_bad_arguments():
@@ -154,12 +151,7 @@ def test_causal_model_step_equals_forward(vocab):
         model = causal_model(prenorm=False)
         x = torch.randn(2, 16, 2, dtype=F64)
     model.eval()
-    state = model.initial_state(2)
-    outputs = []
-    for t in range(16):
-        out_t, state = model.step(x[:, t], state)
-        outputs.append(out_t)
-    torch.testing.assert_close(torch.stack(outputs, 1), model(x), rtol=0, atol=1e-10)
+    torch.testing.assert_close(recurrent_outputs(model, x), model(x), rtol=0, atol=1e-10)
 
 
 def test_causal_model_rejects_non_causal_parts():

@@ -10,6 +10,8 @@ from ssmem.eigs import EIGENVALUE_SETS, continuous_eigenvalues, discrete_eigenva
 from ssmem.ssm import S4D, TRAIN_MODES
 from ssmem.ssm.kernels import diagonal_scan_reference
 
+from .stepping import recurrent_outputs
+
 F64 = torch.float64
 
 
@@ -17,15 +19,6 @@ def make(**kw) -> S4D:
     args = dict(d_model=3, d_state=8, seed=0, dtype=F64, dt_min=0.01, dt_max=0.5)
     args.update(kw)
     return S4D(**args)
-
-
-def recurrent_outputs(layer: S4D, x: torch.Tensor) -> torch.Tensor:
-    state = layer.initial_state(x.shape[0])
-    outputs = []
-    for t in range(x.shape[1]):
-        y_t, state = layer.step(x[:, t], state)
-        outputs.append(y_t)
-    return torch.stack(outputs, dim=1)
 
 
 def reference_outputs(layer: S4D, x: torch.Tensor) -> torch.Tensor:
