@@ -80,7 +80,7 @@ def test_adding_target_is_the_sum_of_the_marked_values():
 def test_bad_parameters_are_clear_errors():
     with pytest.raises(ValueError, match=r"delay must lie in \[0, seq_len\)"):
         build_task("memory/delay", DelayParams(seq_len=10, delays=(10,)), seed=0)
-    with pytest.raises(ValueError, match="unknown distribution 'cauchy'"):
+    with pytest.raises(ValueError, match="distribution 'cauchy' is not one of: gaussian, uniform"):
         build_task("memory/delay", DelayParams(seq_len=10, delays=(1,), distribution="cauchy", n_train=1, n_val=1, n_test=1), seed=0)
-    with pytest.raises(ValueError, match="n_val must be positive"):
+    with pytest.raises(ValueError, match="n_val must be a number >= 1, got 0"):
         build_task("memory/copy", CopyParams(n_val=0), seed=0)

@@ -9,6 +9,7 @@ import numpy as np
 from .corpora import Document
 
 PAD_BYTE = 0  # pads short chunks; text never contains NUL
+LABELS = ("work", "group")  # the document field that is the class
 
 
 def to_bytes_row(text: bytes, seq_len: int) -> np.ndarray:
@@ -72,8 +73,8 @@ def chunk_split(docs: list[Document], indices: list[int], class_of: dict[str, in
 
 def choose_classes(docs: list[Document], label: str, max_classes: int) -> list[str]:
     """The class names: all values of ``label``, or the ``max_classes`` with the most bytes (ties by name)."""
-    if label not in ("work", "group"):
-        raise ValueError(f"label {label!r} is not one of: work, group")
+    if label not in LABELS:
+        raise ValueError(f"label {label!r} is not one of: {', '.join(LABELS)}")
     sizes: dict[str, int] = {}
     for d in docs:
         sizes[getattr(d, label)] = sizes.get(getattr(d, label), 0) + len(d.text)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import cached, file_fingerprint
+from ._checks import check_at_least, check_split_fractions, check_subsets
 from ._chunks import subsample
 from ._datasets import ForecastDataset
 from ._errors import DataNotFoundError, MalformedDataError
@@ -78,6 +79,12 @@ class ForecastParams:
     data_seed: int | None = 0
     cache_dir: str | None = None
     cache: bool = True
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 0, "season")
+        check_at_least(self, 1, "lookback", "horizon", "stride")
+        check_split_fractions(self)
+        check_subsets(self)
 
 
 def _as_names(value: object) -> tuple[str, ...]:
@@ -221,8 +228,6 @@ def forecast_info(params: ForecastParams) -> TaskInfo:
 
 @register_task("forecast/series", ForecastParams, "forecast the next steps of a shipped series or any CSV (MSE, naive baselines)", info=forecast_info)
 def build_forecast(params: ForecastParams, *, seed: int, data_dir: Path | None) -> TaskData:
-    if params.lookback < 1 or params.horizon < 1 or params.stride < 1:
-        raise ValueError(f"lookback ({params.lookback}), horizon ({params.horizon}) and stride ({params.stride}) must be positive")
     data_seed = data_seed_of(params, seed)
     path = _resolve(params)[0]
     arrays = cached("forecast/series", params, data_seed, lambda: _build_arrays(params, data_seed), extra=file_fingerprint([path]) if path.is_file() else None)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import cached, file_fingerprint
+from ._checks import check_at_least, check_choice, check_subsets
 from ._datasets import PixelDataset, pixel_stats, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
@@ -45,6 +46,11 @@ class ImageParams:
     data_seed: int | None = 0
     cache_dir: str | None = None
     cache: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice(self, "dataset", DATASETS)
+        check_at_least(self, 0, "permutation_seed")
+        check_subsets(self)
 
 
 def _has_idx(folder: Path) -> bool:
@@ -151,8 +157,6 @@ def _build_arrays(params: ImageParams, data_seed: int, data_dir: Path | None) ->
 
 def image_info(params: ImageParams) -> TaskInfo:
     """What a model needs to know, without reading images (``chance`` unknown: None)."""
-    if params.dataset not in DATASETS:
-        raise ValueError(f"image dataset {params.dataset!r} is not one of: {', '.join(DATASETS)}")
     side = SIDES[params.dataset]
     return TaskInfo(objective="classification", seq_len=side * side, d_output=10, d_input=1, extra={"dataset": params.dataset, "permuted": params.permuted})
 

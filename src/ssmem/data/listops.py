@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import cached, file_fingerprint
+from ._checks import check_at_least, check_choice, check_probability, check_subsets
 from ._datasets import TokenDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
@@ -33,6 +34,7 @@ PAD = 0
 VOCAB: tuple[str, ...] = ("<pad>", *(str(d) for d in range(10)), *OPERATORS, END)
 TOKEN_IDS = {token: i for i, token in enumerate(VOCAB)}
 SPLITS = ("train", "val", "test")
+SOURCES = ("generate", "release")
 
 Tree = int | tuple[str, list["Tree"]]
 
@@ -115,13 +117,39 @@ def encode(sequences: list[list[int]], seq_len: int) -> np.ndarray:
     return out
 
 
-def generate(n: int, rng: random.Random, *, min_length: int, max_length: int, max_depth: int, max_args: int, leaf_prob: float) -> list[Tree]:
-    """``n`` trees with ``min_length < length < max_length``, by rejection."""
+def longest_tree(*, max_depth: int, max_args: int, leaf_prob: float) -> int:
+    """The most tokens a generated tree can have (every node above ``max_depth`` an operator with ``max_args``)."""
+    if leaf_prob >= 1.0:
+        return 1
+    length = 1
+    for _ in range(max_depth - 1):
+        length = 2 + max_args * length
+    return length
+
+
+def generate(
+    n: int, rng: random.Random, *, min_length: int, max_length: int, max_depth: int, max_args: int, leaf_prob: float,
+    max_misses: int = 100_000,
+) -> list[Tree]:
+    """``n`` trees with ``min_length < length < max_length``, by rejection.
+
+    Raises ``ValueError`` after ``max_misses`` draws in a row outside the range (at the LRA settings about 8% of
+    the draws are kept, so that means the range is out of the generator's reach)."""
     trees: list[Tree] = []
+    misses = 0
     while len(trees) < n:
         tree, length = generate_tree(rng, max_depth=max_depth, max_args=max_args, leaf_prob=leaf_prob)
         if min_length < length < max_length:
             trees.append(tree)
+            misses = 0
+        else:
+            misses += 1
+            if misses >= max_misses:
+                raise ValueError(
+                    f"no ListOps tree with {min_length} < length < {max_length} in {max_misses} draws "
+                    f"(max_depth={max_depth}, max_args={max_args}, leaf_prob={leaf_prob}); widen the length range, "
+                    "or change the depth, arguments or leaf probability"
+                )
     return trees
 
 
@@ -148,6 +176,29 @@ class ListOpsParams:
     data_seed: int | None = 0
     cache_dir: str | None = None
     cache: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice(self, "source", SOURCES)
+        check_at_least(self, 1, "seq_len", "max_depth")
+        check_at_least(self, 0, "min_length")
+        check_at_least(self, 2, "max_args")
+        check_probability(self, "leaf_prob")
+        check_subsets(self)
+        if self.source != "generate":
+            return
+        if self.max_length < self.min_length + 2:
+            raise ValueError(
+                f"ListOps keeps trees with min_length < length < max_length: max_length ({self.max_length}) must be "
+                f"at least min_length + 2 = {self.min_length + 2}"
+            )
+        if self.max_length > self.seq_len + 1:
+            raise ValueError(f"ListOps max_length {self.max_length} exceeds seq_len + 1 = {self.seq_len + 1}")
+        longest = longest_tree(max_depth=self.max_depth, max_args=self.max_args, leaf_prob=self.leaf_prob)
+        if longest <= self.min_length:
+            raise ValueError(
+                f"ListOps trees have at most {longest} tokens at max_depth={self.max_depth}, max_args={self.max_args}, "
+                f"leaf_prob={self.leaf_prob}: none is longer than min_length={self.min_length}"
+            )
 
 
 _LAYOUT = "  <dir>/basic_train.tsv, basic_val.tsv, basic_test.tsv  (tab-separated, header 'Source<TAB>Target')"
@@ -189,13 +240,6 @@ def read_release_tsv(path: Path, limit: int = 0) -> tuple[list[list[int]], np.nd
     return sequences, np.asarray(labels, dtype=np.int64)
 
 
-def _check(params: ListOpsParams) -> None:
-    if params.source not in ("generate", "release"):
-        raise ValueError(f"ListOps source {params.source!r} is not one of: generate, release")
-    if params.source == "generate" and params.max_length > params.seq_len + 1:
-        raise ValueError(f"ListOps max_length {params.max_length} exceeds seq_len + 1 = {params.seq_len + 1}")
-
-
 def _build_arrays(params: ListOpsParams, data_seed: int, data_dir: Path | None) -> dict[str, np.ndarray]:
     arrays = {}
     if params.source == "release":
@@ -222,7 +266,6 @@ def _build_arrays(params: ListOpsParams, data_seed: int, data_dir: Path | None) 
 
 def listops_info(params: ListOpsParams) -> TaskInfo:
     """What a model needs to know, without generating or reading data (``chance`` unknown: None)."""
-    _check(params)
     return TaskInfo(
         objective="classification",
         seq_len=params.seq_len,
@@ -234,7 +277,6 @@ def listops_info(params: ListOpsParams) -> TaskInfo:
 
 @register_task("lra/listops", ListOpsParams, "ListOps: value of a nested MIN/MAX/MED/SM expression (10 classes, L = 2048)", info=listops_info)
 def build_listops(params: ListOpsParams, *, seed: int, data_dir: Path | None) -> TaskData:
-    _check(params)
     data_seed = data_seed_of(params, seed)
     extra = None
     if params.source == "release":

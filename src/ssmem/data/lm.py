@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import cached, file_fingerprint
+from ._checks import check_at_least, check_split_fractions, check_subsets
 from ._chunks import subsample
 from ._datasets import NextByteDataset
 from ._sources import Availability, data_seed_of, register_availability
@@ -41,6 +42,11 @@ class LMParams:
     data_seed: int | None = 0
     cache_dir: str | None = None
     cache: bool = True
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "seq_len")
+        check_split_fractions(self)
+        check_subsets(self)
 
 
 def unigram_bits_per_byte(train: np.ndarray, targets: np.ndarray) -> float:

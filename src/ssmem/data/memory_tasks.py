@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,20 +24,16 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from ._checks import SPLIT_SIZES, check_at_least, check_choice
 from .task import TaskData, TaskInfo, register_task
 
 SPLITS = ("train", "val", "test")
+DISTRIBUTIONS = ("gaussian", "uniform")
 
 
 def _split_rng(seed: int, split: str) -> np.random.Generator:
     """An independent generator per (seed, split): the splits never share samples."""
     return np.random.default_rng([int(seed), SPLITS.index(split), 0x5353])
-
-
-def _check_sizes(n_train: int, n_val: int, n_test: int) -> None:
-    for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
-        if n <= 0:
-            raise ValueError(f"{name} must be positive, got {n}")
 
 
 # ----------------------------------------------------------------------------------------------- delay
@@ -50,6 +48,17 @@ class DelayParams:
     n_test: int = 512
     distribution: str = "gaussian"  # "gaussian" (N(0, 1)) or "uniform" (U(-√3, √3), unit variance)
 
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "seq_len", *SPLIT_SIZES)
+        if isinstance(self.delays, (str, bytes)) or not isinstance(self.delays, Iterable):
+            raise ValueError(f"delays must be a list of delays, got {self.delays!r}")
+        self.delays = tuple(self.delays)
+        if not self.delays:
+            raise ValueError("delays must name at least one delay")
+        if not all(isinstance(tau, numbers.Integral) and 0 <= tau < self.seq_len for tau in self.delays):
+            raise ValueError(f"every delay must lie in [0, seq_len) = [0, {self.seq_len}) and be an integer, got {list(self.delays)}")
+        check_choice(self, "distribution", DISTRIBUTIONS)
+
 
 def delay_sequences(
     n: int, seq_len: int, delays: tuple[int, ...], *, distribution: str, rng: np.random.Generator
@@ -60,7 +69,7 @@ def delay_sequences(
     elif distribution == "uniform":
         u = rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), size=(n, seq_len))
     else:
-        raise ValueError(f"unknown distribution {distribution!r}; valid choices: gaussian, uniform")
+        raise ValueError(f"unknown distribution {distribution!r}; valid choices: {', '.join(DISTRIBUTIONS)}")
     y = np.full((n, seq_len, len(delays)), np.nan)
     for j, tau in enumerate(delays):
         y[:, tau:, j] = u[:, : seq_len - tau]  # y_t = u_{t - tau}
@@ -83,11 +92,6 @@ def delay_info(p: DelayParams) -> TaskInfo:
 @register_task("memory/delay", DelayParams, "regress u[t - tau] from iid input (one output per delay)", info=delay_info)
 def build_delay(params: DelayParams, *, seed: int, data_dir: Path | None = None) -> TaskData:
     p = params
-    _check_sizes(p.n_train, p.n_val, p.n_test)
-    if not p.delays:
-        raise ValueError("delays must name at least one delay")
-    if any(tau < 0 or tau >= p.seq_len for tau in p.delays):
-        raise ValueError(f"every delay must lie in [0, seq_len) = [0, {p.seq_len}), got {list(p.delays)}")
     sets = {}
     for split, n in zip(SPLITS, (p.n_train, p.n_val, p.n_test)):
         x, y = delay_sequences(n, p.seq_len, tuple(p.delays), distribution=p.distribution, rng=_split_rng(seed, split))
@@ -106,6 +110,10 @@ class CopyParams:
     n_train: int = 4096
     n_val: int = 512
     n_test: int = 512
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "n_tokens", "gap", *SPLIT_SIZES)
+        check_at_least(self, 2, "n_symbols")
 
 
 def copy_sequences(
@@ -139,9 +147,6 @@ def copy_info(p: CopyParams) -> TaskInfo:
 @register_task("memory/copy", CopyParams, "reproduce a token sequence after a blank gap", info=copy_info)
 def build_copy(params: CopyParams, *, seed: int, data_dir: Path | None = None) -> TaskData:
     p = params
-    _check_sizes(p.n_train, p.n_val, p.n_test)
-    if p.n_tokens < 1 or p.n_symbols < 2 or p.gap < 1:
-        raise ValueError(f"copy needs n_tokens >= 1, n_symbols >= 2, gap >= 1; got {p}")
     info = copy_info(p)
     sets = {}
     for split, n in zip(SPLITS, (p.n_train, p.n_val, p.n_test)):
@@ -159,6 +164,10 @@ class AddingParams:
     n_train: int = 4096
     n_val: int = 512
     n_test: int = 512
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, *SPLIT_SIZES)
+        check_at_least(self, 2, "seq_len")
 
 
 def adding_sequences(n: int, seq_len: int, *, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,9 +200,6 @@ def adding_info(p: AddingParams) -> TaskInfo:
 @register_task("memory/adding", AddingParams, "sum the two marked values of a long sequence", info=adding_info)
 def build_adding(params: AddingParams, *, seed: int, data_dir: Path | None = None) -> TaskData:
     p = params
-    _check_sizes(p.n_train, p.n_val, p.n_test)
-    if p.seq_len < 2:
-        raise ValueError(f"adding needs seq_len >= 2, got {p.seq_len}")
     sets = {}
     for split, n in zip(SPLITS, (p.n_train, p.n_val, p.n_test)):
         sets[split] = TensorDataset(*adding_sequences(n, p.seq_len, rng=_split_rng(seed, split)))

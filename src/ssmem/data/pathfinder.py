@@ -32,12 +32,14 @@ import torch
 from scipy.ndimage import maximum_filter
 
 from ._cache import cached, file_fingerprint
+from ._checks import check_at_least, check_choice, check_subsets
 from ._datasets import PixelDataset, pixel_stats, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
 from .task import TaskData, TaskInfo, register_task
 
 RESOLUTIONS = (32, 64, 128)
+SOURCES = ("generate", "release")
 SPLITS = ("train", "val", "test")
 INK = 255
 
@@ -234,6 +236,15 @@ class PathfinderParams:
     cache_dir: str | None = None
     cache: bool = True
 
+    def __post_init__(self) -> None:
+        check_choice(self, "source", SOURCES)
+        check_choice(self, "resolution", RESOLUTIONS)
+        check_at_least(self, 1, "contour_length", "distractor_length")
+        check_at_least(self, 0, "n_distractors", "max_turn_degrees", "workers")
+        if self.max_turn_degrees > 180:
+            raise ValueError(f"max_turn_degrees must lie in [0, 180], got {self.max_turn_degrees!r}")
+        check_subsets(self)
+
 
 @dataclass
 class PathXParams(PathfinderParams):
@@ -375,9 +386,6 @@ def _build_arrays(params: PathfinderParams, data_seed: int, data_dir: Path | Non
 
 
 def _build(name: str, params: PathfinderParams, seed: int, data_dir: Path | None) -> TaskData:
-    if params.source not in ("generate", "release"):
-        raise ValueError(f"Pathfinder source {params.source!r} is not one of: generate, release")
-    geometry(params.resolution, params.max_turn_degrees)  # validates the resolution
     data_seed = data_seed_of(params, seed)
     extra = None
     if params.source == "release":
@@ -398,7 +406,6 @@ def _build(name: str, params: PathfinderParams, seed: int, data_dir: Path | None
 
 def pathfinder_info(params: PathfinderParams) -> TaskInfo:
     """What a model needs to know, without drawing or reading images (``chance`` unknown: None)."""
-    geometry(params.resolution, params.max_turn_degrees)
     return TaskInfo(objective="classification", seq_len=params.resolution**2, d_output=2, d_input=1, extra={"resolution": params.resolution, "source": params.source})
 
 

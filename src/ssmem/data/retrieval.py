@@ -20,12 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import cached, file_fingerprint
-from ._chunks import chunk_split, choose_classes, split_documents, to_bytes_row
+from ._checks import check_at_least, check_choice, check_split_fractions, check_subsets
+from ._chunks import LABELS, chunk_split, choose_classes, split_documents, to_bytes_row
 from ._datasets import PairDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
 from .corpora import corpus_available, corpus_files, load_documents
 from .task import TaskData, TaskInfo, register_task
+
+SOURCES = ("corpus", "aan")
 
 SPLITS = ("train", "val", "test")
 AAN_FILES = {"train": "new_aan_pairs.train.tsv", "val": "new_aan_pairs.eval.tsv", "test": "new_aan_pairs.test.tsv"}
@@ -52,6 +55,14 @@ class RetrievalParams:
     data_seed: int | None = 0
     cache_dir: str | None = None
     cache: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice(self, "source", SOURCES)
+        check_choice(self, "label", LABELS)
+        check_at_least(self, 0, "max_classes")
+        check_at_least(self, 1, "seq_len")
+        check_split_fractions(self)
+        check_subsets(self)
 
 
 def make_pairs(labels: np.ndarray, documents: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -141,8 +152,6 @@ def _build_arrays(params: RetrievalParams, data_seed: int, data_dir: Path | None
 
 def retrieval_info(params: RetrievalParams) -> TaskInfo:
     """What a model needs to know, without building pairs (``chance`` unknown: None)."""
-    if params.source not in ("corpus", "aan"):
-        raise ValueError(f"retrieval source {params.source!r} is not one of: corpus, aan")
     return TaskInfo(objective="classification", seq_len=params.seq_len, d_output=2, vocab_size=256, pairs=True, extra={"pad_index": 0, "source": params.source, "corpus": params.corpus})
 
 

@@ -28,6 +28,7 @@ reading any data, so that ``ssmem validate`` can size a model for a recipe whose
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,21 +99,27 @@ def register_task(name: str, params_cls: type, description: str, *, info: Callab
     return decorate
 
 
+def _checked_params(spec: TaskSpec, params: Any) -> Any:
+    """``params`` (``None`` = the defaults) made anew, so that the params dataclass's checks also see fields set
+    after construction."""
+    if params is None:
+        return spec.params_cls()
+    if not isinstance(params, spec.params_cls):
+        raise TypeError(f"task {spec.name!r} takes {spec.params_cls.__name__} parameters, got {type(params).__name__}")
+    return dataclasses.replace(params)
+
+
 def build_task(name: str, params: Any = None, *, seed: int = 0, data_dir: str | Path | None = None) -> TaskData:
     """Build task ``name`` with ``params`` (an instance of its params dataclass; ``None`` = defaults)."""
     spec = TASKS.get(name)
-    if params is None:
-        params = spec.params_cls()
-    if not isinstance(params, spec.params_cls):
-        raise TypeError(f"task {name!r} takes {spec.params_cls.__name__} parameters, got {type(params).__name__}")
+    params = _checked_params(spec, params)
     return spec.build(params, seed=seed, data_dir=Path(data_dir) if data_dir is not None else None)
 
 
 def task_info(name: str, params: Any = None, *, seed: int = 0, data_dir: str | Path | None = None) -> TaskInfo:
     """The :class:`TaskInfo` of task ``name``: from its ``info`` function if it has one, else by building it."""
     spec = TASKS.get(name)
-    if params is None:
-        params = spec.params_cls()
+    params = _checked_params(spec, params)
     if spec.info is not None:
         return spec.info(params)
     return build_task(name, params, seed=seed, data_dir=data_dir).info

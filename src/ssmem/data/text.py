@@ -17,12 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import cached, file_fingerprint
-from ._chunks import chunk_split, choose_classes, split_documents, subsample, to_bytes_row
+from ._checks import check_at_least, check_choice, check_split_fractions, check_subsets
+from ._chunks import LABELS, chunk_split, choose_classes, split_documents, subsample, to_bytes_row
 from ._datasets import TokenDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
 from .corpora import corpus_available, corpus_files, load_documents
 from .task import TaskData, TaskInfo, register_task
+
+SOURCES = ("corpus", "imdb")
 
 SPLITS = ("train", "val", "test")
 
@@ -50,6 +53,14 @@ class TextParams:
     data_seed: int | None = 0
     cache_dir: str | None = None
     cache: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice(self, "source", SOURCES)
+        check_choice(self, "label", LABELS)
+        check_at_least(self, 0, "max_classes")
+        check_at_least(self, 1, "seq_len")
+        check_split_fractions(self)
+        check_subsets(self)
 
 
 _IMDB_LAYOUT = "  <dir>/train/pos/*.txt, train/neg/*.txt, test/pos/*.txt, test/neg/*.txt"
@@ -110,16 +121,12 @@ def _build_corpus(params: TextParams, data_seed: int) -> dict[str, np.ndarray]:
 
 def text_info(params: TextParams) -> TaskInfo:
     """What a model needs to know, without building chunks (a corpus is listed to count its classes)."""
-    if params.source not in ("corpus", "imdb"):
-        raise ValueError(f"text source {params.source!r} is not one of: corpus, imdb")
     classes = ["negative", "positive"] if params.source == "imdb" else choose_classes(load_documents(params.corpus), params.label, params.max_classes)
     return TaskInfo(objective="classification", seq_len=params.seq_len, d_output=len(classes), vocab_size=256, extra={"classes": classes, "pad_index": 0, "source": params.source, "corpus": params.corpus})
 
 
 @register_task("lra/text", TextParams, "byte-level classification of documents by their source work (L = 4096), or IMDB", info=text_info)
 def build_text(params: TextParams, *, seed: int, data_dir: Path | None) -> TaskData:
-    if params.source not in ("corpus", "imdb"):
-        raise ValueError(f"text source {params.source!r} is not one of: corpus, imdb")
     data_seed = data_seed_of(params, seed)
     if params.source == "imdb":
         root = _imdb_dir(params, data_dir)
