@@ -123,3 +123,13 @@ def test_bad_arguments_are_named(basis):
         error_signal(np.zeros(3), np.zeros(3), activation="tanh", loss="hinge")
     with pytest.raises(ValueError, match="valid choices: identity, tanh, sigmoid"):
         error_signal(np.zeros(3), np.zeros(3), activation="relu", loss="mse")
+    teacher = teacher_information(3, horizon=HORIZON)
+    for noise in (-0.5, float("nan")):
+        with pytest.raises(ValueError, match=rf"noise_variance must be a finite number >= 0, got {noise}"):
+            optimal_readout(basis, teacher, noise_variance=noise)
+        with pytest.raises(ValueError, match="noise_variance must be a finite number >= 0"):
+            readout_loss(basis, np.zeros(basis.rank), teacher, noise_variance=noise)
+    with pytest.raises(ValueError, match="teacher information must be finite"):
+        optimal_readout(basis, np.full(HORIZON, np.nan))
+    with pytest.raises(ValueError, match=r"modes are one system's eigenvalues, shape \(n_modes,\); got shape \(2, 2\)"):
+        whitened_memory_basis(np.full((2, 2), 0.5 + 0.1j), horizon=HORIZON)

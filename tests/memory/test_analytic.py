@@ -154,6 +154,21 @@ def test_bad_arguments_name_the_value():
     profile = memory_function(modes, horizon=10)
     with pytest.raises(ValueError, match="n_delays must be in 1..10"):
         profile.accuracy(11)
+    for threshold in (-1, 1.0, 2):
+        with pytest.raises(ValueError, match=rf"an MF threshold must lie in \[0, 1\), got {threshold}"):
+            profile.memory_length(threshold)
+    layer_modes = np.array([[0.5 + 0.1j], [0.9 + 0j]])  # (H, n_modes): one system per row, not one system
+    with pytest.raises(ValueError, match=r"got shape \(2, 1\) .*take one channel, modes\[h\]"):
+        memory_function(layer_modes, horizon=10)
+
+
+def test_capacity_is_the_rank_capped_at_the_horizon():
+    modes = np.array([0.9, 0.5 + 0.3j])  # three distinct eigenvalues of the real system
+    assert memory_function(modes, horizon=None).capacity == pytest.approx(3.0, abs=1e-12)
+    for horizon in (1, 2, 3, 4):
+        profile = memory_function(modes, horizon=horizon)
+        assert profile.rank == 3
+        assert profile.capacity == pytest.approx(min(3, horizon), abs=1e-12)
 
 
 def test_profile_summary_and_shapes():

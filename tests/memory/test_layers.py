@@ -52,6 +52,8 @@ def test_stand_in_layer_infinite_horizon_closed_form():
         np.testing.assert_allclose(result.profiles[h].mf, (1 - lam**2) * lam ** (2 * tau), atol=1e-12)
     with pytest.raises(TypeError, match="neither state_matrices"):
         layer_memory(object())
+    with pytest.raises(ValueError, match=r"an MF threshold must lie in \[0, 1\), got -1"):
+        layer_memory(DiagonalStandIn(), threshold=-1)
 
 
 def test_model_memory_over_ssm_layers():

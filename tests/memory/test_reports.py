@@ -10,6 +10,13 @@ from ssmem.memory.equivalence import memory_equivalence
 from ssmem.memory.tradeoff import memory_tradeoff, tradeoff_row
 
 
+def test_memory_equivalence_names_a_bad_step_or_count():
+    with pytest.raises(ValueError, match="dt must be positive and finite, got -1"):
+        memory_equivalence(8, dt=-1)
+    with pytest.raises(ValueError, match="n_similarity must be an integer >= 0, got -1"):
+        memory_equivalence(8, n_similarity=-1)
+
+
 def test_memory_equivalence_table():
     result = memory_equivalence(32, dt=0.01, horizon=1024, n_similarity=2, seed=0)
     assert result.equivalent

@@ -1,5 +1,7 @@
 """Blocks and sequence models: the block formula, step mode, pooling, the dual head, causality."""
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -102,9 +104,25 @@ def test_classifier_input_checks():
         SequenceClassifier(d_output=2, d_input=3, vocab_size=5, d_model=4, n_layers=1, make_layer=make_layer)
     with pytest.raises(ValueError, match="unknown pooling 'max'; valid choices: mean, last"):
         SequenceClassifier(d_output=2, d_input=3, d_model=4, n_layers=1, make_layer=make_layer, pooling="max")
-    model = SequenceClassifier(d_output=2, vocab_size=5, d_model=4, n_layers=1, make_layer=make_layer)
+    with pytest.raises(ValueError, match="d_output must be a positive integer, got 0"):
+        SequenceClassifier(d_output=0, d_input=3, d_model=4, n_layers=1, make_layer=make_layer)
+    model = SequenceClassifier(d_output=2, vocab_size=5, d_model=4, n_layers=1, make_layer=make_layer, dtype=F64)
     with pytest.raises(ValueError, match="integer tokens"):
         model(torch.randn(2, 3))
+    with pytest.raises(ValueError, match=r"tokens must lie in \[0, vocab_size\) = \[0, 5\); got values from 0 to 5"):
+        model(torch.tensor([[0, 5, 1]]))
+    tokens = torch.randint(0, 5, (2, 3))
+    for pooling in ("mean", "last"):
+        model.pooling = pooling
+        for lengths in ([0, 3], [9, 3]):
+            with pytest.raises(ValueError, match=re.escape(f"lengths must lie in 1..L = 1..3; got {lengths}")):
+                model(tokens, torch.tensor(lengths))
+        with pytest.raises(ValueError, match=r"lengths must be integers of shape \(B,\) = \(2,\)"):
+            model(tokens, torch.tensor([3]))
+        torch.testing.assert_close(model(tokens, torch.tensor([3, 3])), model(tokens))  # full lengths = no lengths
+    real = SequenceClassifier(d_output=2, d_input=3, d_model=4, n_layers=1, make_layer=make_layer, dtype=F64)
+    with pytest.raises(ValueError, match=r"expected inputs of shape \(B, L, d_input=3\); got \(2, 5, 2\)"):
+        real(torch.randn(2, 5, 2))
 
 
 def test_dual_classifier_head_on_pair_features():

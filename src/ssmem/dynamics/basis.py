@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
+from ..memory.analytic import as_modes
+
 # relative tolerance under which two eigenvalues (or an imaginary part) count as equal (or zero)
 DISTINCT_TOL = 1e-10
 
@@ -114,7 +116,7 @@ def whitened_memory_basis(modes: np.ndarray, *, horizon: int = 1024) -> Whitened
     """
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise ValueError(f"horizon must be a positive integer; got {horizon!r}")
-    poles = distinct_poles(modes)
+    poles = distinct_poles(as_modes(modes))
     if poles.size > horizon:
         raise ValueError(f"horizon {horizon} is shorter than the number of distinct eigenvalues {poles.size}")
     complex_basis = rational_krylov_basis(poles, int(horizon))

@@ -46,7 +46,17 @@ def _split(basis: WhitenedBasis, teacher_info: np.ndarray) -> tuple[np.ndarray, 
             f"teacher information must be 1-D with at least horizon = {basis.horizon} delays; got shape {h.shape} "
             "(see ssmem.dynamics.teacher_information)"
         )
+    if not np.all(np.isfinite(h)):
+        raise ValueError("teacher information must be finite; it holds NaN or infinite values")
     return h[: basis.horizon], float(np.sum(h[basis.horizon :] ** 2))
+
+
+def _check_noise(noise_variance: float) -> float:
+    if isinstance(noise_variance, bool) or not isinstance(noise_variance, (int, float, np.floating)) or not (
+        np.isfinite(noise_variance) and noise_variance >= 0
+    ):
+        raise ValueError(f"noise_variance must be a finite number >= 0, got {noise_variance!r}")
+    return float(noise_variance)
 
 
 def readout_kernel(basis: WhitenedBasis, weights: np.ndarray) -> np.ndarray:
@@ -60,7 +70,7 @@ def readout_loss(
     """Population squared loss ½ E[(wᵀx̃_t - ŷ_t)²] = ½(‖Ã w - h*‖² + ‖h*_{τ≥T}‖² + σ²)."""
     h, beyond = _split(basis, teacher_info)
     residual = readout_kernel(basis, weights) - h
-    return 0.5 * (float(residual @ residual) + beyond + float(noise_variance))
+    return 0.5 * (float(residual @ residual) + beyond + _check_noise(noise_variance))
 
 
 def predicted_readout_gradient(
@@ -115,6 +125,7 @@ class ReadoutOptimum:
 def optimal_readout(basis: WhitenedBasis, teacher_info: np.ndarray, *, noise_variance: float = 0.0) -> ReadoutOptimum:
     """The optimum of :func:`readout_loss` over w and what it achieves (see :class:`ReadoutOptimum`)."""
     h, beyond = _split(basis, teacher_info)
+    noise_variance = _check_noise(noise_variance)
     weights = basis.vectors.T @ h
     seen = float(weights @ weights)  # ‖P_S h*‖² (orthonormal basis)
     total = float(h @ h) + beyond

@@ -12,6 +12,8 @@ consumer wants, whatever the set's own domain:
 
 from __future__ import annotations
 
+import numbers
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -54,9 +56,20 @@ def register_set(name: str, description: str, domain: Domain, *, seeded: bool = 
     return decorate
 
 
+def is_integer(value: object) -> bool:
+    """A Python or NumPy integer (not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_seed(seed: object) -> None:
+    """``seed`` is None or a non-negative integer (what NumPy's and torch's generators accept)."""
+    if seed is not None and not (is_integer(seed) and seed >= 0):
+        raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
+
+
 def n_modes_of(d_state: int) -> int:
     """``d_state`` (N, the real state size) → ``n_modes`` (N/2 stored complex modes); N must be even and ≥ 2."""
-    if isinstance(d_state, bool) or not isinstance(d_state, (int, np.integer)) or d_state < 2 or d_state % 2:
+    if not is_integer(d_state) or d_state < 2 or d_state % 2:
         raise ValueError(
             f"d_state must be an even integer >= 2 (the real state size N, stored as N/2 complex modes); "
             f"got {d_state!r}"
@@ -68,25 +81,33 @@ def resolve_set(init: "str | EigenvalueSet | np.ndarray") -> EigenvalueSet:
     """Turn ``init`` into an :class:`EigenvalueSet`.
 
     ``init`` is a registered name (an unknown name raises with the valid choices), a path to an eigenvalue
-    file (see :func:`ssmem.eigs.load_eigenvalues`), an array of discrete eigenvalues, or a set itself.
+    file (a string or a path object; see :func:`ssmem.eigs.load_eigenvalues`), an array (NumPy or torch) of
+    discrete eigenvalues, or a set itself.
     """
     from .user import FILE_SUFFIXES, load_eigenvalues, user_set
 
     if isinstance(init, EigenvalueSet):
         return init
+    if hasattr(init, "detach") and hasattr(init, "numpy"):  # a torch tensor (this package does not import torch)
+        init = init.detach().cpu().numpy()
     if isinstance(init, np.ndarray):
         return user_set(init)
+    if isinstance(init, os.PathLike):
+        return load_eigenvalues(os.fspath(init))
     if isinstance(init, str):
         if init not in EIGENVALUE_SETS and init.lower().endswith(FILE_SUFFIXES):
             return load_eigenvalues(init)
         return EIGENVALUE_SETS.get(init)
-    raise TypeError(f"init must be a set name, a file path, an array or an EigenvalueSet; got {type(init).__name__}")
+    raise TypeError(
+        f"init must be a set name, a file path, an array of eigenvalues or an EigenvalueSet; got {type(init).__name__}"
+    )
 
 
 def set_eigenvalues(init: "str | EigenvalueSet | np.ndarray", d_state: int, *, seed: int = 0) -> np.ndarray:
     """The set's own eigenvalues (in its own domain), ``(d_state // 2,)`` complex128."""
     eig_set = resolve_set(init)
     n_modes = n_modes_of(d_state)
+    check_seed(seed)
     values = np.asarray(eig_set.make(n_modes, np.random.default_rng(seed)), dtype=np.complex128)
     if values.shape != (n_modes,):
         raise ValueError(f"eigenvalue set {eig_set.name!r} gave shape {values.shape}, expected ({n_modes},)")

@@ -78,6 +78,17 @@ def distinct_spectrum(modes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return real, cplx
 
 
+def as_modes(modes: np.ndarray) -> np.ndarray:
+    """The eigenvalues of one system as a 1-D complex128 array; a 2-D array (a whole layer) is refused."""
+    values = np.asarray(modes, dtype=np.complex128)
+    if values.ndim > 1:
+        raise ValueError(
+            f"modes are one system's eigenvalues, shape (n_modes,); got shape {values.shape} (for a layer's "
+            "(H, n_modes) take one channel, modes[h], or use ssmem.memory.layer_memory)"
+        )
+    return values.ravel()
+
+
 def rank_of(modes: np.ndarray) -> int:
     """The number of distinct eigenvalues of the real system with these modes (its memory capacity)."""
     real, cplx = distinct_spectrum(modes)
@@ -272,7 +283,8 @@ def profile_from_poles(
     """MF of the sequence space spanned by the poles ``real (R,)`` and ``cplx (C,)`` (Im > 0; conjugates implied).
 
     Repeated poles are kept: a pole of multiplicity m spans (τ^j λ^τ)_{j<m}, the memory of a Jordan chain (what a
-    dense, controllable system with a repeated eigenvalue has). The rank is ``R + 2C`` (at most T).
+    dense, controllable system with a repeated eigenvalue has). The rank is ``R + 2C``; the capacity is
+    ``min(rank, T)``, the dimension of the memory subspace within the window.
     """
     _check_horizon(horizon)
     _check_max_delay(max_delay, horizon)
@@ -317,15 +329,16 @@ def memory_function(modes: np.ndarray, *, horizon: int | None = 1024, max_delay:
             1e-10 of the capacity remains (at most 2²¹ delays).
 
     Returns:
-        a :class:`MemoryProfile` with ``capacity = Σ_{τ<T} MF(τ)`` (= rank; exact for the infinite horizon,
-        where the basis is orthonormal by construction), method ``"takenaka-malmquist"``.
+        a :class:`MemoryProfile` with ``capacity = Σ_{τ<T} MF(τ)`` (= min(rank, T), where rank is the number of
+        distinct eigenvalues of the real system; exact for the infinite horizon, where the basis is orthonormal by
+        construction), method ``"takenaka-malmquist"``.
 
     >>> import numpy as np
     >>> p = memory_function(np.array([0.5 + 0j]), horizon=None, max_delay=3)
     >>> np.round(p.mf, 6).tolist()  # (1 - λ²) λ^{2τ}
     [0.75, 0.1875, 0.046875, 0.011719]
     """
-    real, cplx = distinct_spectrum(modes)
-    given = np.asarray(modes, dtype=np.complex128).ravel()
+    given = as_modes(modes)
+    real, cplx = distinct_spectrum(given)
     eigenvalues = np.concatenate([given, given.conj()])  # all N of the real system, as given
     return profile_from_poles(real, cplx, horizon=horizon, max_delay=max_delay, eigenvalues=eigenvalues)

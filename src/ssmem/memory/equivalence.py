@@ -125,6 +125,10 @@ def memory_equivalence(
     """
     if isinstance(d_state, bool) or not isinstance(d_state, (int, np.integer)) or d_state < 2 or d_state % 2:
         raise ValueError(f"d_state must be an even integer >= 2 (so that s4d-legs has the same state size); got {d_state!r}")
+    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.floating)) or not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be positive and finite, got {dt!r}")
+    if isinstance(n_similarity, bool) or not isinstance(n_similarity, (int, np.integer)) or n_similarity < 0:
+        raise ValueError(f"n_similarity must be an integer >= 0, got {n_similarity!r}")
     A, B = hippo_legs(d_state)
     A_bar, B_bar = discretize_dense(A, B, dt, discretization)
     exact = discrete_eigenvalues("s4d-real", 2 * d_state, dt=dt, discretization=discretization)

@@ -19,7 +19,7 @@ import torch
 
 from .analytic import memory_function
 from .dense import dense_memory_function
-from .profile import DEFAULT_ACCURACY_DELAYS, DEFAULT_LENGTH_THRESHOLD, MemoryProfile
+from .profile import DEFAULT_ACCURACY_DELAYS, DEFAULT_LENGTH_THRESHOLD, MemoryProfile, check_threshold
 
 # delays written for the infinite horizon when no max_delay is given (a common length for the channel mean)
 INFINITE_HORIZON_DELAYS = 4096
@@ -114,6 +114,7 @@ def layer_memory(
     For ``horizon=None`` without ``max_delay``, delays 0..4095 are written for every channel (the capacity
     stays exact: it is the rank).
     """
+    check_threshold(threshold)
     if horizon is None and max_delay is None:
         max_delay = INFINITE_HORIZON_DELAYS - 1
     if hasattr(layer, "state_matrices"):

@@ -1,7 +1,7 @@
 """The result of every memory-function computation: :class:`MemoryProfile`, and the measures derived from it.
 
     MF(τ)   = 1 - min_w E[(wᵀx_t - u_{t-τ})²] / E[u²]        (0 ≤ MF ≤ 1)
-    MC      = Σ_τ MF(τ)                                      (= rank for a linear SSM)
+    MC      = Σ_τ MF(τ)                                      (= rank for a linear SSM; min(rank, T) over T delays)
     length  = largest τ with MF(τ) > threshold
     I(τ)    = -½ log(1 - MF(τ))  nats: the mutual information between u_{t-τ} and the state for Gaussian input
 """
@@ -16,6 +16,12 @@ DEFAULT_LENGTH_THRESHOLD = 0.01
 DEFAULT_ACCURACY_DELAYS = 10
 
 
+def check_threshold(threshold: float) -> None:
+    """An MF threshold lies in [0, 1) (MF itself lies in [0, 1])."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) or not 0 <= threshold < 1:
+        raise ValueError(f"an MF threshold must lie in [0, 1), got {threshold!r}")
+
+
 @dataclass(frozen=True)
 class MemoryProfile:
     """A memory function over delays ``0..max_delay`` with its summary numbers.
@@ -24,10 +30,10 @@ class MemoryProfile:
         delays: ``(D,)`` int64, the delays written, ``0..max_delay``.
         mf: ``(D,)`` float64 in [0, 1], MF at those delays.
         capacity: Σ MF over *all* delays of the horizon (not only the written ones). For the analytic routes
-            this is the rank (the dimension of the memory subspace), exactly; for an empirical profile it is
-            the sum over the estimated delays.
-        rank: the number of distinct eigenvalues of the real system (the dimension of its memory subspace);
-            for an empirical profile, the number of state features.
+            this is the dimension of the memory subspace, exactly: the rank, or T when the horizon is shorter;
+            for an empirical profile it is the sum over the estimated delays.
+        rank: the number of distinct eigenvalues of the real system; for an empirical profile, the number of
+            state features.
         horizon: T (the state sees the last T inputs), ``None`` for the infinite (stationary) horizon.
         method: how the profile was computed, e.g. ``"takenaka-malmquist"``, ``"dense-hessenberg-schur"``,
             ``"empirical"``.
@@ -61,6 +67,7 @@ class MemoryProfile:
 
         A lower bound of the true memory length when MF is still above ``threshold`` at the last written delay.
         """
+        check_threshold(threshold)
         above = np.flatnonzero(self.mf > threshold)
         return int(self.delays[above[-1]]) if above.size else -1
 

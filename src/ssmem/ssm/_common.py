@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..eigs.registry import check_seed, is_integer
 from .kernels import check_discretization, ssm_convolution
 
 TRAIN_MODES = ("all", "reservoir", "readout")
@@ -18,10 +20,16 @@ def check_train_mode(train: str) -> None:
         raise ValueError(f"unknown train mode {train!r}; valid choices: {', '.join(TRAIN_MODES)}")
 
 
-def check_common(d_model: int, dt_min: float, dt_max: float, train: str, discretization: str) -> None:
-    """Validate the arguments every SSM layer shares; raise ValueError naming the bad value."""
-    if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1:
+def check_common(
+    d_model: int, dt_min: float, dt_max: float, train: str, discretization: str, bidirectional: bool, seed: int | None
+) -> None:
+    """Validate the arguments every SSM layer shares; raise ValueError (TypeError for a non-bool flag) naming the
+    bad value."""
+    if not is_integer(d_model) or d_model < 1:
         raise ValueError(f"d_model must be a positive integer, got {d_model!r}")
+    if not isinstance(bidirectional, (bool, np.bool_)):
+        raise TypeError(f"bidirectional must be True or False, got {bidirectional!r}")
+    check_seed(seed)
     if not (math.isfinite(dt_min) and math.isfinite(dt_max)) or dt_min <= 0:
         raise ValueError(f"dt_min must be positive and finite, got dt_min={dt_min!r}, dt_max={dt_max!r}")
     if dt_min > dt_max:
@@ -114,10 +122,38 @@ class SSMLayerCommon:
                 f"a bidirectional {type(self).__name__} layer has no recurrent (step) mode: it needs the future inputs"
             )
 
+    def _check_dtype(self, x: torch.Tensor) -> None:
+        """The input has the dtype of the layer's parameters (as for ``nn.Linear``: no silent promotion)."""
+        if x.dtype != self.D.dtype:
+            raise ValueError(
+                f"{type(self).__name__} has {self.D.dtype} parameters but the input is {x.dtype}; convert one "
+                f"(x.to({self.D.dtype}) or layer.to({x.dtype}) for a float32/float64 input)"
+            )
+
+    def _check_batch(self, batch: int) -> None:
+        self._check_recurrent()
+        if not is_integer(batch) or batch < 1:
+            raise ValueError(f"initial_state needs a positive integer batch size, got {batch!r}")
+
+    def _check_step(self, x_t: torch.Tensor, state: torch.Tensor, state_size: int) -> None:
+        """``x_t (B, H)`` and ``state (B, H, state_size)`` as :meth:`initial_state` made it."""
+        self._check_recurrent()
+        name = type(self).__name__
+        if x_t.dim() != 2 or x_t.shape[-1] != self._d_model:
+            raise ValueError(f"{name}.step expects x_t of shape (B, H={self._d_model}); got {tuple(x_t.shape)}")
+        expected = (x_t.shape[0], self._d_model, state_size)
+        if tuple(state.shape) != expected:
+            raise ValueError(
+                f"{name}.step expects a state of shape {expected} (initial_state({x_t.shape[0]}) or the previous "
+                f"step's); got {tuple(state.shape)}"
+            )
+        self._check_dtype(x_t)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` (FFT)."""
         if x.dim() != 3 or x.shape[-1] != self._d_model:
             raise ValueError(
                 f"{type(self).__name__} expects input (B, L, H={self._d_model}); got shape {tuple(x.shape)}"
             )
+        self._check_dtype(x)
         return ssm_convolution(x, self.kernel(x.shape[1]), self.D)  # contiguous (B, L, H)

@@ -12,9 +12,16 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..eigs.registry import is_integer
 from .block import ChannelNorm, SSMBlock, check_norm
 
 POOLINGS = ("mean", "last")
+
+
+def check_size(name: str, value: object) -> None:
+    """``value`` is a positive integer (a width, a count of classes or tokens)."""
+    if not is_integer(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 class SequenceTower(nn.Module):
@@ -40,14 +47,18 @@ class SequenceTower(nn.Module):
                 f"give exactly one of d_input (real-valued inputs) and vocab_size (token inputs); "
                 f"got d_input={d_input!r}, vocab_size={vocab_size!r}"
             )
-        if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-            raise ValueError(f"n_layers must be a positive integer, got {n_layers!r}")
+        for name, value in (("d_input", d_input), ("vocab_size", vocab_size)):
+            if value is not None:
+                check_size(name, value)
+        check_size("d_model", d_model)
+        check_size("n_layers", n_layers)
         check_norm(norm)
         if vocab_size is not None:
             self.encoder: nn.Module = nn.Embedding(vocab_size, d_model, device=device, dtype=dtype)
         else:
             self.encoder = nn.Linear(d_input, d_model, device=device, dtype=dtype)
         self.tokens = vocab_size is not None
+        self.d_input, self.vocab_size = d_input, vocab_size
         self.blocks = nn.ModuleList(
             SSMBlock(d_model, make_layer(i), norm=norm, prenorm=prenorm, dropout=dropout, device=device, dtype=dtype)
             for i in range(n_layers)
@@ -56,12 +67,16 @@ class SequenceTower(nn.Module):
 
     def _check_input(self, x: torch.Tensor, sequence: bool) -> None:
         dims = 2 if sequence else 1
-        if self.tokens and (x.dim() != dims or x.is_floating_point()):
-            raise ValueError(f"expected integer tokens of shape {'(B, L)' if sequence else '(B,)'}; got {x.dtype} "
-                             f"{tuple(x.shape)}")
-        if not self.tokens and x.dim() != dims + 1:
-            raise ValueError(f"expected inputs of shape {'(B, L, d_input)' if sequence else '(B, d_input)'}; "
-                             f"got {tuple(x.shape)}")
+        if self.tokens:
+            if x.dim() != dims or x.is_floating_point() or x.is_complex():
+                raise ValueError(f"expected integer tokens of shape {'(B, L)' if sequence else '(B,)'}; got {x.dtype} "
+                                 f"{tuple(x.shape)}")
+            if x.numel() and bool((x < 0).any() | (x >= self.vocab_size).any()):
+                raise ValueError(f"tokens must lie in [0, vocab_size) = [0, {self.vocab_size}); got values from "
+                                 f"{int(x.min())} to {int(x.max())}")
+        elif x.dim() != dims + 1 or x.shape[-1] != self.d_input:
+            shape = f"(B, L, d_input={self.d_input})" if sequence else f"(B, d_input={self.d_input})"
+            raise ValueError(f"expected inputs of shape {shape}; got {tuple(x.shape)}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x, sequence=True)
@@ -90,7 +105,12 @@ def pool(features: torch.Tensor, pooling: str, lengths: torch.Tensor | None = No
     """``(B, L, H) → (B, H)``: mean over time or the last step, over the first ``lengths[b]`` steps if given."""
     if lengths is None:
         return features.mean(1) if pooling == "mean" else features[:, -1]
-    lengths = lengths.to(features.device)
+    lengths = torch.as_tensor(lengths, device=features.device)
+    batch, length = features.shape[:2]
+    if lengths.shape != (batch,) or lengths.is_floating_point() or lengths.is_complex():
+        raise ValueError(f"lengths must be integers of shape (B,) = ({batch},); got {lengths.dtype} {tuple(lengths.shape)}")
+    if bool((lengths < 1).any() | (lengths > length).any()):
+        raise ValueError(f"lengths must lie in 1..L = 1..{length}; got {lengths.tolist()}")
     if pooling == "last":
         return features[torch.arange(features.shape[0], device=features.device), lengths - 1]
     valid = torch.arange(features.shape[1], device=features.device)[None, :] < lengths[:, None]  # (B, L)
@@ -124,6 +144,7 @@ class _PooledTower(nn.Module):
     ) -> None:
         super().__init__()
         check_pooling(pooling)
+        check_size("d_output", d_output)
         self.tower = SequenceTower(
             d_input=d_input, vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, make_layer=make_layer,
             norm=norm, prenorm=prenorm, dropout=dropout, device=device, dtype=dtype,
@@ -220,6 +241,7 @@ class CausalSequenceModel(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        check_size("d_output", d_output)
         if norm == "batch":
             raise ValueError(
                 "CausalSequenceModel needs norm='layer' or 'none': batch norm mixes time steps in training "

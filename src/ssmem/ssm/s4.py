@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..eigs import hippo_legs
+from ..eigs.registry import is_integer
 from ._common import SSMLayerCommon, check_common, log_uniform_dt, make_generator, register_tensor, resolve_dtype
 from .kernels import dense_kernel, discretize_dense
 
@@ -53,11 +54,11 @@ class S4(SSMLayerCommon, nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        check_common(d_model, dt_min, dt_max, train, discretization)
-        if isinstance(d_state, bool) or not isinstance(d_state, int) or d_state < 1:
+        check_common(d_model, dt_min, dt_max, train, discretization, bidirectional, seed)
+        if not is_integer(d_state) or d_state < 1:
             raise ValueError(f"d_state must be a positive integer (the size N of the dense state), got {d_state!r}")
         dtype = resolve_dtype(dtype)
-        self._d_model, self._d_state = d_model, d_state
+        self._d_model, self._d_state = int(d_model), int(d_state)
         self._discretization, self._bidirectional, self._train = discretization, bool(bidirectional), train
 
         generator = make_generator(seed)
@@ -124,12 +125,12 @@ class S4(SSMLayerCommon, nn.Module):
 
     def initial_state(self, batch: int) -> torch.Tensor:
         """Zero state ``(B, H, N)`` real."""
-        self._check_recurrent()
+        self._check_batch(batch)
         return torch.zeros(batch, self.d_model, self.d_state, dtype=self.D.dtype, device=self.D.device)
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One recurrent step: ``x_t (B, H)``, state ``(B, H, N)`` → ``(y_t (B, H), new state)``."""
-        self._check_recurrent()
+        self._check_step(x_t, state, self._d_state)
         A_bar, B_bar = self._discrete()
         state = torch.einsum("hij,bhj->bhi", A_bar, state) + B_bar * x_t[..., None]
         y_t = (self.C * state).sum(-1) + self.D * x_t

@@ -73,9 +73,11 @@ class S4D(SSMLayerCommon, nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        check_common(d_model, dt_min, dt_max, train, discretization)
+        check_common(d_model, dt_min, dt_max, train, discretization, bidirectional, seed)
         n_modes = n_modes_of(d_state)
-        if not (isinstance(freeze_fraction, (int, float)) and 0.0 <= freeze_fraction <= 1.0):
+        if isinstance(freeze_fraction, bool) or not (
+            isinstance(freeze_fraction, (int, float)) and 0.0 <= freeze_fraction <= 1.0
+        ):
             raise ValueError(f"freeze_fraction must be in [0, 1], got {freeze_fraction!r}")
         if freeze_fraction > 0 and train != "all":
             raise ValueError(
@@ -84,7 +86,7 @@ class S4D(SSMLayerCommon, nn.Module):
             )
         eig_set = resolve_set(init)
         dtype = resolve_dtype(dtype)
-        self._d_model, self._d_state, self._n_modes = d_model, d_state, n_modes
+        self._d_model, self._d_state, self._n_modes = int(d_model), int(d_state), n_modes
         self._discretization, self._bidirectional, self._train = discretization, bool(bidirectional), train
         self.freeze_fraction = float(freeze_fraction)
         self.init_name = eig_set.name
@@ -188,12 +190,12 @@ class S4D(SSMLayerCommon, nn.Module):
 
     def initial_state(self, batch: int) -> torch.Tensor:
         """Zero state ``(B, H, n_modes)`` complex."""
-        self._check_recurrent()
+        self._check_batch(batch)
         return torch.zeros(batch, self.d_model, self.n_modes, dtype=self._B().dtype, device=self.D.device)
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One recurrent step: ``x_t (B, H)``, state ``(B, H, n)`` → ``(y_t (B, H), new state)``."""
-        self._check_recurrent()
+        self._check_step(x_t, state, self._n_modes)
         A_bar, B_bar, C = self._step_tensors()
         state = A_bar * state + B_bar * x_t[..., None]
         y_t = 2 * (C * state).sum(-1).real + self.D * x_t
