@@ -49,8 +49,13 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         valid = ", ".join(sorted(self._items))
-        close = difflib.get_close_matches(name, list(self._items), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        # names that contain it (a part such as 'path' of 'lra/pathx'), else the closest spelling
+        containing = [n for n in sorted(self._items) if isinstance(name, str) and name and name in n]
+        close = containing if 0 < len(containing) <= 5 else difflib.get_close_matches(str(name), list(self._items), n=1)
+        if len(close) > 1:
+            hint = f" Did you mean one of {', '.join(map(repr, close))}?"
+        else:
+            hint = f" Did you mean {close[0]!r}?" if close else ""
         return f"unknown {self.what} {name!r}; valid choices: {valid}.{hint}"
 
     def names(self) -> list[str]:

@@ -69,13 +69,16 @@ def run_paper(
     :func:`ssmem.sweep.train_run` (tests use small stand-ins).
     """
     from .report import write_report
-    from .sweep import run_sweep
+    from .sweep import check_runs, load_grid, run_sweep
 
     started = time.time()
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    # the grid is read and (for the real trainer) every run checked before anything slow starts
+    grid = load_grid(grid if grid is not None else grid_for(quick=quick, scale=scale))
+    if run_fn is None:
+        check_runs(grid.runs())
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    grid = grid if grid is not None else grid_for(quick=quick, scale=scale)
+    (out_dir / "experiments").mkdir(parents=True, exist_ok=True)
     result = PaperResult(out_dir, out_dir / "report" / "index.html", out_dir / "report" / "report.md")
 
     # 1. theory experiments
@@ -102,7 +105,7 @@ def run_paper(
         result.experiments_run.append(name)
 
     # 2. the LRA grid
-    say(f"== ssmem paper: LRA grid {grid} -> {out_dir / 'runs.db'}")
+    say(f"== ssmem paper: LRA grid {grid.name} -> {out_dir / 'runs.db'}")
     summary = run_sweep(grid, store=out_dir / "runs.db", runs_dir=out_dir / "runs", run_fn=run_fn,
                         progress=progress, log=say)
     result.sweep_counts = summary.counts

@@ -183,12 +183,26 @@ def test_sample_verb_prints_the_prompt_and_exactly_the_requested_bytes(lm_run, c
     [
         (["--prompt", ""], "at least one byte"),
         (["--temperature", "-1"], "temperature"),
-        (["--top-k", "0"], "top_k"),
     ],
 )
 def test_sample_verb_user_errors_exit_2(lm_run, extra, message, capsys):
     assert main(["sample", str(lm_run), *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--top-k", "0"], "argument --top-k: must be a positive integer, got 0"),
+        (["--length", "-5"], "argument --length: must be a positive integer, got -5"),
+        (["--seed", "x"], "argument --seed: expected an integer, got 'x'"),
+    ],
+)
+def test_sample_flags_are_checked_by_name(lm_run, extra, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", str(lm_run), *extra])
+    assert exit_info.value.code == 2
+    assert f"ssmem sample: error: {message}" in capsys.readouterr().err
 
 
 def test_sample_verb_needs_a_run_directory(tmp_path, capsys):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +36,48 @@ class CLIError(Exception):
     """A user error on the command line: printed as ``ssmem: error: ...`` with exit status 2."""
 
 
+# ------------------------------------------------------------------ argparse value types (named in the errors)
+
+
+def _number(kind: type, text: str) -> float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+
+
+def nonnegative_int(text: str) -> int:
+    """An integer >= 0 (seeds)."""
+    value = _number(int, text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (sizes, counts)."""
+    value = _number(int, text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (steps)."""
+    value = _number(float, text)
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def mf_threshold(text: str) -> float:
+    """A memory-function threshold in [0, 1)."""
+    value = _number(float, text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1) (MF lies in [0, 1]), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssmem",
@@ -46,21 +89,28 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{__name__}.{module_name}")
         sub = verbs.add_parser(verb, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        sub.set_defaults(_run=module.run, _parser=sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     if getattr(args, "_run", None) is None:
-        parser.print_help()
-        return 0
+        parser.print_help(sys.stderr)
+        return 2
+    if unknown:  # reported with the verb's own usage, not the top-level one
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     from .. import _allocator
 
     _allocator.tune_allocator()  # training loops reuse their large CPU blocks (SSMEM_MALLOC_TUNING=0: off)
     try:
         return int(args._run(args) or 0)
+    except BrokenPipeError:
+        # the reader went away (`ssmem runs | head`): stop quietly; stdout is pointed at /dev/null so that the
+        # interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except CLIError as err:
         print(f"ssmem {args.verb}: error: {err}", file=sys.stderr)
         return 2

@@ -12,14 +12,23 @@ from . import CLIError
 
 
 def split_overrides(args: argparse.Namespace, flags: dict[str, str]) -> None:
-    """Move options found among ``args.overrides`` to ``args`` (``flags``: option → "value" | "flag")."""
-    late = argparse.ArgumentParser(add_help=False)
+    """Move options found among ``args.overrides`` to ``args`` (``flags``: option → "value" | "flag").
+
+    ``-h``/``--help`` among them print the verb's help and exit, as they would before the recipe."""
+    items = args.overrides or []
+    if "-h" in items or "--help" in items:
+        args._parser.print_help()
+        raise SystemExit(0)
+    late = argparse.ArgumentParser(prog=args._parser.prog, add_help=False, exit_on_error=False)
     for option, kind in flags.items():
         if kind == "flag":
             late.add_argument(option, action="store_true")
         else:
             late.add_argument(option)
-    found, rest = late.parse_known_args(args.overrides or [])
+    try:
+        found, rest = late.parse_known_args(items)
+    except argparse.ArgumentError as err:
+        raise CLIError(str(err)) from None
     for option, kind in flags.items():
         dest = option.lstrip("-").replace("-", "_")
         value = getattr(found, dest)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 
+from . import nonnegative_int, positive_float, positive_int
+
 HELP = "list the eigenvalue sets, or print one set's eigenvalues"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", help="a set name (see the list) or an eigenvalue file; omit to list the sets")
-    parser.add_argument("--d-state", type=int, default=64, help="real state size N (N/2 complex modes); default 64")
-    parser.add_argument("--dt", type=float, default=0.01, help="step size used for the discrete view; default 0.01")
+    parser.add_argument("--d-state", type=positive_int, default=None,
+                        help="real state size N (N/2 complex modes); default 64, or a file's own size")
+    parser.add_argument("--dt", type=positive_float, default=0.01, help="step size used for the discrete view; default 0.01")
     parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"))
-    parser.add_argument("--seed", type=int, default=0, help="seed for random sets; default 0")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for random sets; default 0")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -33,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     eig_set = resolve_set(args.name)
+    if args.d_state is None:  # a file fixes its own size
+        args.d_state = 2 * eig_set.n_modes if eig_set.n_modes is not None else 64
     kw = dict(dt=args.dt, discretization=args.discretization, seed=args.seed)
     A = continuous_eigenvalues(eig_set, args.d_state, **kw)
     A_bar = discrete_eigenvalues(eig_set, args.d_state, **kw)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import nonnegative_int
+
 HELP = "run a theory experiment (figures + results.json), or list them with 'ls'"
 
 
@@ -11,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="an experiment name, or 'ls' to list the experiments")
     parser.add_argument("--quick", action="store_true", help="CPU-minutes size (default: full size)")
     parser.add_argument("--out", help="output folder (figures and results.json); required to run")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw; default 0")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random draw; default 0")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._io import atomic_write_text
-from . import CLIError
+from . import CLIError, mf_threshold, nonnegative_int, positive_float, positive_int
 
 HELP = "exact memory function (MF) and capacity of eigenvalue sets; table, JSON and Fig. 1 plot"
 DEFAULT_SETS = "s4d-inv,s4d-lin,random,lin,step"
@@ -33,15 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--eigs-file", action="append", default=[], metavar="F",
         help="a file of user eigenvalues (.npy/.json/.txt/.csv; repeatable); discrete unless the file says otherwise",
     )
-    parser.add_argument("--d-state", type=int, default=32, help="real state size N (N/2 complex modes); default 32")
-    parser.add_argument("--dt", type=float, default=0.01, help="step size Δ for continuous sets; default 0.01")
+    parser.add_argument("--d-state", type=positive_int, default=32, help="real state size N (N/2 complex modes); default 32")
+    parser.add_argument("--dt", type=positive_float, default=0.01, help="step size Δ for continuous sets; default 0.01")
     parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"))
     parser.add_argument("--horizon", type=_horizon, default=1024, help="T, or 'inf' for the stationary system; default 1024")
     parser.add_argument(
         "--max-delay", type=int, default=None, help="last delay written (default T-1, or until the tail is negligible)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for random sets; default 0")
-    parser.add_argument("--threshold", type=float, default=0.01, help="MF threshold of the memory length; default 0.01")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for random sets; default 0")
+    parser.add_argument("--threshold", type=mf_threshold, default=0.01, help="MF threshold of the memory length; default 0.01")
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--plot", metavar="OUT.png", help="write the Fig. 1 plot (|A_bar| by index, MF by delay)")
     parser.add_argument("--linear-delay", action="store_true", help="linear delay axis in the plot (default: log)")

@@ -17,11 +17,13 @@ def run(args: argparse.Namespace) -> int:
     from ..train import list_recipes
 
     recipes = [r for r in list_recipes() if args.group is None or r.name.split("/")[0] == args.group]
+    if not recipes:
+        from . import CLIError
+
+        groups = sorted({r.name.split("/")[0] for r in list_recipes()})
+        raise CLIError(f"no recipe group {args.group!r}; groups: {', '.join(groups)}")
     if args.json:
         print(json.dumps({r.name: r.description for r in recipes}, indent=2))
-        return 0
-    if not recipes:
-        print("no recipes" + (f" in group {args.group!r}" if args.group else ""))
         return 0
     width = max(len(r.name) for r in recipes)
     for r in recipes:

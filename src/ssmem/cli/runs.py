@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     filters = [parse_override(f) for f in args.filter]
     with Store(args.store) as store:
         records = store.runs(status=args.status)
+    for key, wanted in filters:
+        _check_filter(records, key, wanted)
     records = [r for r in records if all(_matches(r.get(k), v) for k, v in filters)]
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=2))
@@ -44,6 +46,22 @@ def run(args: argparse.Namespace) -> int:
         counts[r.status] = counts.get(r.status, 0) + 1
     print(f"\n{len(records)} runs" + (": " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) if counts else ""))
     return 0
+
+
+def _check_filter(records: list, key: str, wanted: object) -> None:
+    """A filter names a key some run has, and a value some run has for it (else the valid ones are listed)."""
+    from . import CLIError
+
+    if not records:
+        return
+    keys = set(records[0].__dataclass_fields__)
+    for r in records:
+        keys |= set(r.params) | set(r.result)
+    if key not in keys and key.removeprefix("result.") not in keys:
+        raise CLIError(f"--filter: no run has a key {key!r}; keys: {', '.join(sorted(keys))}")
+    values = sorted({str(r.get(key)) for r in records if r.get(key) is not None})
+    if not any(_matches(r.get(key), wanted) for r in records) and len(values) <= 50:
+        raise CLIError(f"--filter: no run has {key} = {wanted!r}; values in the store: {', '.join(values)}")
 
 
 def _matches(value: object, wanted: object) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import nonnegative_int, positive_int
+
 HELP = "generate text from a trained byte-level language model (lm/bytes run), one byte at a time in step mode"
 
 
@@ -14,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="text to continue (UTF-8; at least one byte; default: a newline)",
     )
     parser.add_argument(
-        "--length", metavar="N", type=int, default=256,
+        "--length", metavar="N", type=positive_int, default=256,
         help="number of bytes to generate (default 256)",
     )
     parser.add_argument(
@@ -22,10 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="0 = greedy, 1 = the model's distribution (default)",
     )
     parser.add_argument(
-        "--top-k", metavar="K", type=int, default=None,
+        "--top-k", metavar="K", type=positive_int, default=None,
         help="draw from the K most likely bytes only (default: all)",
     )
-    parser.add_argument("--seed", metavar="S", type=int, default=0, help="seed of the sampling generator (default 0)")
+    parser.add_argument("--seed", metavar="S", type=nonnegative_int, default=0, help="seed of the sampling generator (default 0)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="best = best validation weights (default), last = newest step checkpoint")
 

@@ -6,6 +6,8 @@ import argparse
 import signal
 import sys
 
+from . import positive_int
+
 HELP = "run a sweep grid (recipes x eigenvalue sets x train modes x seeds) into a SQLite results store"
 
 
@@ -15,18 +17,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", default="runs", help="directory of the run directories; default runs/")
     parser.add_argument("--shard", default="0/1", help="i/n: run only shard i of n (0 <= i < n); default 0/1")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again (from scratch)")
-    parser.add_argument("--max-runs", type=int, default=None, help="stop after this many runs")
+    parser.add_argument("--max-runs", type=positive_int, default=None, help="stop after this many runs")
     parser.add_argument("--list", action="store_true", help="print the grid's runs and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep import load_grid, parse_shard, run_sweep, select_shard
+    from ..sweep import check_runs, load_grid, parse_shard, run_sweep, select_shard
 
     grid = load_grid(args.grid)
     shard = parse_shard(args.shard)
     if args.list:
-        for spec in select_shard(grid.runs(), shard):
+        specs = select_shard(grid.runs(), shard)
+        check_runs(specs)
+        for spec in specs:
             print(f"{spec.run_id}  {spec.recipe}  {' '.join(spec.overrides)}")
         return 0
     # a scheduler's SIGTERM stops like Ctrl-C: the current run is given back and resumes next time

@@ -77,6 +77,8 @@ def write_report(store: str | Path | Sequence[str | Path], out_dir: str | Path, 
     for path in stores:
         if not path.is_file():
             raise FileNotFoundError(f"no results store at {path}")
+    if experiments_dir is not None and not Path(experiments_dir).is_dir():
+        raise FileNotFoundError(f"no experiments directory at {experiments_dir}")
     counts: dict[str, int] = {}
     failed, runs = [], []
     for path in stores:

@@ -1,6 +1,6 @@
 """Sweeps: grids of runs, the SQLite results store, and the runner that resumes and shards."""
 
-from .grid import Grid, RunSpec, Study, list_grids, load_grid, parse_grid, parse_override, run_id_for
+from .grid import Grid, RunSpec, Study, check_runs, list_grids, load_grid, parse_grid, parse_override, run_id_for
 from .runner import FAILED_STATUSES, RunFn, SweepSummary, parse_shard, run_sweep, select_shard, shard_of
 from .store import STATUSES, Claim, RunRecord, Store, this_worker
 from .train_run import result_to_dict, train_run
@@ -15,6 +15,7 @@ __all__ = [
     "RunSpec",
     "Store",
     "Study",
+    "check_runs",
     "SweepSummary",
     "list_grids",
     "load_grid",

@@ -179,6 +179,18 @@ def expand_study(study: Study, *, grid: str) -> list[RunSpec]:
     return specs
 
 
+def check_runs(specs: list[RunSpec]) -> None:
+    """Every run's recipe and overrides make a valid configuration (names, types, values, task parameters);
+    raises ``ConfigError`` naming the first bad run, so a typo in a grid stops a sweep before any run trains."""
+    from ..train import ConfigError, load_recipe
+
+    for spec in specs:
+        try:
+            load_recipe(spec.recipe, list(spec.overrides))
+        except ConfigError as err:
+            raise ConfigError(f"grid {spec.grid!r}, run {spec.run_id}: {err}") from None
+
+
 def load_grid(source: str | Path) -> Grid:
     """Read a grid: a YAML path, or the name of a grid shipped with ssmem (``ssmem.grids``, e.g. ``lra-quick``)."""
     path = resolve_grid_path(source)

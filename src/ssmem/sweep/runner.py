@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .grid import Grid, RunSpec, load_grid
+from .grid import Grid, RunSpec, check_runs, load_grid
 from .store import Claim, Store, this_worker
 
 # statuses a run function may report for a run that ended without a usable result
@@ -96,18 +96,20 @@ def run_sweep(
     ``runs_dir/<run_id>`` is each run's directory. ``run_fn`` defaults to :func:`ssmem.sweep.train_run`
     (``ssmem.train.train``). ``max_runs`` stops after that many runs (finished or failed) of this call.
     ``stale_after`` (s) is how old a heartbeat must be before another host may take over a running row.
+    With the default ``run_fn`` every run's configuration is checked first (:func:`check_runs`).
     """
     started = time.time()
     if not isinstance(grid, Grid):
         grid = load_grid(grid)
-    own_store = not isinstance(store, Store)
-    db = Store(store) if own_store else store
-    runs_dir = Path(runs_dir)
+    specs = select_shard(grid.runs(), shard)
     if run_fn is None:
         from .train_run import train_run
 
+        check_runs(specs)
         run_fn = functools.partial(train_run, progress=progress)
-    specs = select_shard(grid.runs(), shard)
+    own_store = not isinstance(store, Store)
+    db = Store(store) if own_store else store
+    runs_dir = Path(runs_dir)
     by_id = {s.run_id: s for s in specs}
     ids = [s.run_id for s in specs]
     summary = SweepSummary(grid=grid.name, shard=shard, total=len(specs), counts={})

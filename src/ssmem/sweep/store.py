@@ -141,6 +141,17 @@ class Store:
         self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None,
                                      check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
+        try:
+            self._open(busy_timeout_s)
+        except BaseException as err:
+            self._conn.close()
+            # OperationalError (locked past the timeout, disk I/O, ...) is not the file's fault: raised as it is
+            if isinstance(err, sqlite3.DatabaseError) and not isinstance(err, sqlite3.OperationalError):
+                raise ValueError(f"{self.path} is not a results store (SQLite: {err})") from None
+            raise
+
+    def _open(self, busy_timeout_s: float) -> None:
+        """WAL mode and the schema (created on first use, its version checked otherwise)."""
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         # switching a new file to WAL can report "locked" at once, without SQLite's busy wait, while another
         # worker is opening the same file: retry within the busy timeout

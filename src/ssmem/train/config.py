@@ -270,6 +270,8 @@ def validate_config(cfg: RunConfig) -> RunConfig:
             raise ConfigError(f"{where} must be positive, got {value!r}")
 
     m, o, t = cfg.model, cfg.optim, cfg.train
+    if cfg.seed < 0:
+        raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
     positive(m.d_model, "model.d_model")
     positive(m.n_layers, "model.n_layers")
     positive(m.d_state, "model.d_state")

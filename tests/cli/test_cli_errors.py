@@ -1,0 +1,117 @@
+"""Command-line mistakes: each names the bad value (and the flag or key), exits 2, and nothing slow runs first."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from ssmem.cli import main
+from ssmem.sweep import Store
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["experiment", "fig1", "--seed", "-1", "--out", "OUT"], "argument --seed: must be an integer >= 0, got -1"),
+        (["memory", "--threshold", "2"], r"argument --threshold: must lie in [0, 1) (MF lies in [0, 1]), got 2"),
+        (["memory", "--dt", "0"], "argument --dt: must be a positive finite number, got 0"),
+        (["eigs", "random", "--seed", "x"], "argument --seed: expected an integer, got 'x'"),
+        (["sweep", "lra-quick", "--max-runs", "-1"], "argument --max-runs: must be a positive integer, got -1"),
+        (["memory", "--hoizon", "5"], "unrecognized arguments: --hoizon 5"),
+    ],
+)
+def test_flag_errors_name_the_flag_with_the_verbs_usage(argv, message, tmp_path, capsys):
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"ssmem {argv[0]}: error: {message}" in err
+    assert err.startswith(f"usage: ssmem {argv[0]} ")  # the verb's usage, not the top-level one
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_after_the_recipe_prints_the_verbs_help(capsys):
+    for argv in (["train", "memory/delay", "--help"], ["validate", "memory/delay", "model.d_model=8", "-h"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+        assert capsys.readouterr().out.startswith(f"usage: ssmem {argv[0]} ")
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "memory/delay", "--run-dir"], "ssmem train: error: argument --run-dir: expected one argument"),
+        (["validate", "memory/delay", "seed=-1"], "seed must be >= 0, got -1"),
+        (["validate", "memory/delay", "task.params.seq_len=-1"], "task.params: seq_len must be a number >= 1, got -1"),
+        (["recipes", "nosuch"], "no recipe group 'nosuch'; groups: forecast, lm, lra, memory"),
+        (["data", "path"], "Did you mean one of 'lra/pathfinder', 'lra/pathx'?"),
+        (["paper", "--quick", "--scale", "paper", "--out", "OUT"], "--scale paper picks the LRA grid without --quick"),
+        (["paper", "--grid", "nosuch", "--out", "OUT"], "unknown grid 'nosuch'"),
+        (["report", "STORE", "--out", "OUT", "--experiments", "NOWHERE"], "no experiments directory at"),
+    ],
+)
+def test_value_errors_exit_2_before_any_work(argv, message, tmp_path, capsys):
+    Store(tmp_path / "runs.db").close()
+    paths = {"OUT": tmp_path / "out", "STORE": tmp_path / "runs.db", "NOWHERE": tmp_path / "nowhere"}
+    argv = [str(paths[a]) if a in paths else a for a in argv]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # paper: no experiment ran before the grid was checked
+
+
+def test_a_file_that_is_not_a_store_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.db"
+    bad.write_text("not a database " * 40)
+    for argv in (["runs", "--store", str(bad)], ["report", str(bad), "--out", str(tmp_path / "r")]):
+        assert main(argv) == 2
+        assert f"{bad} is not a results store (SQLite: file is not a database)" in capsys.readouterr().err
+    assert bad.read_text() == "not a database " * 40  # left as it was
+
+
+def test_sweep_list_checks_every_run_of_the_grid(tmp_path, capsys):
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"name": "g", "recipes": ["memory/delay"], "eigs": ["s4d-lin", "s4d-foo"]}))
+    assert main(["sweep", str(grid), "--list"]) == 2
+    assert "unknown eigenvalue set 's4d-foo'" in capsys.readouterr().err
+    assert main(["sweep", str(grid), "--store", str(tmp_path / "runs.db"), "--no-progress"]) == 2
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "runs.db").exists()
+
+
+def test_runs_filter_names_unknown_keys_and_values(tmp_path, capsys):
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"name": "g", "recipes": ["memory/delay"], "eigs": ["s4d-lin", "s4d-inv"]}))
+    store = Store(tmp_path / "runs.db")
+    from ssmem.sweep import load_grid
+
+    store.add_runs(load_grid(grid).runs())
+    store.close()
+    argv = ["runs", "--store", str(tmp_path / "runs.db")]
+    assert main([*argv, "--filter", "nosuch=1"]) == 2
+    assert "--filter: no run has a key 'nosuch'; keys: " in capsys.readouterr().err
+    assert main([*argv, "--filter", "eigs=nosuch"]) == 2
+    assert "no run has eigs = 'nosuch'; values in the store: s4d-inv, s4d-lin" in capsys.readouterr().err
+    assert main([*argv, "--filter", "eigs=s4d-inv"]) == 0
+    assert "1 runs: pending 1" in capsys.readouterr().out
+
+
+def test_eigs_takes_a_files_size_from_the_file(tmp_path, capsys):
+    np.save(tmp_path / "e.npy", np.array([0.9, 0.5 + 0.3j]))
+    assert main(["eigs", str(tmp_path / "e.npy")]) == 0
+    assert "d_state = 4 (2 modes)" in capsys.readouterr().out
+
+
+def test_a_closed_pipe_ends_quietly():
+    # `ssmem eigs s4d-inv | head -1`: the reader goes away after one line
+    command = f"{sys.executable} -m ssmem eigs s4d-inv --d-state 4096 | head -1"
+    done = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("s4d-inv:")
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
