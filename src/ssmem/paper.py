@@ -24,7 +24,7 @@ from typing import Any
 EXPERIMENT_ORDER = ("fig1", "equivalence", "gradient", "long-memory", "designed-init", "short-memory",
                     "nonlinear-memory")
 SCALES = ("cpu", "paper")
-ExperimentFn = Callable[..., Any]  # (name, out_dir, *, quick, seed) -> anything; writes out_dir/results.json
+ExperimentFn = Callable[..., Any]  # (name, out_dir, *, quick, seed, progress) -> anything; writes results.json
 
 
 def grid_for(*, quick: bool, scale: str) -> str:
@@ -65,6 +65,7 @@ def run_paper(
     """Run the chain into ``out_dir`` (see the module docstring); returns a :class:`PaperResult`.
 
     ``grid`` replaces the scale's shipped grid; ``experiments`` limits the theory experiments (names);
+    ``progress`` draws bars for the experiments' training loops and the sweep's runs;
     ``experiment_fn`` / ``run_fn`` replace :func:`ssmem.experiments.run_experiment` /
     :func:`ssmem.sweep.train_run` (tests use small stand-ins).
     """
@@ -96,7 +97,7 @@ def run_paper(
         say(f"[{i}/{len(names)}] {name} ...")
         t0 = time.time()
         try:
-            experiment_fn(name, exp_dir, quick=quick, seed=seed)
+            experiment_fn(name, exp_dir, quick=quick, seed=seed, progress=progress)
         except Exception as err:  # one broken experiment does not stop the chain; the report shows what ran
             say(f"[{i}/{len(names)}] {name} FAILED: {type(err).__name__}: {err}\n{traceback.format_exc()}")
             result.experiments_failed.append(name)

@@ -4,11 +4,14 @@ import numpy as np
 import pytest
 import torch
 
+from ssmem.experiments._progress import fit_progress
 from ssmem.experiments._theory import memory_length, predicted_r2
 from ssmem.experiments._training import (
     ChannelBank,
+    FitResult,
     delayed,
     filtered,
+    fit,
     gaussian_inputs,
     late_steps,
     r2_per_output,
@@ -49,3 +52,22 @@ def test_warm_start_reaches_the_analytic_best_r2(skip):
 def test_memory_length_is_the_last_delay_above_threshold():
     assert memory_length(np.array([1.0, 0.5, 0.001, 0.2, 0.0])) == 3
     assert memory_length(np.zeros(4)) == -1
+
+
+def test_fit_shows_a_bar_per_fit_only_when_asked_and_trains_the_same(capsys):
+    def train() -> FitResult:
+        bank = ChannelBank(2, 8, init="s4d-lin", dt=0.05, train="all", seed=0)
+        u = gaussian_inputs(16, 32, seed=0)
+        return fit(bank, u, delayed(u, [1, 4]), late_steps(16, 32, 8), steps=6, lr=0.01, batch_size=4, seed=0,
+                   n_snapshots=3)
+
+    quiet = train()
+    assert capsys.readouterr().err == ""
+    with fit_progress("demo", True):
+        shown, again = train(), train()
+    err = capsys.readouterr().err
+    assert "demo: fit 1:" in err and "demo: fit 2:" in err and "0/6" in err  # one bar per fit, over its steps
+    for result in (shown, again):
+        np.testing.assert_array_equal(result.losses, quiet.losses)
+        assert result.snapshot_steps.tolist() == quiet.snapshot_steps.tolist() == [0, 3, 6]
+        np.testing.assert_array_equal(result.snapshots[-1], quiet.snapshots[-1])

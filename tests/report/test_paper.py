@@ -9,7 +9,7 @@ from ssmem.paper import grid_for, run_paper
 
 
 def fake_experiment(calls):
-    def run(name, out_dir, *, quick, seed):
+    def run(name, out_dir, *, quick, seed, progress):
         calls.append(name)
         if name == "broken":
             raise RuntimeError("no figure today")

@@ -14,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="CPU-minutes size (default: full size)")
     parser.add_argument("--out", help="output folder (figures and results.json); required to run")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random draw; default 0")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         raise CLIError(f"--out DIR is required to run experiment {args.name!r}")
     EXPERIMENTS.get(args.name)  # unknown names fail before any work, listing the valid ones
-    result = run_experiment(args.name, args.out, quick=args.quick, seed=args.seed)
+    result = run_experiment(args.name, args.out, quick=args.quick, seed=args.seed, progress=not args.no_progress)
     print(f"{result.name}: {result.wall_time_s:.1f} s, {len(result.figures)} figures in {args.out}")
     for finding in result.findings:
         print(f"  [{finding.status}] {finding.claim}\n      {finding.evidence}")

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..ssm import S4D
 from ..ssm.models import CausalSequenceModel
+from ._progress import fit_steps
 
 
 class ChannelBank(nn.Module):
@@ -127,14 +128,16 @@ def fit(
     record_at = set(np.linspace(0, steps, n_snapshots).round().astype(int).tolist())
     losses, snap_steps, snaps = [], [], []
     model.train()
-    for step in range(steps + 1):
+
+    def record(step: int) -> None:
         if step in record_at:
             snap = _snapshot(model)
             if snap is not None:
                 snap_steps.append(step)
                 snaps.append(snap)
-        if step == steps:
-            break
+
+    for step in fit_steps(steps):
+        record(step)
         idx = torch.randint(0, inputs.shape[0], (batch_size,), generator=generator)
         out = model(inputs[idx])
         value = masked_loss(out, targets[idx], mask[idx], loss)
@@ -142,6 +145,7 @@ def fit(
         value.backward()
         optimiser.step()
         losses.append(float(value.detach()))
+    record(steps)
     model.eval()
     return FitResult(losses=np.array(losses), snapshot_steps=np.array(snap_steps), snapshots=snaps)
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from .._io import atomic_save_figure, atomic_write_text
 from .._registry import Registry
+from ._progress import fit_progress
 
 Status = Literal["confirmed", "not confirmed", "inconclusive"]
 STATUSES: tuple[str, ...] = ("confirmed", "not confirmed", "inconclusive")
@@ -150,8 +151,12 @@ class ExperimentResult:
         return cls(**data)
 
 
-def run_experiment(name: str, out_dir: str | Path, *, quick: bool = True, seed: int = 0) -> ExperimentResult:
+def run_experiment(
+    name: str, out_dir: str | Path, *, quick: bool = True, seed: int = 0, progress: bool = False
+) -> ExperimentResult:
     """Run experiment ``name`` into ``out_dir`` (figures and ``results.json``) and return its result.
+
+    ``progress`` draws a bar on stderr for each of its training loops.
 
     Quick runs use one torch CPU thread (restored afterwards): their tensors are small, and on a shared
     machine extra threads only add contention (measured: 5× slower with 2 threads under load).
@@ -166,7 +171,8 @@ def run_experiment(name: str, out_dir: str | Path, *, quick: bool = True, seed: 
     try:
         if quick:
             torch.set_num_threads(1)
-        output = experiment.run(ExperimentContext(out_dir=out, quick=bool(quick), seed=int(seed)))
+        with fit_progress(experiment.name, progress):
+            output = experiment.run(ExperimentContext(out_dir=out, quick=bool(quick), seed=int(seed)))
     finally:
         torch.set_num_threads(threads)
     result = ExperimentResult(
