@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ssmem.data import build_task
 from ssmem.data._cache import cache_entries, cache_key, cache_root, cached, task_cache_dir
@@ -69,3 +70,23 @@ def test_a_task_build_fills_and_reuses_the_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(listops, "_build_arrays", refuse)
     again = build_task("lra/listops", params)
     assert all(np.array_equal(first.train[i][0], again.train[i][0]) for i in range(5))
+
+
+def test_building_reports_progress_only_when_asked(tmp_path, capsys):
+    from ssmem.data._progress import data_progress
+    from ssmem.data.pathfinder import PathfinderParams
+
+    def params(folder: str) -> PathfinderParams:
+        return PathfinderParams(n_train=6, n_val=2, n_test=2, cache_dir=str(tmp_path / folder))
+
+    quiet = build_task("lra/pathfinder", params("quiet"))
+    assert capsys.readouterr().err == ""
+    with data_progress(True):
+        shown = build_task("lra/pathfinder", params("shown"))
+        again = build_task("lra/pathfinder", params("shown"))  # from the cache: nothing to report
+    err = capsys.readouterr().err
+    assert err.count("lra/pathfinder: building the data (first use with these parameters") == 1
+    assert err.count("lra/pathfinder: built in") == 1 and "pathfinder 32px images" in err
+    for data in (shown, again):
+        for split in ("train", "val", "test"):
+            assert torch.equal(getattr(data, split).pixels, getattr(quiet, split).pixels)

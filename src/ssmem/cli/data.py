@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         return _list(args)
     from ..data import TASKS, build_task
     from ..data._cache import cache_entries, task_cache_dir
+    from ..data._progress import data_progress
     from ..data._sources import availability
     from ..train.config import to_plain
 
@@ -97,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         out["cache_dir"] = str(task_cache_dir(name, params.cache_dir))
         out["cache_entries"] = len(cache_entries(name, params.cache_dir))
     if args.prepare:
-        data = build_task(name, params, seed=args.seed, data_dir=args.data_dir)
+        with data_progress(not args.json):
+            data = build_task(name, params, seed=args.seed, data_dir=args.data_dir)
         out["info"] = to_plain(dataclasses.asdict(data.info))
         out["sizes"] = {s: len(getattr(data, s)) for s in ("train", "val", "test")}
         if hasattr(params, "cache_dir"):

@@ -13,12 +13,15 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._progress import say
 
 CACHE_FORMAT = 3  # bump when the stored layout of any task changes
 _KEY_FIELD = "__cache_key__"
@@ -114,8 +117,11 @@ def cached(
     path = task_cache_dir(task, params.cache_dir) / f"{key}.npz"
     arrays = load_arrays(path, key)
     if arrays is None:
+        say(f"{task}: building the data (first use with these parameters; cached afterwards)")
+        started = time.perf_counter()
         arrays = build()
         save_arrays(path, arrays, key)
+        say(f"{task}: built in {time.perf_counter() - started:.0f} s, cached in {path}")
     return arrays
 
 

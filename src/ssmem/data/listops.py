@@ -24,6 +24,7 @@ import numpy as np
 from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_choice, check_probability, check_subsets
 from ._datasets import TokenDataset, majority_chance
+from ._progress import item_bar
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
 from .task import TaskData, TaskInfo, register_task
@@ -137,12 +138,14 @@ def generate(
     the draws are kept, so that means the range is out of the generator's reach)."""
     trees: list[Tree] = []
     misses = 0
-    while len(trees) < n:
-        tree, length = generate_tree(rng, max_depth=max_depth, max_args=max_args, leaf_prob=leaf_prob)
-        if min_length < length < max_length:
-            trees.append(tree)
-            misses = 0
-        else:
+    with item_bar(n, "listops trees", "tree") as bar:
+        while len(trees) < n:
+            tree, length = generate_tree(rng, max_depth=max_depth, max_args=max_args, leaf_prob=leaf_prob)
+            if min_length < length < max_length:
+                trees.append(tree)
+                bar.update(1)
+                misses = 0
+                continue
             misses += 1
             if misses >= max_misses:
                 raise ValueError(

@@ -34,6 +34,7 @@ from scipy.ndimage import maximum_filter
 from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_choice, check_subsets
 from ._datasets import PixelDataset, pixel_stats, majority_chance
+from ._progress import item_bar
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
 from .task import TaskData, TaskInfo, register_task
@@ -285,13 +286,19 @@ def generate_images(n: int, params: PathfinderParams, *, seed: int, stream: int 
     """
     tasks = [(min(BLOCK, n - start), (seed, stream, b), params) for b, start in enumerate(range(0, n, BLOCK))]
     workers = workers if workers > 0 else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if workers > 1 and len(tasks) > 1:
-        import multiprocessing
+    blocks = []
+    with item_bar(n, f"pathfinder {params.resolution}px images", "img") as bar:
+        if workers > 1 and len(tasks) > 1:
+            import multiprocessing
 
-        with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks))) as pool:
-            blocks = pool.map(_generate_block, tasks)
-    else:
-        blocks = [_generate_block(t) for t in tasks]
+            with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks))) as pool:
+                for block in pool.imap(_generate_block, tasks):  # in order, as they finish
+                    blocks.append(block)
+                    bar.update(len(block[1]))
+        else:
+            for task in tasks:
+                blocks.append(_generate_block(task))
+                bar.update(task[0])
     if not blocks:
         return np.zeros((0, params.resolution, params.resolution), np.uint8), np.zeros(0, np.int64)
     return np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])

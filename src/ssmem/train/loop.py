@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..data._progress import data_progress
 from ..data.task import TaskInfo, build_task
 from . import distributed
 from .batches import eval_batches, loader, steps_per_epoch, to_device, train_batches
@@ -243,7 +244,8 @@ def _train(
     log = _MetricsLog(run_dir / METRICS_FILE, main)
 
     # ---- task, model, optimiser
-    data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed, data_dir=cfg.task.data_dir)
+    with data_progress(progress and main):
+        data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed, data_dir=cfg.task.data_dir)
     info = data.info
     check_task_metric(info)
     from ..ssm import count_parameters
