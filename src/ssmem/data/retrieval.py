@@ -29,7 +29,6 @@ from .corpora import corpus_available, corpus_files, load_documents
 from .task import TaskData, TaskInfo, register_task
 
 SOURCES = ("corpus", "aan")
-
 SPLITS = ("train", "val", "test")
 AAN_FILES = {"train": "new_aan_pairs.train.tsv", "val": "new_aan_pairs.eval.tsv", "test": "new_aan_pairs.test.tsv"}
 

@@ -26,7 +26,6 @@ from .corpora import corpus_available, corpus_files, load_documents
 from .task import TaskData, TaskInfo, register_task
 
 SOURCES = ("corpus", "imdb")
-
 SPLITS = ("train", "val", "test")
 
 
