@@ -115,3 +115,24 @@ def test_a_closed_pipe_ends_quietly():
     done = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], capture_output=True, text=True, timeout=120)
     assert done.stdout.startswith("s4d-inv:")
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
+
+
+def test_another_applications_database_is_refused_and_left_alone(tmp_path, capsys):
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    before = other.read_bytes()
+    assert main(["runs", "--store", str(other)]) == 2
+    assert "is not a results store: an SQLite database with other tables (t); it was left as it is" in capsys.readouterr().err
+    assert other.read_bytes() == before and not (tmp_path / "other.db-wal").exists()
+
+
+def test_machine_errors_are_one_line_not_a_traceback(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a run directory should go")
+    argv = ["train", "memory/delay", "train.max_steps=1", "--run-dir", str(blocker / "run"), "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ssmem train: error: NotADirectoryError:") and "Traceback" not in err

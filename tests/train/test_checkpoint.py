@@ -58,12 +58,18 @@ def test_a_failed_save_leaves_the_previous_checkpoint_and_no_temporary(tmp_path)
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    atomic_torch_save({"format": FORMAT, **_state(3.0)}, checkpoint_path(tmp_path, 3))
     path = checkpoint_path(tmp_path, 7)
     atomic_torch_save({"format": FORMAT, **_state(7.0)}, path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"cannot load checkpoint .*step-00000007.pt: it is corrupt"):
+    with pytest.raises(CheckpointError, match=r"cannot load checkpoint .*step-00000007.pt: it is corrupt") as info:
         load_checkpoint(path)
+    assert "Older checkpoints here: step-00000003.pt (remove step-00000007.pt to resume from them)" in str(info.value)
+    path.write_bytes(b"garbage" * 100)
+    with pytest.raises(CheckpointError, match="it is corrupt") as info:
+        load_checkpoint(path)
+    assert "weights_only" not in str(info.value)  # torch's advice to load unsafely is not passed on
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")
 

@@ -124,3 +124,26 @@ def test_resume_without_a_checkpoint_starts_afresh(tmp_path, tiny_config):
     assert result.steps == 3
     assert all(r.get("loss") != 9.0 for r in read_metrics(tmp_path))
     assert os.path.exists(tmp_path / "config.yaml") and os.path.exists(tmp_path / "result.json")
+
+
+def test_resume_without_a_checkpoint_keeps_a_finished_or_different_run(uninterrupted, tmp_path, tiny_config):
+    cfg, ref_dir, _ = uninterrupted
+    import shutil
+
+    finished = tmp_path / "finished"
+    shutil.copytree(ref_dir, finished)
+    for _, path in list_checkpoints(finished):
+        path.unlink()
+    before = {p.name: p.read_bytes() for p in finished.iterdir() if p.is_file()}
+    with pytest.raises(CheckpointError, match="holds a finished run \\(result.json\\) but no checkpoint"):
+        train(cfg, finished, resume=True, progress=False)
+    assert {p.name: p.read_bytes() for p in finished.iterdir() if p.is_file()} == before  # nothing lost
+
+    started = tmp_path / "started"  # killed before its first checkpoint: config.yaml and a few metrics rows
+    started.mkdir()
+    (started / "config.yaml").write_text(config_to_yaml(cfg))
+    (started / "metrics.jsonl").write_text('{"step": 1, "split": "train", "loss": 9.0}\n')
+    other = tiny_config("train.record_eigenvalues_every=3", "model.d_model=16")
+    with pytest.raises(CheckpointError, match=r"differs from config.yaml's: model.d_model: 8 in config.yaml, 16 now"):
+        train(other, started, resume=True, progress=False)
+    assert (started / "metrics.jsonl").read_text() == '{"step": 1, "split": "train", "loss": 9.0}\n'

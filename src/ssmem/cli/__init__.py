@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -118,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # library errors carry a message written for the user (bad names, bad files, bad values)
         print(f"ssmem {args.verb}: error: {err}", file=sys.stderr)
         return 2
+    except (OSError, sqlite3.Error) as err:  # the machine said no: a read-only folder, a full disk, a locked store
+        print(f"ssmem {args.verb}: error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -151,8 +151,15 @@ class Store:
             raise
 
     def _open(self, busy_timeout_s: float) -> None:
-        """WAL mode and the schema (created on first use, its version checked otherwise)."""
+        """WAL mode and the schema (created on first use, its version checked otherwise); another application's
+        database is refused before anything is written to it."""
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and not {"meta", "runs"} <= tables:
+            raise ValueError(
+                f"{self.path} is not a results store: an SQLite database with other tables "
+                f"({', '.join(sorted(tables))}); it was left as it is"
+            )
         # switching a new file to WAL can report "locked" at once, without SQLite's busy wait, while another
         # worker is opening the same file: retry within the busy timeout
         mode = retry_while_locked(

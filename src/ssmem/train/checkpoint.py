@@ -73,10 +73,16 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001  (pickle, zip and torch errors all mean: not a usable checkpoint)
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        # torch's own message for a refused pickle suggests weights_only=False: unsafe, and no cure for a corrupt
+        # file, so only the error's kind is quoted then
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        cause = type(err).__name__ + ("" if not first or "weights_only" in str(err) else f": {first}")
+        in_run = path.parent.name == CHECKPOINT_DIR
+        older = [p.name for _, p in list_checkpoints(path.parent.parent) if p != path] if in_run else []
+        hint = f" Older checkpoints here: {', '.join(older)} (remove {path.name} to resume from them)." if older else ""
         raise CheckpointError(
             f"cannot load checkpoint {path}: it is corrupt or contains objects other than tensors and plain "
-            f"data, and was not loaded (nothing in it was executed). Cause: {type(err).__name__}: {first}"
+            f"data, and was not loaded (nothing in it was executed). Cause: {cause}.{hint}"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an ssmem checkpoint (expected format {FORMAT!r})")

@@ -138,17 +138,51 @@ class _MetricsLog:
             handle.flush()
 
 
-def _config_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+def _config_differences(
+    a: dict[str, Any], b: dict[str, Any], prefix: str = "", source: str = "the checkpoint"
+) -> list[str]:
     keys = sorted(set(a) | set(b))
     out = []
     for k in keys:
         where = f"{prefix}{k}"
         va, vb = a.get(k), b.get(k)
         if isinstance(va, dict) and isinstance(vb, dict):
-            out += _config_differences(va, vb, where + ".")
+            out += _config_differences(va, vb, where + ".", source)
         elif va != vb:
-            out.append(f"{where}: {vb!r} in the checkpoint, {va!r} now")
+            out.append(f"{where}: {vb!r} in {source}, {va!r} now")
     return out
+
+
+def _check_same_run(run_dir: Path, cfg: RunConfig, saved: dict[str, Any], source: str) -> None:
+    """A resumed run keeps its configuration (but for :data:`RESUME_MAY_CHANGE`); ``saved`` comes from ``source``."""
+    saved, current = dict(saved), config_to_dict(cfg)
+    for key in RESUME_MAY_CHANGE:
+        saved.pop(key, None)
+        current.pop(key, None)
+    diffs = _config_differences(current, saved, source=source)
+    if diffs:
+        raise CheckpointError(f"cannot resume {run_dir}: the configuration differs from {source}'s: " + "; ".join(diffs))
+
+
+def _check_resume_without_checkpoint(run_dir: Path, cfg: RunConfig) -> None:
+    """``--resume`` found no checkpoint: the run starts over, unless that would replace a finished run or one
+    with another configuration."""
+    if (run_dir / RESULT_FILE).exists():
+        raise CheckpointError(
+            f"cannot resume {run_dir}: it holds a finished run ({RESULT_FILE}) but no checkpoint to resume from; "
+            "choose another run directory (nothing was changed)"
+        )
+    config_path = run_dir / CONFIG_FILE
+    if config_path.exists():
+        import yaml
+
+        try:
+            saved = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise CheckpointError(f"cannot resume {run_dir}: {config_path} is not readable YAML ({err})") from None
+        if not isinstance(saved, dict):
+            raise CheckpointError(f"cannot resume {run_dir}: {config_path} does not hold a run configuration")
+        _check_same_run(run_dir, cfg, saved, CONFIG_FILE)
 
 
 # ----------------------------------------------------------------------------------------------- evaluation
@@ -226,13 +260,9 @@ def _train(
         raise ValueError(f"{run_dir} already holds a run; resume it (--resume) or choose another run directory")
     state = load_checkpoint(ckpt_path) if (resume and ckpt_path is not None) else None
     if state is not None:
-        saved, current = dict(state["config"]), config_to_dict(cfg)
-        for key in RESUME_MAY_CHANGE:
-            saved.pop(key, None)
-            current.pop(key, None)
-        diffs = _config_differences(current, saved)
-        if diffs:
-            raise CheckpointError(f"cannot resume {run_dir}: the configuration differs from the checkpoint's: " + "; ".join(diffs))
+        _check_same_run(run_dir, cfg, state["config"], "the checkpoint")
+    elif resume:
+        _check_resume_without_checkpoint(run_dir, cfg)
     if main:
         (run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG_FILE, config_to_yaml(cfg))
