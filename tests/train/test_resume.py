@@ -147,3 +147,17 @@ def test_resume_without_a_checkpoint_keeps_a_finished_or_different_run(uninterru
     with pytest.raises(CheckpointError, match=r"differs from config.yaml's: model.d_model: 8 in config.yaml, 16 now"):
         train(other, started, resume=True, progress=False)
     assert (started / "metrics.jsonl").read_text() == '{"step": 1, "split": "train", "loss": 9.0}\n'
+
+
+def test_resume_refuses_when_the_best_weights_are_missing(uninterrupted, tmp_path):
+    cfg, ref_dir, ref = uninterrupted
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ref_dir, copy)
+    assert ref.best_step is not None
+    (copy / "checkpoints" / "best.pt").unlink()
+    before = (copy / "metrics.jsonl").read_text()
+    with pytest.raises(CheckpointError, match=rf"best weights \(step {ref.best_step}\) belong in .*best.pt, which is missing"):
+        train(cfg, copy, resume=True, progress=False)
+    assert (copy / "metrics.jsonl").read_text() == before

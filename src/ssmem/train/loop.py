@@ -261,6 +261,12 @@ def _train(
     state = load_checkpoint(ckpt_path) if (resume and ckpt_path is not None) else None
     if state is not None:
         _check_same_run(run_dir, cfg, state["config"], "the checkpoint")
+        if state["best_step"] is not None and not (run_dir / CHECKPOINT_DIR / BEST_FILE).exists():
+            raise CheckpointError(
+                f"cannot resume {run_dir}: its best weights (step {state['best_step']}) belong in "
+                f"{run_dir / CHECKPOINT_DIR / BEST_FILE}, which is missing, so the test could not use them "
+                "(nothing was changed)"
+            )
     elif resume:
         _check_resume_without_checkpoint(run_dir, cfg)
     if main:
@@ -462,6 +468,12 @@ def _train(
             model.load_state_dict(load_checkpoint(best_file)["model"])
             test_metrics = evaluate(model, data.test, info, **evaluate_test)
             log.write({**row("test", test_metrics), "weights": "best", "best_step": best_step})
+        elif best_step is not None and best_step != step:  # removed while the run went on
+            missing = (f"{best_file} (the best weights, step {best_step}) is missing: the test metric is the final "
+                       "weights'")
+            message = f"{message}; {missing}" if message else missing
+            if main:
+                print(f"ssmem train: {missing}", file=sys.stderr)
         test_metric = test_metrics[metric]
         flat.update({f"test/{k}": v for k, v in test_metrics.items()})
         fire("on_eval", context("test", test_metrics))
