@@ -164,7 +164,7 @@ def test_write_report_files(tmp_path):
     report = write_report(store, tmp_path / "report", experiments_dir=tmp_path / "experiments")
     md = report.markdown_path.read_text()
     page = report.html_path.read_text()
-    assert "| listops | s4d-inv | all | 3 | 42.00 ± 2.00 | 42.00 ± 2.00 | 60.18 |" in md
+    assert "| listops | s4d-inv | all | 3 | accuracy (%) | 42.00 ± 2.00 | 42.00 ± 2.00 | 60.18 |" in md
     assert "| listops | s4d-inv | reservoir | 9,000 | 1,000 | 11.1% |" not in md  # trainable is 8,000 for RC
     assert "| listops | s4d-inv | reservoir | 8,000 | 1,000 | 11.1% |" in md
     assert "| confirmed | HiPPO sets have long, low MF | MF(500) > 0 | experiment fig1 |" in md
@@ -205,4 +205,20 @@ def test_several_stores_are_pooled(tmp_path):
         store.finish(claim, {"test_metric": 0.875, "metric": "accuracy", "task": "lra/image"})
     report = write_report([first, second], tmp_path / "report")
     assert report.n_runs == {"pending": 0, "running": 0, "done": 25, "failed": 1}
-    assert "| image | recipe | recipe | 1 | 87.50 | – | – |" in report.markdown_path.read_text()
+    assert "| image | recipe | recipe | 1 | accuracy (%) | 87.50 | – | – |" in report.markdown_path.read_text()
+
+
+def test_runs_that_differ_in_more_than_the_seed_are_not_pooled(tmp_path):
+    path = tmp_path / "runs.db"
+    grid = parse_grid({"name": "lr", "studies": [{"name": "main", "recipes": ["lra/image-cpu"], "seeds": [1, 2],
+                                                  "axes": {"optim.lr": [0.01, 0.003]}}]})
+    with Store(path) as store:
+        store.add_runs(grid.runs())
+        for spec in grid.runs():
+            claim = store.claim([spec.run_id], worker="w:1")
+            test = (0.5 if spec.params["optim.lr"] == 0.01 else 0.7) + 0.01 * spec.seed
+            store.finish(claim, {"test_metric": test, "metric": "accuracy", "task": "lra/image"})
+    md = write_report(path, tmp_path / "report").markdown_path.read_text()
+    assert "| task | set | train | setting | n | metric | test | best val | published S4D |" in md
+    assert "| image | recipe | recipe | optim.lr=0.003 | 2 | accuracy (%) | 71.50 ± 0.71 |" in md
+    assert "| image | recipe | recipe | optim.lr=0.01 | 2 | accuracy (%) | 51.50 ± 0.71 |" in md

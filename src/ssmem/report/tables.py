@@ -142,6 +142,15 @@ def varied_keys(runs: Sequence[RunData]) -> list[str]:
     return [k for k in keys if len({_hashable(r.params.get(k)) for r in runs}) > 1]
 
 
+def cell_varied_keys(runs: Sequence[RunData]) -> list[str]:
+    """Override keys that vary *within* a (task, eigenvalue set, train mode) cell: runs that differ in them are
+    different settings, not seeds of one setting, and must not be pooled."""
+    cells: dict[tuple, list[RunData]] = {}
+    for run in runs:
+        cells.setdefault((run.task, run.eigs, run.train_mode), []).append(run)
+    return sorted({key for members in cells.values() for key in varied_keys(members)})
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Reservoir vs learnable (``train = all``) for one task and eigenvalue set."""
@@ -190,6 +199,7 @@ __all__ = [
     "GroupRow",
     "Stat",
     "generalization_gap",
+    "cell_varied_keys",
     "group_runs",
     "memory_length",
     "reservoir_vs_learnable",

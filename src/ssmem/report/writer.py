@@ -21,7 +21,7 @@ from . import plots
 from .claims import Finding, experiment_findings, lra_findings
 from .collect import RunData, load_experiments, load_runs
 from .published import LRA_TASKS, PUBLISHED_S4D
-from .tables import GroupRow, fmt_metric, group_runs, varied_keys
+from .tables import GroupRow, cell_varied_keys, fmt_metric, group_runs, varied_keys
 
 MAIN_STUDY = "main"
 
@@ -97,7 +97,7 @@ def write_report(store: str | Path | Sequence[str | Path], out_dir: str | Path, 
         f"Written {time.strftime('%Y-%m-%d %H:%M')}. Numbers are mean ± std over seeds (n = seeds)."
     )]
     main = [r for r in runs if _is_main(r.study)] or runs
-    rows = group_runs(main)
+    rows = group_runs(main, extra_keys=cell_varied_keys(main))
     figures: list[Path] = []
 
     findings = lra_findings(rows) + experiment_findings(experiments)
@@ -136,10 +136,13 @@ def _lra_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) -> li
     if not rows:
         return [Heading("LRA results"), Paragraph("No finished runs.")]
     table_rows = []
+    settings = any(r.extra for r in rows)  # runs that differ in more than the seed are rows of their own
     for r in rows:
-        scale, _ = fmt_metric(r.metric)
-        table_rows.append((r.task, r.eigs, r.train_mode, str(r.test.n), r.test.fmt(scale),
-                           r.best_val.fmt(scale), "–" if r.published is None else f"{r.published:.2f}"))
+        scale, unit = fmt_metric(r.metric)
+        setting = (" ".join(f"{k}={v}" for k, v in r.extra) or "–",) if settings else ()
+        table_rows.append((r.task, r.eigs, r.train_mode, *setting, str(r.test.n), f"{r.metric}{unit}",
+                           r.test.fmt(scale), r.best_val.fmt(scale),
+                           "–" if r.published is None else f"{r.published:.2f}"))
     blocks: list[Block] = [
         Heading("LRA results"),
         Paragraph("Test metric (accuracy in %; the weights of the best validation step) per task, eigenvalue "
@@ -147,7 +150,8 @@ def _lra_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) -> li
                   "frozen (RC), `readout` = the whole SSM kernel frozen. The published column is S4D with "
                   "learnable eigenvalues at full scale (arXiv 2206.11893); runs at a smaller scale are not "
                   "expected to reach it."),
-        Table(("task", "set", "train", "n", "test (accuracy in %)", "best val", "published S4D"), tuple(table_rows)),
+        Table(("task", "set", "train", *(("setting",) if settings else ()), "n", "metric", "test", "best val",
+               "published S4D"), tuple(table_rows)),
         _published_table(),
     ]
     figures.append(plots.accuracy_bars(rows, fig_dir / "lra_test.png"))
