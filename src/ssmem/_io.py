@@ -72,3 +72,22 @@ def atomic_save_figure(figure: Any, path: str | Path, *, dpi: int = 120, tight: 
     finally:
         plt.close(figure)
     return path
+
+
+def read_npz(path: str | Path) -> dict[str, Any]:
+    """Every array of the ``.npz`` archive ``path`` (no pickles); a damaged or foreign file raises ``ValueError``
+    naming it, and the file is closed either way."""
+    import zipfile
+
+    import numpy as np
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            archive = np.load(handle, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not an .npz archive")
+            with archive:
+                return {key: archive[key] for key in archive.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path} is not a readable .npz archive ({type(err).__name__}: {err})") from None

@@ -222,3 +222,12 @@ def test_runs_that_differ_in_more_than_the_seed_are_not_pooled(tmp_path):
     assert "| task | set | train | setting | n | metric | test | best val | published S4D |" in md
     assert "| image | recipe | recipe | optim.lr=0.003 | 2 | accuracy (%) | 71.50 ± 0.71 |" in md
     assert "| image | recipe | recipe | optim.lr=0.01 | 2 | accuracy (%) | 51.50 ± 0.71 |" in md
+
+
+def test_a_damaged_memory_record_costs_only_its_run(tmp_path, capsys):
+    path = fabricate(tmp_path)
+    damaged = sorted((tmp_path / "runs").glob("*/memory_endpoints.npz"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    report = write_report(path, tmp_path / "report")
+    assert f"ssmem report: skipping {damaged}: not a readable memory record" in capsys.readouterr().err
+    assert report.markdown_path.is_file() and len(report.findings) > 0

@@ -1,5 +1,6 @@
 """Exact resume: a run stopped (or SIGKILLed mid-save) and resumed gives the metrics of an uninterrupted run."""
 
+import json
 import os
 import signal
 import subprocess
@@ -161,3 +162,37 @@ def test_resume_refuses_when_the_best_weights_are_missing(uninterrupted, tmp_pat
     with pytest.raises(CheckpointError, match=rf"best weights \(step {ref.best_step}\) belong in .*best.pt, which is missing"):
         train(cfg, copy, resume=True, progress=False)
     assert (copy / "metrics.jsonl").read_text() == before
+
+
+def _copy_without_newest_checkpoint(ref_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ref_dir, copy)
+    list_checkpoints(copy)[-1][1].unlink()  # resume from the step-16 checkpoint
+    return copy
+
+
+def test_a_damaged_recording_stops_the_resume_before_anything_changes(uninterrupted, tmp_path):
+    cfg, ref_dir, _ = uninterrupted
+    copy = _copy_without_newest_checkpoint(ref_dir, tmp_path)
+    recording = copy / "eigenvalues.npz"
+    recording.write_bytes(recording.read_bytes()[:200])
+    before = (copy / "metrics.jsonl").read_text()
+    with pytest.raises(ValueError, match=r"eigenvalues.npz is not a readable recording .*remove it to resume"):
+        train(cfg, copy, resume=True, progress=False)
+    assert (copy / "metrics.jsonl").read_text() == before
+
+
+def test_rows_lost_from_a_cut_metrics_file_are_named(uninterrupted, tmp_path, capsys, without_time):
+    cfg, ref_dir, _ = uninterrupted
+    copy = _copy_without_newest_checkpoint(ref_dir, tmp_path)
+    lines = (copy / "metrics.jsonl").read_text().splitlines(keepends=True)
+    kept = [line for line in lines if json.loads(line)["step"] <= 6]
+    (copy / "metrics.jsonl").write_text("".join(kept) + "not json\n" + '{"step": 7, "spl')
+    train(cfg, copy, resume=True, progress=False)
+    err = capsys.readouterr().err
+    assert f"line(s) {len(kept) + 1} were not JSON and are dropped" in err  # the cut last line is not reported
+    assert "stops at step 6, before the checkpoint's step 16: the training rows of steps 7-15 are lost" in err
+    ref_rows = without_time(read_metrics(ref_dir))
+    assert without_time(read_metrics(copy)) == [r for r in ref_rows if r["step"] <= 6 or r["step"] > 16]

@@ -6,12 +6,14 @@ Everything the report shows is computed from these dataclasses; nothing here tra
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._io import read_npz
 from ..sweep.store import RunRecord, Store
 
 ENDPOINTS_FILE = "memory_endpoints.npz"
@@ -147,15 +149,20 @@ def read_memory_endpoints(path: Path) -> MemoryEndpoints | None:
     """``memory_endpoints.npz`` → :class:`MemoryEndpoints` (``None`` if absent or without both endpoints)."""
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as data:
+    try:
+        data = read_npz(path)
         steps = data["step"]
-        layers = sorted({k.split("_")[0] for k in data.files if k.startswith("layer")}, key=lambda s: int(s[5:]))
+        layers = sorted({k.split("_")[0] for k in data if k.startswith("layer")}, key=lambda s: int(s[5:]))
         if len(steps) < 2 or not layers:
             return None
         pick = [0, len(steps) - 1]
         mf = np.mean([data[f"{layer}_mf"][pick] for layer in layers], axis=0)
         capacity = np.mean([data[f"{layer}_capacity"][pick].mean(axis=-1) for layer in layers], axis=0)
-        eigs = tuple(data[f"{layer}_eigenvalues"][pick] for layer in layers if f"{layer}_eigenvalues" in data.files)
+        eigs = tuple(data[f"{layer}_eigenvalues"][pick] for layer in layers if f"{layer}_eigenvalues" in data)
+    except (ValueError, KeyError, IndexError) as err:
+        # one damaged file costs that run its memory columns, not the whole report
+        print(f"ssmem report: skipping {path}: not a readable memory record ({err})", file=sys.stderr)
+        return None
     return MemoryEndpoints(steps=steps[pick], mf=mf, capacity=capacity, eigenvalues=eigs)
 
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..data.task import TaskInfo
-from .._io import atomic_open
+from .._io import atomic_open, read_npz
 
 
 @dataclass
@@ -63,6 +63,17 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez(handle, **arrays)
 
 
+def read_recording(path: Path) -> list[tuple[int, dict[str, np.ndarray]]]:
+    """The (step, arrays) records of a recorder's ``.npz`` file; a damaged file raises ``ValueError`` naming it."""
+    try:
+        saved = read_npz(path)
+        steps = saved.pop("step").tolist()
+        return [(int(step), {k: v[i] for k, v in saved.items()}) for i, step in enumerate(steps)]
+    except (ValueError, KeyError, IndexError) as err:
+        raise ValueError(f"{path} is not a readable recording ({err}); remove it to resume without the earlier "
+                         "records") from None
+
+
 class _Recorder(Callback):
     """Shared machinery: a list of (step, arrays) records kept in ``run_dir / filename``."""
 
@@ -82,13 +93,10 @@ class _Recorder(Callback):
         path = ctx.run_dir / self.filename
         self.steps, self.records = [], []
         if path.exists():  # resumed: keep what was recorded up to the checkpoint
-            with np.load(path, allow_pickle=False) as saved:
-                steps = saved["step"].tolist()
-                keys = [k for k in saved.files if k != "step"]
-                for i, step in enumerate(steps):
-                    if step <= ctx.step:
-                        self.steps.append(int(step))
-                        self.records.append({k: saved[k][i] for k in keys})
+            for step, record in read_recording(path):
+                if step <= ctx.step:
+                    self.steps.append(step)
+                    self.records.append(record)
         if ctx.step not in self.steps and ctx.step % self.every == 0:
             self._record(ctx)
 

@@ -36,7 +36,7 @@ from ..data.task import TaskInfo, build_task
 from . import distributed
 from .batches import eval_batches, loader, steps_per_epoch, to_device, train_batches
 from .build import build_model, build_optimizer, lr_factor
-from .callbacks import Callback, CallbackContext, EigenvalueRecorder, MemoryRecorder
+from .callbacks import Callback, CallbackContext, EigenvalueRecorder, MemoryRecorder, read_recording
 from .checkpoint import (
     CHECKPOINT_DIR,
     FORMAT,
@@ -102,28 +102,42 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The lines of ``run_dir/metrics.jsonl`` as dicts (an incomplete last line, from a kill, is skipped)."""
-    path = Path(run_dir) / METRICS_FILE
+def _parse_metrics(path: Path) -> tuple[list[dict[str, Any]], list[int], int]:
+    """The JSON lines of ``path``, the numbers of the lines that are not JSON, and the number of lines."""
     if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+        return [], [], 0
+    rows, bad = [], []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    for number, line in enumerate(lines, 1):
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
-            continue
-    return rows
+            bad.append(number)
+    return rows, bad, len(lines)
 
 
-def _truncate_metrics(run_dir: Path, step: int) -> None:
-    """Keep the lines an uninterrupted run had written when it saved the checkpoint of ``step``."""
-    kept = [
-        row
-        for row in read_metrics(run_dir)
-        if row.get("step", 0) < step or (row.get("step") == step and row.get("split") != "test")
-    ]
-    atomic_write_text(run_dir / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in kept))
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The lines of ``run_dir/metrics.jsonl`` as dicts (an incomplete last line, from a kill, is skipped)."""
+    return _parse_metrics(Path(run_dir) / METRICS_FILE)[0]
+
+
+def _truncate_metrics(run_dir: Path, step: int, log_every: int) -> list[str]:
+    """Keep the lines an uninterrupted run had written when it saved the checkpoint of ``step``; returns what
+    was found missing or damaged (a resumed run cannot write those rows again)."""
+    path = run_dir / METRICS_FILE
+    rows, bad, n_lines = _parse_metrics(path)
+    kept = [row for row in rows if row.get("step", 0) < step or (row.get("step") == step and row.get("split") != "test")]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    problems = []
+    damaged = [n for n in bad if n != n_lines]  # a cut last line is what a kill leaves: not a loss
+    if damaged:
+        problems.append(f"{path}: line(s) {', '.join(map(str, damaged))} were not JSON and are dropped")
+    expected = step // log_every * log_every
+    logged = max((int(r.get("step", 0)) for r in kept if r.get("split") == "train"), default=0)
+    if logged < expected:
+        problems.append(f"{path} stops at step {logged}, before the checkpoint's step {step}: the training rows of "
+                        f"steps {logged + 1}-{expected} are lost (the file was cut)")
+    return problems
 
 
 class _MetricsLog:
@@ -261,6 +275,9 @@ def _train(
     state = load_checkpoint(ckpt_path) if (resume and ckpt_path is not None) else None
     if state is not None:
         _check_same_run(run_dir, cfg, state["config"], "the checkpoint")
+        for recorder in (EigenvalueRecorder, MemoryRecorder):  # read before anything is changed
+            if (run_dir / recorder.filename).exists():
+                read_recording(run_dir / recorder.filename)
         if state["best_step"] is not None and not (run_dir / CHECKPOINT_DIR / BEST_FILE).exists():
             raise CheckpointError(
                 f"cannot resume {run_dir}: its best weights (step {state['best_step']}) belong in "
@@ -273,7 +290,8 @@ def _train(
         (run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG_FILE, config_to_yaml(cfg))
         if state is not None:
-            _truncate_metrics(run_dir, int(state["step"]))
+            for problem in _truncate_metrics(run_dir, int(state["step"]), tc.log_every):
+                print(f"ssmem train: warning: {problem}", file=sys.stderr)
         elif (run_dir / METRICS_FILE).exists():  # resumed before any checkpoint existed: start over
             (run_dir / METRICS_FILE).unlink()
     distributed.barrier(dist)
