@@ -5,7 +5,16 @@ import torch
 
 from ssmem.cli import main
 from ssmem.ssm import S4D, CausalSequenceModel, SequenceClassifier
-from ssmem.train import load_checkpoint, latest_checkpoint, load_recipe, load_trained_model, sample_bytes, train
+from ssmem.train import (
+    CheckpointError,
+    ConfigError,
+    latest_checkpoint,
+    load_checkpoint,
+    load_recipe,
+    load_trained_model,
+    sample_bytes,
+    train,
+)
 from ssmem.train.sample import next_byte_probabilities, step_logits
 
 PROMPT = b"To be, or not"
@@ -210,3 +219,24 @@ def test_sample_verb_needs_a_run_directory(tmp_path, capsys):
     assert "no config.yaml" in capsys.readouterr().err
     with pytest.raises(ValueError, match="valid choices: best, last"):
         load_trained_model(tmp_path, checkpoint="middle")
+
+
+def test_an_edited_config_is_caught_against_the_checkpoint(lm_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(lm_run, run)
+    config = run / "config.yaml"
+    text = config.read_text()
+    assert "discretization: zoh" in text
+    config.write_text(text.replace("discretization: zoh", "discretization: bilinear"))
+    for checkpoint in ("best", "last"):
+        with pytest.raises(CheckpointError, match=r"config.yaml does not describe the weights in .*"
+                                                  r"model.discretization: 'zoh' in .*, 'bilinear' now"):
+            load_trained_model(run, checkpoint=checkpoint)
+    config.write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(ConfigError, match=r"config.yaml: not UTF-8 text"):
+        load_trained_model(run)
+    config.write_text("[1, 2]\n")
+    with pytest.raises(ConfigError, match=r"config.yaml: a run configuration is a mapping"):
+        load_trained_model(run)

@@ -167,13 +167,19 @@ def _config_differences(
     return out
 
 
-def _check_same_run(run_dir: Path, cfg: RunConfig, saved: dict[str, Any], source: str) -> None:
-    """A resumed run keeps its configuration (but for :data:`RESUME_MAY_CHANGE`); ``saved`` comes from ``source``."""
+def run_config_differences(cfg: RunConfig, saved: dict[str, Any], source: str) -> list[str]:
+    """How ``cfg`` differs from the plain configuration ``saved`` (read from ``source``), one entry per key, leaving
+    out the keys a resumed run may change (:data:`RESUME_MAY_CHANGE`)."""
     saved, current = dict(saved), config_to_dict(cfg)
     for key in RESUME_MAY_CHANGE:
         saved.pop(key, None)
         current.pop(key, None)
-    diffs = _config_differences(current, saved, source=source)
+    return _config_differences(current, saved, source=source)
+
+
+def _check_same_run(run_dir: Path, cfg: RunConfig, saved: dict[str, Any], source: str) -> None:
+    """A resumed run keeps its configuration (but for :data:`RESUME_MAY_CHANGE`); ``saved`` comes from ``source``."""
+    diffs = run_config_differences(cfg, saved, source)
     if diffs:
         raise CheckpointError(f"cannot resume {run_dir}: the configuration differs from {source}'s: " + "; ".join(diffs))
 
@@ -452,7 +458,8 @@ def _train(
                     best_metric, best_step = last_val[metric], step
                     if main:
                         atomic_torch_save(
-                            {"format": FORMAT, "step": step, "metric": best_metric, "model": model.state_dict()},
+                            {"format": FORMAT, "step": step, "metric": best_metric, "model": model.state_dict(),
+                             "config": config_to_dict(cfg)},
                             run_dir / CHECKPOINT_DIR / BEST_FILE,
                         )
                 fire("on_eval", context("val", last_val))

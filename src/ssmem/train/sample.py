@@ -22,8 +22,8 @@ from torch import nn
 
 from .build import build_model
 from .checkpoint import CHECKPOINT_DIR, CheckpointError, latest_checkpoint, load_checkpoint
-from .config import RunConfig, config_from_dict, task_params
-from .loop import BEST_FILE, CONFIG_FILE
+from .config import ConfigError, RunConfig, config_from_dict, task_params
+from .loop import BEST_FILE, CONFIG_FILE, run_config_differences
 
 VOCAB = 256  # bytes
 CHECKPOINTS = ("best", "last")
@@ -186,7 +186,13 @@ def load_trained_model(
     config_file = run_dir / CONFIG_FILE
     if not config_file.is_file():
         raise FileNotFoundError(f"{run_dir} is not a training run directory: it has no {CONFIG_FILE}")
-    cfg = config_from_dict(read_yaml(config_file))
+    try:
+        cfg = config_from_dict(read_yaml(config_file))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{config_file}: not UTF-8 text ({err})") from None
+    except ConfigError as err:
+        message = str(err)
+        raise ConfigError(message if str(config_file) in message else f"{config_file}: {message}") from None
     if checkpoint == "best":
         path = run_dir / CHECKPOINT_DIR / BEST_FILE
         if not path.is_file():
@@ -202,6 +208,9 @@ def load_trained_model(
     state = load_checkpoint(path, map_location=next(model.parameters()).device)
     if "model" not in state:
         raise CheckpointError(f"{path} holds no model weights")
+    diffs = run_config_differences(cfg, state["config"], path.name) if "config" in state else []
+    if diffs:
+        raise CheckpointError(f"{config_file} does not describe the weights in {path} (edited?): " + "; ".join(diffs))
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as err:
