@@ -48,9 +48,10 @@ from .checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from .config import RunConfig, config_from_dict, config_to_dict, config_to_yaml, task_params, to_plain
+from .config import ConfigError, RunConfig, config_from_dict, config_to_dict, config_to_yaml, task_params, to_plain
 from .._io import atomic_write_text
 from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
+from .recipes import read_yaml
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
@@ -194,12 +195,10 @@ def _check_resume_without_checkpoint(run_dir: Path, cfg: RunConfig) -> None:
         )
     config_path = run_dir / CONFIG_FILE
     if config_path.exists():
-        import yaml
-
         try:
-            saved = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise CheckpointError(f"cannot resume {run_dir}: {config_path} is not readable YAML ({err})") from None
+            saved = read_yaml(config_path)
+        except ConfigError as err:
+            raise CheckpointError(f"cannot resume {run_dir}: {err}") from None
         if not isinstance(saved, dict):
             raise CheckpointError(f"cannot resume {run_dir}: {config_path} does not hold a run configuration")
         _check_same_run(run_dir, cfg, saved, CONFIG_FILE)

@@ -60,6 +60,8 @@ def read_yaml(path: str | Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(f"no such recipe file: {path}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err})") from None
     try:
         return yaml.safe_load(text)
     except yaml.constructor.ConstructorError as err:

@@ -188,8 +188,6 @@ def load_trained_model(
         raise FileNotFoundError(f"{run_dir} is not a training run directory: it has no {CONFIG_FILE}")
     try:
         cfg = config_from_dict(read_yaml(config_file))
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{config_file}: not UTF-8 text ({err})") from None
     except ConfigError as err:
         message = str(err)
         raise ConfigError(message if str(config_file) in message else f"{config_file}: {message}") from None
