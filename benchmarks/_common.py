@@ -9,11 +9,13 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from ssmem.cli import positive_int
+
 
 def add_common_arguments(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
     parser.add_argument(
-        "--threads", type=int, default=1,
+        "--threads", type=positive_int, default=1,
         help="torch CPU threads (default 1: on a shared machine extra threads mostly wait for each other)",
     )
 

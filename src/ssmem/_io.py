@@ -58,8 +58,20 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def figure_format(path: str | Path) -> str:
+    """The file format a figure path asks for (its suffix); anything but :data:`FIGURE_FORMATS` raises."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FIGURE_FORMATS:
+        raise ValueError(f"a figure file ends in {', '.join('.' + f for f in FIGURE_FORMATS)}; got {str(path)!r}")
+    return suffix
+
+
 def atomic_save_figure(figure: Any, path: str | Path, *, dpi: int = 120, tight: bool = True) -> Path:
-    """Save a matplotlib figure as PNG at ``path`` atomically, then close it; returns the path.
+    """Save a matplotlib figure at ``path`` atomically (PNG, PDF or SVG, by its suffix), then close it; returns
+    the path.
 
     ``tight`` crops the canvas to its contents (``bbox_inches="tight"``); off, the figure keeps its own size.
     """
@@ -67,8 +79,9 @@ def atomic_save_figure(figure: Any, path: str | Path, *, dpi: int = 120, tight: 
 
     path = Path(path)
     try:
+        file_format = figure_format(path)
         with atomic_open(path, "wb") as handle:
-            figure.savefig(handle, dpi=dpi, format="png", bbox_inches="tight" if tight else None)
+            figure.savefig(handle, dpi=dpi, format=file_format, bbox_inches="tight" if tight else None)
     finally:
         plt.close(figure)
     return path

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--eigs-file", action="append", default=[], metavar="F",
         help="a file of user eigenvalues (.npy/.json/.txt/.csv; repeatable); discrete unless the file says otherwise",
     )
-    parser.add_argument("--d-state", type=positive_int, default=32, help="real state size N (N/2 complex modes); default 32")
+    parser.add_argument("--d-state", type=positive_int, default=None,
+                        help="real state size N (N/2 complex modes); default 32 for named sets, a file's own size")
     parser.add_argument("--dt", type=positive_float, default=0.01, help="step size Δ for continuous sets; default 0.01")
     parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"))
     parser.add_argument("--horizon", type=_horizon, default=1024, help="T, or 'inf' for the stationary system; default 1024")
@@ -43,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for random sets; default 0")
     parser.add_argument("--threshold", type=mf_threshold, default=0.01, help="MF threshold of the memory length; default 0.01")
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
-    parser.add_argument("--plot", metavar="OUT.png", help="write the Fig. 1 plot (|A_bar| by index, MF by delay)")
+    parser.add_argument("--plot", metavar="OUT.png",
+                        help="write the Fig. 1 plot (|A_bar| by index, MF by delay); .png, .pdf or .svg")
     parser.add_argument("--linear-delay", action="store_true", help="linear delay axis in the plot (default: log)")
 
 
@@ -55,9 +57,16 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from .._io import figure_format
     from ..eigs import discrete_eigenvalues, load_eigenvalues, resolve_set
     from ..memory import memory_function
     from ..memory.plot import plot_memory_profiles
+
+    for flag, target in (("--json", args.json), ("--plot", args.plot)):
+        if target is not None and Path(target).is_dir():
+            raise CLIError(f"{flag} {target} is a folder; name the file to write")
+    if args.plot is not None:
+        figure_format(args.plot)
 
     if args.max_delay is not None and args.max_delay < 0:
         raise CLIError(f"--max-delay must be >= 0; got {args.max_delay}")
@@ -65,13 +74,14 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--max-delay must be < --horizon ({args.horizon}); got {args.max_delay}")
     eigs = args.eigs if args.eigs is not None else ("" if args.eigs_file else DEFAULT_SETS)
     names = [n.strip() for n in eigs.split(",") if n.strip()]
-    sets = [resolve_set(n) for n in names] + [load_eigenvalues(f) for f in args.eigs_file]
+    # (set, its state size): a named set takes --d-state (default 32), a file its own size unless --d-state is given
+    sets = [(resolve_set(n), args.d_state or 32) for n in names]
+    sets += [(s, args.d_state or 2 * s.n_modes) for s in map(load_eigenvalues, args.eigs_file)]
     if not sets:
         raise CLIError("no eigenvalue sets: give --eigs and/or --eigs-file")
 
     results, profiles = [], []
-    for eig_set in sets:
-        d_state = args.d_state if eig_set.name in names else _file_d_state(eig_set, args.d_state)
+    for eig_set, d_state in sets:
         modes = discrete_eigenvalues(eig_set, d_state, dt=args.dt, discretization=args.discretization, seed=args.seed)
         profile = memory_function(modes, horizon=args.horizon, max_delay=args.max_delay)
         profiles.append(profile)
@@ -100,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_text(Path(args.json), json.dumps({"results": results}, indent=1, allow_nan=False))
     if args.plot:
         horizon = "inf" if args.horizon is None else args.horizon
-        title = f"N = {args.d_state}, dt = {args.dt:g}, T = {horizon}, {args.discretization}"
+        sizes = sorted({d for _, d in sets})
+        size = f"N = {sizes[0]}" if len(sizes) == 1 else "N = " + "/".join(map(str, sizes))
+        title = f"{size}, dt = {args.dt:g}, T = {horizon}, {args.discretization}"
         plot_memory_profiles(profiles, [r["eigs"] for r in results], args.plot, title=title, log_delay=not args.linear_delay)
     if not args.json:
         horizon = "inf" if args.horizon is None else args.horizon
@@ -111,12 +123,10 @@ def run(args: argparse.Namespace) -> int:
             cells = "".join(f"{p.mf[d]:>10.4f}" if d < p.mf.size else f"{'—':>10}" for d in TABLE_DELAYS)
             numbers = f"{r['d_state']:>8}{r['rank']:>6}{r['capacity']:>11.4f}{r['memory_length']:>8}{r['accuracy']:>10.4f}"
             print(f"{r['eigs']:<14}{numbers}{cells}")
-        print(f"length: largest delay with MF > {args.threshold:g}; accuracy: mean MF over delays 0..9")
+        n_accuracy = min(10, min(p.mf.size for p in profiles))
+        written = "" if args.max_delay is None else f" (over the delays written, 0..{args.max_delay})"
+        print(f"length: largest delay with MF > {args.threshold:g}, -1 if none{written}; accuracy: mean MF over "
+              f"delays 0..{n_accuracy - 1}")
     return 0
-
-
-def _file_d_state(eig_set, default: int) -> int:
-    """A user file fixes its own state size: 2 × its number of modes."""
-    return 2 * eig_set.n_modes if eig_set.n_modes is not None else default
 
 

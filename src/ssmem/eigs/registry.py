@@ -84,7 +84,7 @@ def resolve_set(init: "str | EigenvalueSet | np.ndarray") -> EigenvalueSet:
     file (a string or a path object; see :func:`ssmem.eigs.load_eigenvalues`), an array (NumPy or torch) of
     discrete eigenvalues, or a set itself.
     """
-    from .user import FILE_SUFFIXES, load_eigenvalues, user_set
+    from .user import load_eigenvalues, user_set
 
     if isinstance(init, EigenvalueSet):
         return init
@@ -95,7 +95,8 @@ def resolve_set(init: "str | EigenvalueSet | np.ndarray") -> EigenvalueSet:
     if isinstance(init, os.PathLike):
         return load_eigenvalues(os.fspath(init))
     if isinstance(init, str):
-        if init not in EIGENVALUE_SETS and init.lower().endswith(FILE_SUFFIXES):
+        # a name with a suffix (``my.npy``, ``my.dat``) is a file: an unsupported suffix is reported as such
+        if init not in EIGENVALUE_SETS and os.path.splitext(init)[1]:
             return load_eigenvalues(init)
         return EIGENVALUE_SETS.get(init)
     raise TypeError(

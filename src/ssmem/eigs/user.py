@@ -7,6 +7,7 @@ A user set holds ``n_modes`` upper-half representatives. A conjugate-closed list
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -79,27 +80,41 @@ def load_eigenvalues(path: str | Path, *, domain: Domain | None = None) -> Eigen
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"eigenvalue file {str(path)!r} does not exist")
-    suffix = path.suffix.lower()
-    file_domain: Domain | None = None
     try:
-        if suffix == ".npy":
-            raw = np.load(path, allow_pickle=False)
-        elif suffix in (".txt", ".csv"):
-            raw = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
-        elif suffix == ".json":
-            data = json.loads(path.read_text())
-            if isinstance(data, dict) and "results" in data:
-                data = data["results"][0]
-            if isinstance(data, dict):
-                keys = [k for k in ("discrete_eigenvalues", "continuous_eigenvalues") if k in data]
-                if not keys:
-                    raise ValueError("expected a key 'discrete_eigenvalues' or 'continuous_eigenvalues'")
-                file_domain = "discrete" if keys[0].startswith("discrete") else "continuous"
-                data = data[keys[0]]
-            raw = np.asarray(data, dtype=np.float64)
-        else:
-            raise ValueError(f"unsupported suffix {suffix!r}; valid: {', '.join(FILE_SUFFIXES)}")
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
-        raise ValueError(f"cannot read eigenvalues from {str(path)!r}: {err}") from err
-    values = _pairs_to_complex(raw, str(path))
-    return user_set(values, domain=domain or file_domain or "discrete", name=path.stem)
+        with warnings.catch_warnings():  # an empty or odd file is reported in the error, not as NumPy's warnings
+            warnings.simplefilter("ignore")
+            raw, file_domain = _read_raw(path, path.suffix.lower())
+            if np.size(raw) == 0:
+                raise ValueError("the file holds no eigenvalues")
+            values = _pairs_to_complex(raw, "the file")
+            return user_set(values, domain=domain or file_domain or "discrete", name=path.stem)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError) as err:
+        message = str(err)
+        if "pickled" in message:  # NumPy's words for a file that is not an .npy array at all
+            message = "not a NumPy .npy array file"
+        raise ValueError(f"cannot read eigenvalues from {str(path)!r}: {message}") from None
+
+
+def _read_raw(path: Path, suffix: str) -> tuple[np.ndarray, Domain | None]:
+    """The numbers of an eigenvalue file and the domain it names (None if it names none)."""
+    file_domain: Domain | None = None
+    if suffix == ".npy":
+        raw = np.load(path, allow_pickle=False)
+    elif suffix in (".txt", ".csv"):
+        raw = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
+    elif suffix == ".json":
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and "results" in data:
+            if not data["results"]:
+                raise ValueError("its 'results' list is empty")
+            data = data["results"][0]
+        if isinstance(data, dict):
+            keys = [k for k in ("discrete_eigenvalues", "continuous_eigenvalues") if k in data]
+            if not keys:
+                raise ValueError("expected a key 'discrete_eigenvalues' or 'continuous_eigenvalues'")
+            file_domain = "discrete" if keys[0].startswith("discrete") else "continuous"
+            data = data[keys[0]]
+        raw = np.asarray(data, dtype=np.float64)
+    else:
+        raise ValueError(f"unsupported suffix {suffix!r}; valid: {', '.join(FILE_SUFFIXES)}")
+    return raw, file_domain
