@@ -1,5 +1,6 @@
 """Command-line mistakes: each names the bad value (and the flag or key), exits 2, and nothing slow runs first."""
 
+import re
 import subprocess
 import sys
 
@@ -180,3 +181,17 @@ def test_eigenvalue_files_that_cannot_be_read_are_named(name, content, message, 
             warnings.simplefilter("error")  # a NumPy warning leaking out of the loader would fail the call
             assert main(verb) == 2
         assert f"cannot read eigenvalues from {str(path)!r}: {message}" in capsys.readouterr().err
+
+
+def test_memory_says_when_the_written_delays_miss_part_of_the_capacity(capsys):
+    # at the infinite horizon the delays written stop at 2^21: a very slow set keeps memory beyond them
+    assert main(["memory", "--eigs", "s4d-inv", "--dt", "1e-6", "--horizon", "inf"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"note: s4d-inv: delays 0\.\.2097151 hold [\d.]+ of the capacity 32;", out)
+    assert main(["memory", "--eigs", "s4d-inv", "--horizon", "inf"]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_data_ls_takes_no_task_options(capsys):
+    assert main(["data", "ls", "-p", "foo=1"]) == 2
+    assert "-p and --prepare apply to one task" in capsys.readouterr().err

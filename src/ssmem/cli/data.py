@@ -59,7 +59,10 @@ def _list(args: argparse.Namespace) -> int:
     from ..data import TASKS
     from ..data._cache import cache_entries
     from ..data._sources import availability
+    from . import CLIError
 
+    if args.param or args.prepare:
+        raise CLIError("-p and --prepare apply to one task: ssmem data NAME -p KEY=VALUE [--prepare]")
     rows = []
     for name, spec in TASKS.items():
         params = spec.params_cls()
