@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"))
     parser.add_argument("--horizon", type=_horizon, default=1024, help="T, or 'inf' for the stationary system; default 1024")
     parser.add_argument(
-        "--max-delay", type=int, default=None, help="last delay written (default T-1, or until the tail is negligible)"
+        "--max-delay", type=nonnegative_int, default=None,
+        help="last delay written (default T-1, or until the tail is negligible)"
     )
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for random sets; default 0")
     parser.add_argument("--threshold", type=mf_threshold, default=0.01, help="MF threshold of the memory length; default 0.01")
@@ -68,8 +69,6 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         figure_format(args.plot)
 
-    if args.max_delay is not None and args.max_delay < 0:
-        raise CLIError(f"--max-delay must be >= 0; got {args.max_delay}")
     if args.horizon is not None and args.max_delay is not None and args.max_delay >= args.horizon:
         raise CLIError(f"--max-delay must be < --horizon ({args.horizon}); got {args.max_delay}")
     eigs = args.eigs if args.eigs is not None else ("" if args.eigs_file else DEFAULT_SETS)

@@ -7,22 +7,20 @@ the error names the field, the value and what is allowed.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
+from .._values import is_real
+from ._chunks import LABELS
+
 SPLIT_SIZES = ("n_train", "n_val", "n_test")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_at_least(params: Any, minimum: int | float, *names: str) -> None:
     """Every field in ``names`` is a number ``>= minimum``."""
     for name in names:
         value = getattr(params, name)
-        if not _is_number(value) or not value >= minimum:
+        if not is_real(value) or not value >= minimum:
             raise ValueError(f"{name} must be a number >= {minimum}, got {value!r}")
 
 
@@ -37,7 +35,7 @@ def check_choice(params: Any, name: str, choices: Iterable[Any]) -> None:
 def check_probability(params: Any, name: str, *, below_one: bool = False) -> None:
     """Field ``name`` lies in ``[0, 1]`` (``[0, 1)`` with ``below_one``)."""
     value = getattr(params, name)
-    if not _is_number(value) or not (0.0 <= value and (value < 1.0 if below_one else value <= 1.0)):
+    if not is_real(value) or not (0.0 <= value and (value < 1.0 if below_one else value <= 1.0)):
         raise ValueError(f"{name} must lie in [0, 1{')' if below_one else ']'}, got {value!r}")
 
 
@@ -50,6 +48,17 @@ def check_split_fractions(params: Any) -> None:
             f"val_fraction + test_fraction must be < 1 (the rest is the training split), "
             f"got {params.val_fraction} + {params.test_fraction}"
         )
+
+
+def check_document_chunks(params: Any, sources: Iterable[str]) -> None:
+    """The fields of the tasks that classify byte chunks of documents (text, retrieval): ``source`` among
+    ``sources``, the class ``label``, ``max_classes``, ``seq_len``, the split fractions and subsets."""
+    check_choice(params, "source", sources)
+    check_choice(params, "label", LABELS)
+    check_at_least(params, 0, "max_classes")
+    check_at_least(params, 1, "seq_len")
+    check_split_fractions(params)
+    check_subsets(params)
 
 
 def check_subsets(params: Any) -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import cached, file_fingerprint
-from ._checks import check_at_least, check_choice, check_split_fractions, check_subsets
-from ._chunks import LABELS, chunk_split, choose_classes, split_documents, to_bytes_row
+from ._checks import check_document_chunks
+from ._chunks import chunk_split, choose_classes, split_documents, to_bytes_row
 from ._datasets import PairDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
@@ -56,12 +56,7 @@ class RetrievalParams:
     cache: bool = True
 
     def __post_init__(self) -> None:
-        check_choice(self, "source", SOURCES)
-        check_choice(self, "label", LABELS)
-        check_at_least(self, 0, "max_classes")
-        check_at_least(self, 1, "seq_len")
-        check_split_fractions(self)
-        check_subsets(self)
+        check_document_chunks(self, SOURCES)
 
 
 def make_pairs(labels: np.ndarray, documents: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

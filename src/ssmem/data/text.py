@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import cached, file_fingerprint
-from ._checks import check_at_least, check_choice, check_split_fractions, check_subsets
-from ._chunks import LABELS, chunk_split, choose_classes, split_documents, subsample, to_bytes_row
+from ._checks import check_document_chunks
+from ._chunks import chunk_split, choose_classes, split_documents, subsample, to_bytes_row
 from ._datasets import TokenDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
@@ -54,12 +54,7 @@ class TextParams:
     cache: bool = True
 
     def __post_init__(self) -> None:
-        check_choice(self, "source", SOURCES)
-        check_choice(self, "label", LABELS)
-        check_at_least(self, 0, "max_classes")
-        check_at_least(self, 1, "seq_len")
-        check_split_fractions(self)
-        check_subsets(self)
+        check_document_chunks(self, SOURCES)
 
 
 _IMDB_LAYOUT = "  <dir>/train/pos/*.txt, train/neg/*.txt, test/pos/*.txt, test/neg/*.txt"

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
+from .._values import is_integer
 from ..memory.analytic import as_modes
 
 # relative tolerance under which two eigenvalues (or an imaginary part) count as equal (or zero)
@@ -114,7 +115,7 @@ def whitened_memory_basis(modes: np.ndarray, *, horizon: int = 1024) -> Whitened
     Returns a :class:`WhitenedBasis` with ``vectors`` ``(horizon, r)``, r = number of distinct eigenvalues of
     the real system (at most ``horizon``).
     """
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+    if not is_integer(horizon) or horizon < 1:
         raise ValueError(f"horizon must be a positive integer; got {horizon!r}")
     poles = distinct_poles(as_modes(modes))
     if poles.size > horizon:

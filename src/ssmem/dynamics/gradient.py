@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._values import is_real
 from .basis import WhitenedBasis
 from .teacher import lagged_cross_covariance
 
@@ -52,9 +53,7 @@ def _split(basis: WhitenedBasis, teacher_info: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _check_noise(noise_variance: float) -> float:
-    if isinstance(noise_variance, bool) or not isinstance(noise_variance, (int, float, np.floating)) or not (
-        np.isfinite(noise_variance) and noise_variance >= 0
-    ):
+    if not is_real(noise_variance) or not (np.isfinite(noise_variance) and noise_variance >= 0):
         raise ValueError(f"noise_variance must be a finite number >= 0, got {noise_variance!r}")
     return float(noise_variance)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._values import is_integer
+
 
 def teacher_information(teacher: int | np.ndarray, *, horizon: int) -> np.ndarray:
     """h* of a teacher over delays 0..max(horizon, len(kernel))-1: ``(max(horizon, K),)`` float64.
@@ -17,7 +19,7 @@ def teacher_information(teacher: int | np.ndarray, *, horizon: int) -> np.ndarra
     ``(K,)`` with h*_τ = kernel[τ]. Delays at or beyond ``horizon`` are kept (zero-padded up to ``horizon``):
     a state with that horizon cannot see them, and the best-loss formulas count them as lost.
     """
-    if isinstance(teacher, (int, np.integer)) and not isinstance(teacher, bool):
+    if is_integer(teacher):
         if teacher < 0:
             raise ValueError(f"a delay teacher needs a delay >= 0; got {teacher}")
         info = np.zeros(max(int(horizon), int(teacher) + 1), dtype=np.float64)

@@ -38,6 +38,7 @@ from typing import Literal
 
 import numpy as np
 
+from .._values import is_integer
 from .registry import register_set
 
 R_MIN = 0.05
@@ -49,7 +50,7 @@ DEFAULT_TARGET_DELAY = 256
 
 
 def _check_positive_int(value: int, what: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if not is_integer(value) or value < minimum:
         raise ValueError(f"{what} must be an integer >= {minimum}; got {value!r}")
     return int(value)
 

@@ -12,7 +12,6 @@ consumer wants, whatever the set's own domain:
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from .._registry import Registry
+from .._values import check_seed, is_integer
 from .discretize import DISCRETIZATIONS, to_continuous, to_discrete
 
 Domain = Literal["continuous", "discrete"]
@@ -54,17 +54,6 @@ def register_set(name: str, description: str, domain: Domain, *, seeded: bool = 
         return make
 
     return decorate
-
-
-def is_integer(value: object) -> bool:
-    """A Python or NumPy integer (not a bool)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def check_seed(seed: object) -> None:
-    """``seed`` is None or a non-negative integer (what NumPy's and torch's generators accept)."""
-    if seed is not None and not (is_integer(seed) and seed >= 0):
-        raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
 
 
 def n_modes_of(d_state: int) -> int:

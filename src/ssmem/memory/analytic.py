@@ -36,6 +36,7 @@ from scipy.linalg import cholesky, solve_triangular
 from scipy.signal import lfilter
 from threadpoolctl import threadpool_limits
 
+from .._values import is_integer
 from .profile import MemoryProfile
 
 METHOD = "takenaka-malmquist"
@@ -191,14 +192,14 @@ def _truncated_kautz_basis(real: np.ndarray, cplx: np.ndarray, horizon: int) -> 
 
 
 def _check_horizon(horizon: int | None) -> None:
-    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1):
+    if horizon is not None and (not is_integer(horizon) or horizon < 1):
         raise ValueError(f"horizon must be a positive integer T or None (infinite); got {horizon!r}")
 
 
 def _check_max_delay(max_delay: int | None, horizon: int | None) -> None:
     if max_delay is None:
         return
-    if isinstance(max_delay, bool) or not isinstance(max_delay, (int, np.integer)) or max_delay < 0:
+    if not is_integer(max_delay) or max_delay < 0:
         raise ValueError(f"max_delay must be a non-negative integer or None; got {max_delay!r}")
     if horizon is not None and max_delay >= horizon:
         raise ValueError(f"max_delay must be < horizon (MF is 0 beyond the horizon T = {horizon}); got {max_delay}")

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .._values import is_integer
 from .profile import MemoryProfile
 
 BIAS_CORRECTIONS = ("surrogate", "analytic", "none")
@@ -132,7 +133,7 @@ class EmpiricalMemory:
             raise ValueError(f"unknown bias_correction {bias_correction!r}; valid choices: {', '.join(BIAS_CORRECTIONS)}")
         counts = (("max_delay", max_delay, 0), ("n_train", n_train, 2), ("n_test", n_test, 2), ("n_surrogates", n_surrogates, 2))
         for name, value, low in counts:
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            if not is_integer(value) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
         if washout < max_delay:
             raise ValueError(f"washout ({washout}) must be >= max_delay ({max_delay}) so every target u_(t-tau) exists")

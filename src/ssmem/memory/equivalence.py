@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.linalg import expm, solve_triangular
 
+from .._values import is_integer, is_real
 from ..eigs import discrete_eigenvalues, hippo_legs
 from .analytic import memory_function
 from .dense import dense_memory_function, reachable_eigenvalues
@@ -123,11 +124,11 @@ def memory_equivalence(
     S Ā S⁻¹, S B̄ (Gaussian S from ``seed``; their float64 eigenvalues are far off, their MF is not); and, as the
     contrast the theory predicts to differ, ``s4d-legs`` with N/2 modes (the same real state size N).
     """
-    if isinstance(d_state, bool) or not isinstance(d_state, (int, np.integer)) or d_state < 2 or d_state % 2:
+    if not is_integer(d_state) or d_state < 2 or d_state % 2:
         raise ValueError(f"d_state must be an even integer >= 2 (so that s4d-legs has the same state size); got {d_state!r}")
-    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.floating)) or not (np.isfinite(dt) and dt > 0):
+    if not is_real(dt) or not (np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be positive and finite, got {dt!r}")
-    if isinstance(n_similarity, bool) or not isinstance(n_similarity, (int, np.integer)) or n_similarity < 0:
+    if not is_integer(n_similarity) or n_similarity < 0:
         raise ValueError(f"n_similarity must be an integer >= 0, got {n_similarity!r}")
     A, B = hippo_legs(d_state)
     A_bar, B_bar = discretize_dense(A, B, dt, discretization)

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._values import is_real
+
 DEFAULT_LENGTH_THRESHOLD = 0.01
 DEFAULT_ACCURACY_DELAYS = 10
 
 
 def check_threshold(threshold: float) -> None:
     """An MF threshold lies in [0, 1) (MF itself lies in [0, 1])."""
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) or not 0 <= threshold < 1:
+    if not is_real(threshold) or not 0 <= threshold < 1:
         raise ValueError(f"an MF threshold must lie in [0, 1), got {threshold!r}")
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..eigs.registry import check_seed, is_integer
+from .._values import check_seed, is_integer
 from .kernels import check_discretization, ssm_convolution
 
 TRAIN_MODES = ("all", "reservoir", "readout")

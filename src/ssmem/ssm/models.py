@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..eigs.registry import is_integer
+from .._values import is_integer
 from .block import ChannelNorm, SSMBlock, check_norm
 
 POOLINGS = ("mean", "last")

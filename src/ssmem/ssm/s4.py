@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..eigs import hippo_legs
-from ..eigs.registry import is_integer
+from .._values import is_integer
 from ._common import SSMLayerCommon, check_common, log_uniform_dt, make_generator, register_tensor, resolve_dtype
 from .kernels import dense_kernel, discretize_dense
 
