@@ -73,3 +73,23 @@ def test_missing_values_targets_and_errors(tmp_path):
         build_task("forecast/series", ForecastParams(series=str(tmp_path / "m.csv"), columns=("z",), lookback=4, horizon=1))
     with pytest.raises(ValueError, match="unknown series 'weather'.*vic_elec"):
         build_task("forecast/series", ForecastParams(series="weather"))
+
+
+def test_availability_checks_the_named_columns_against_the_header(tmp_path):
+    from ssmem.data._sources import availability
+
+    write_csv(tmp_path / "s.csv", {"x": np.arange(30.0), "y": np.arange(30.0)})
+    path = str(tmp_path / "s.csv")
+    assert availability("forecast/series", ForecastParams(series=path)).ready
+    assert availability("forecast/series", ForecastParams(series=path, columns=("x",), targets=("x",))).ready
+    cases = [
+        (ForecastParams(series=path, columns=("z",)), "no column(s) 'z'; columns: t, x, y"),
+        (ForecastParams(series=path, targets=("w",)), "no column(s) 'w'"),
+        (ForecastParams(series=path, time_column="when"), "no column(s) 'when'"),
+        (ForecastParams(series=path, columns=("x",), targets=("y",)), "target column(s) 'y' are not among the input columns x"),
+    ]
+    for params, reason in cases:
+        state = availability("forecast/series", params)
+        assert not state.ready and reason in state.detail, (params, state)
+        with pytest.raises((ValueError, MalformedDataError), match=r"'z'|'w'|'when'|'y'"):
+            build_task("forecast/series", params)

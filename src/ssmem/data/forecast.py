@@ -275,4 +275,22 @@ def _available(params: ForecastParams, data_dir: Path | None) -> Availability:
         return Availability(False, str(err).splitlines()[-1])
     if not path.is_file():
         return Availability(False, f"{path} not found")
+    problem = _header_problem(path, *_resolve(params)[1:4])
+    if problem:
+        return Availability(False, problem)
     return Availability(True, f"{params.series} ({path})")
+
+
+def _header_problem(path: Path, time_column: str | None, columns: tuple[str, ...], targets: tuple[str, ...]) -> str | None:
+    """What a CSV's header lacks of the named time, value and target columns (read without the rows), or None."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = [h.strip() for h in next(csv.reader(handle), [])]
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        return f"{path}: cannot read the header ({err})"
+    missing = [c for c in dict.fromkeys((time_column or "", *columns, *targets)) if c and c not in header]
+    if missing:
+        return f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: {', '.join(header)}"
+    if columns and targets and not set(targets) <= set(columns):
+        return f"target column(s) {', '.join(repr(t) for t in targets if t not in columns)} are not among the input columns {', '.join(columns)}"
+    return None

@@ -29,6 +29,13 @@ def architecture_for(cfg: ModelConfig, info: TaskInfo) -> str:
     return arch
 
 
+def norm_for(cfg: ModelConfig, arch: str) -> str:
+    """The blocks' norm: ``cfg.norm``, or for ``auto``: layer norm in a causal model, batch norm otherwise."""
+    if cfg.norm == "auto":
+        return "layer" if arch == "causal" else "batch"
+    return cfg.norm
+
+
 def layer_seed(seed: int, index: int) -> int:
     """The seed of SSM layer ``index`` in a model built with ``seed`` (distinct per layer)."""
     return int(seed) * 1000 + int(index)
@@ -62,7 +69,7 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
         return S4(cfg.d_model, cfg.d_state, **common)
 
     io = dict(d_output=info.d_output, d_input=info.d_input, vocab_size=info.vocab_size)
-    body = dict(d_model=cfg.d_model, n_layers=cfg.n_layers, make_layer=make_layer, norm=cfg.norm, prenorm=cfg.prenorm, dropout=cfg.dropout)
+    body = dict(d_model=cfg.d_model, n_layers=cfg.n_layers, make_layer=make_layer, norm=norm_for(cfg, arch), prenorm=cfg.prenorm, dropout=cfg.dropout)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if arch == "causal":

@@ -26,7 +26,8 @@ class ModelConfig:
     """The network: a stack of SSM blocks (PAPER.md §1) around an encoder and a decoder.
 
     ``architecture="auto"`` picks from the task: pairs → ``dual``, per-step targets → ``causal``, otherwise
-    ``classifier`` (a pooled sequence model; also used for per-sequence regression). ``init`` is an
+    ``classifier`` (a pooled sequence model; also used for per-sequence regression). ``norm="auto"`` is layer
+    norm for ``causal`` models (batch norm would mix time steps) and batch norm otherwise. ``init`` is an
     eigenvalue set name or file (``ssmem eigs``); the S4 layer always starts from HiPPO-LegS and ignores it.
     """
 
@@ -41,7 +42,7 @@ class ModelConfig:
     bidirectional: bool = False
     train: TrainMode = "all"
     freeze_fraction: float = 0.0
-    norm: Literal["batch", "layer", "none"] = "batch"
+    norm: Literal["auto", "batch", "layer", "none"] = "auto"
     prenorm: bool = False
     dropout: float = 0.0
     pooling: Literal["mean", "last"] = "mean"
