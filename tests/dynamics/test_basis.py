@@ -60,6 +60,22 @@ def test_repeated_modes_count_once():
     assert whitened_memory_basis(modes, horizon=50).rank == 3
 
 
+@pytest.mark.parametrize(
+    "modes",
+    [[0.5 + 1e-11j], [0.5, 0.5 + 5e-11], [1e-11 + 0j, 2e-11 + 0j]],
+    ids=["nearly-real-pair", "close-real-poles", "tiny-poles"],
+)
+def test_close_but_distinct_poles_count_as_the_exact_memory_function_counts_them(modes):
+    """Distinct to float64 (relative 1e-12) means distinct in both: two memory dimensions, the same MF."""
+    from ssmem.memory import memory_function
+
+    modes = np.array(modes)
+    exact = memory_function(modes, horizon=64)
+    basis = whitened_memory_basis(modes, horizon=64)
+    assert basis.rank == 2 and exact.capacity == pytest.approx(2.0, abs=1e-9)
+    np.testing.assert_allclose(basis.memory_function, exact.mf, atol=1e-12)
+
+
 def test_single_real_mode_has_the_geometric_memory_function():
     # one real eigenvalue a: MF(τ) = a^{2τ} (1 - a²) / (1 - a^{2T}) over a horizon T
     a, horizon = 0.8, 40

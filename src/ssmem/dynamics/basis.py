@@ -32,33 +32,22 @@ import numpy as np
 from scipy.signal import lfilter
 
 from .._values import is_integer
-from ..memory.analytic import as_modes
-
-# relative tolerance under which two eigenvalues (or an imaginary part) count as equal (or zero)
-DISTINCT_TOL = 1e-10
-
+from ..memory.analytic import as_modes, distinct_spectrum
 
 def distinct_poles(modes: np.ndarray) -> np.ndarray:
     """All distinct eigenvalues of the real system from its upper-half modes: ``(n_modes,) → (r,)`` complex128.
 
-    A non-real mode contributes itself and its conjugate, a real mode (|Im| ≤ tol) itself once; repeated
-    modes count once (a repeated eigenvalue of a diagonal system adds no memory).
+    A non-real mode contributes itself and its conjugate, a real mode itself once; repeated modes count once (a
+    repeated eigenvalue of a diagonal system adds no memory). "Distinct" and "real" are judged as in
+    :func:`ssmem.memory.analytic.distinct_spectrum` (relative 1e-12), so the basis has the rank of the exact MF.
     """
     modes = np.asarray(modes, dtype=np.complex128).ravel()
     if modes.size == 0:
         raise ValueError("need at least one eigenvalue")
     if not np.all(np.isfinite(modes)) or np.any(np.abs(modes) >= 1):
         raise ValueError(f"discrete eigenvalues must be finite with |Ā| < 1; max |Ā| = {np.max(np.abs(modes)):.6g}")
-    real = np.abs(modes.imag) <= DISTINCT_TOL
-    modes = np.where(real, modes.real + 0j, modes)
-    modes = np.where(modes.imag < 0, modes.conj(), modes)  # upper-half representatives
-    kept: list[complex] = []
-    for value in modes:
-        if all(abs(value - other) > DISTINCT_TOL for other in kept):
-            kept.append(complex(value))
-    kept_arr = np.array(kept, dtype=np.complex128)
-    nonreal = kept_arr[np.abs(kept_arr.imag) > 0]
-    return np.concatenate([nonreal, nonreal.conj(), kept_arr[kept_arr.imag == 0]])
+    real, upper = distinct_spectrum(modes)
+    return np.concatenate([upper, upper.conj(), real.astype(np.complex128)])
 
 
 def rational_krylov_basis(poles: np.ndarray, horizon: int) -> np.ndarray:

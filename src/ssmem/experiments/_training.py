@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..ssm import S4D
+from ..ssm.kernels import discretize_diagonal
 from ..ssm.models import CausalSequenceModel
 from ._progress import fit_steps
 
@@ -230,14 +231,8 @@ def warm_start_readout(
     from ..dynamics import finite_horizon_states
 
     layer = bank.layer
-    A_bar = layer.discrete_eigenvalues().cpu().numpy()  # (H, n)
     params = layer.ssm_parameters()
-    A, dt = params["A"].cpu().numpy(), params["mode_dt"].cpu().numpy()
-    B = params["B"].cpu().numpy()
-    if layer.discretization == "zoh":
-        B_bar = (A_bar - 1.0) / A * B
-    else:
-        B_bar = dt * B / (1.0 - dt * A / 2.0)
+    A_bar, B_bar, _ = (t.cpu().numpy() for t in discretize_diagonal(params["A"], params["mode_dt"], params["B"], layer.discretization))
     u = inputs.double().cpu().numpy()
     keep = mask.cpu().numpy()
     use_skip = layer.D.requires_grad

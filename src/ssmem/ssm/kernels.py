@@ -2,7 +2,7 @@
 
 Per channel h (PAPER.md §1), with the ``n_modes`` upper-half modes of a real system of size N = 2·n_modes:
 
-    ZOH:          Ā = exp(Δ A),                  B̄ = (exp(Δ A) - 1) / A · B
+    ZOH:          Ā = exp(Δ A),                  B̄ = (exp(Δ A) - 1) / A · B   (computed with expm1)
     bilinear:     Ā = (1 + Δ A/2) / (1 - Δ A/2),  B̄ = Δ B / (1 - Δ A/2)
     kernel:       K_l = 2·Re(Σ_n C_n B̄_n Ā_n^l),  l = 0..L-1
     recurrence:   x_k = Ā x_{k-1} + B̄ u_k,        y_k = 2·Re(C x_k) + D u_k
@@ -53,7 +53,7 @@ def discretize_diagonal(
     dtA = dt * A
     if discretization == "zoh":
         A_bar = torch.exp(dtA)
-        B_bar = (A_bar - 1) / A * B
+        B_bar = torch.expm1(dtA) / A * B  # expm1: exp(ΔA) - 1 loses digits when |ΔA| is small (float32)
         return A_bar, B_bar, dtA
     denominator = 1 - dtA / 2
     A_bar = (1 + dtA / 2) / denominator
