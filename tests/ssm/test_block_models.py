@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ssmem.ssm import S4, S4D, CausalSequenceModel, DualSequenceClassifier, SequenceClassifier, SSMBlock
+from ssmem.ssm.models import pool
 
 from .stepping import recurrent_outputs
 
@@ -140,6 +141,25 @@ def test_dual_classifier_head_on_pair_features():
     torch.testing.assert_close(model(x1, x3), model.head(torch.cat([a, a3, a - a3, a * a3], -1)))
     with pytest.raises(ValueError, match="two sequences"):
         model(x1)
+
+
+def test_dual_classifier_lengths_keep_the_shared_batch_statistics():
+    """In training (batch norm), full lengths give the lengths-free result: both sequences share one pass."""
+    model = DualSequenceClassifier(d_output=2, vocab_size=7, d_model=4, n_layers=2, norm="batch",
+                                   make_layer=lambda i: s4d(4, seed=i, bidirectional=True), dtype=F64)
+    model.train()
+    x1, x2 = torch.randint(0, 7, (3, 8)), torch.randint(0, 7, (3, 8))
+    full = torch.full((3,), 8)
+    expected = model(x1, x2)
+    torch.testing.assert_close(model(x1, x2, lengths=(full, full)), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(model(x1, x2, lengths=(None, full)), expected, rtol=1e-12, atol=1e-12)
+    short = torch.tensor([8, 5, 2])
+    features = model.tower(torch.cat([x1, x2]))
+    b = pool(features[3:], "mean", short)
+    a = features[:3].mean(1)
+    torch.testing.assert_close(model(x1, x2, lengths=(None, short)), model.head(torch.cat([a, b, a - b, a * b], -1)))
+    with pytest.raises(ValueError, match=r"shape \(B,\) = \(3,\)"):
+        model(x1, x2, lengths=(torch.tensor([8, 8]), None))
 
 
 def causal_model(**kw) -> CausalSequenceModel:

@@ -98,6 +98,18 @@ def test_freeze_fraction_counts_the_frozen_modes():
     block = SSMBlock(8, S4D(8, 16, freeze_fraction=0.25, seed=0))
     counts = count_parameters(block)
     assert counts.frozen == 8 * 2 * 2 + 8  # 2 modes per channel (re, im) and each channel's step
+    # the frozen modes' trainable copies are unused and not counted; each channel's frozen step is a value of
+    # its own (its other modes keep training theirs)
+    plain = count_parameters(SSMBlock(8, S4D(8, 16, seed=0)))
+    assert counts.total == plain.total + 8 and counts.trainable == plain.trainable - 8 * 2 * 2
+    assert counts.ssm_trainable == plain.ssm_trainable - 8 * 2 * 2
+
+
+def test_freezing_every_mode_counts_like_the_reservoir():
+    everything = count_parameters(S4D(2, 8, seed=0, freeze_fraction=1.0))
+    reservoir = count_parameters(S4D(2, 8, seed=0, train="reservoir"))
+    assert (everything.total, everything.frozen, everything.trainable) == (reservoir.total, reservoir.frozen, reservoir.trainable)
+    assert everything.total == 2 * (1 + 4 + 4 + 8 + 8 + 1)  # log_dt, Re A, Im A, B, C (re, im), D
 
 
 def test_bad_learning_rate():

@@ -52,11 +52,25 @@ def make_generator(seed: int | None) -> torch.Generator | None:
     return torch.Generator(device="cpu").manual_seed(int(seed))
 
 
+def resolve_device(device: torch.device | str | None) -> torch.device:
+    """``device``, or where new tensors go by default (``torch.set_default_device``, ``with torch.device(...)``)."""
+    return torch.device(device) if device is not None else torch.empty(0).device
+
+
+def as_complex(pairs: torch.Tensor) -> torch.Tensor:
+    """``(..., 2)`` real (re, im) pairs as a complex tensor: a view when the layout allows one, else a copy (e.g.
+    a parameter living at an odd offset of a flat buffer, as ``vector_to_parameters`` makes)."""
+    try:
+        return torch.view_as_complex(pairs)
+    except RuntimeError:
+        return torch.complex(pairs[..., 0], pairs[..., 1])
+
+
 def log_uniform_dt(
     d_model: int, dt_min: float, dt_max: float, generator: torch.Generator | None
 ) -> torch.Tensor:
     """log Δ per channel, log-uniform in [dt_min, dt_max]: ``(H,)`` float64 on CPU."""
-    u = torch.rand(d_model, generator=generator, dtype=torch.float64)
+    u = torch.rand(d_model, generator=generator, dtype=torch.float64, device="cpu")
     return math.log(dt_min) + u * (math.log(dt_max) - math.log(dt_min))
 
 
@@ -66,6 +80,13 @@ def register_tensor(module: nn.Module, name: str, value: torch.Tensor, trainable
         module.register_parameter(name, nn.Parameter(value))
     else:
         module.register_buffer(name, value)
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
 class SSMLayerCommon:
@@ -110,10 +131,33 @@ class SSMLayerCommon:
                 self._kernel_cache = (key, self._compute_kernel(length))
         return self._kernel_cache[1]
 
+    def _tensor_key(self, length: int, tensors: list[torch.Tensor]) -> tuple:
+        """What identifies the cached kernel: the length and each tensor's storage, version, device and dtype.
+        In-place changes are seen through the version counter; writes that bypass it (through ``.data``, or
+        fused optimizer kernels) are not: call :meth:`clear_cache` after them."""
+        return (length,) + tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
+
+    def clear_cache(self) -> None:
+        """Forget the cached readout-mode kernel and step-mode tensors (they are recomputed on next use)."""
+        self._kernel_cache = None
+        if hasattr(self, "_step_cache"):
+            self._step_cache = None
+
+    def __getstate__(self) -> dict:
+        # caches are derived (and may view parameter storage): pickles, torch.save and deepcopy leave them out
+        state = self.__dict__.copy()
+        state["_kernel_cache"] = None
+        if "_step_cache" in state:
+            state["_step_cache"] = None
+        return state
+
     def kernel(self, length: int) -> torch.Tensor:
         """The convolution kernel (the formula is in the layer's module docstring): ``(H, L)`` real, or
-        ``(2, H, L)`` when bidirectional (the second acts on the reversed sequence). Cached in readout mode."""
+        ``(2, H, L)`` when bidirectional (the second acts on the reversed sequence). In readout mode it is
+        computed once and cached; the tensor returned is a copy, free to change."""
         kernel = self._kernels(length)
+        if self._train == "readout":
+            kernel = kernel.clone()
         return kernel if self._bidirectional else kernel[0]
 
     def _check_recurrent(self) -> None:
@@ -121,6 +165,20 @@ class SSMLayerCommon:
             raise ValueError(
                 f"a bidirectional {type(self).__name__} layer has no recurrent (step) mode: it needs the future inputs"
             )
+
+    def _checked_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in the layer's computing dtype. The layer computes in float32 or float64 only; under autocast a
+        float16/bfloat16 input is raised to the parameters' dtype (as autocast does for FFTs), otherwise the
+        input must have the parameters' dtype (as for ``nn.Linear``: no silent promotion)."""
+        if self.D.dtype not in (torch.float32, torch.float64):
+            raise ValueError(
+                f"{type(self).__name__} computes in float32 or float64 but its parameters are {self.D.dtype} (after "
+                ".half() or .bfloat16()); convert it back with layer.float() and use torch.autocast for the rest"
+            )
+        if x.dtype in (torch.float16, torch.bfloat16) and _autocast_enabled(x.device.type):
+            return x.to(self.D.dtype)
+        self._check_dtype(x)
+        return x
 
     def _check_dtype(self, x: torch.Tensor) -> None:
         """The input has the dtype of the layer's parameters (as for ``nn.Linear``: no silent promotion)."""
@@ -135,8 +193,9 @@ class SSMLayerCommon:
         if not is_integer(batch) or batch < 1:
             raise ValueError(f"initial_state needs a positive integer batch size, got {batch!r}")
 
-    def _check_step(self, x_t: torch.Tensor, state: torch.Tensor, state_size: int) -> None:
-        """``x_t (B, H)`` and ``state (B, H, state_size)`` as :meth:`initial_state` made it."""
+    def _check_step(self, x_t: torch.Tensor, state: torch.Tensor, state_size: int) -> torch.Tensor:
+        """``x_t (B, H)`` and ``state (B, H, state_size)`` as :meth:`initial_state` made it; returns ``x_t`` in the
+        computing dtype (see :meth:`_checked_input`)."""
         self._check_recurrent()
         name = type(self).__name__
         if x_t.dim() != 2 or x_t.shape[-1] != self._d_model:
@@ -147,7 +206,7 @@ class SSMLayerCommon:
                 f"{name}.step expects a state of shape {expected} (initial_state({x_t.shape[0]}) or the previous "
                 f"step's); got {tuple(state.shape)}"
             )
-        self._check_dtype(x_t)
+        return self._checked_input(x_t)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` (FFT)."""
@@ -155,5 +214,8 @@ class SSMLayerCommon:
             raise ValueError(
                 f"{type(self).__name__} expects input (B, L, H={self._d_model}); got shape {tuple(x.shape)}"
             )
-        self._check_dtype(x)
-        return ssm_convolution(x, self.kernel(x.shape[1]), self.D)  # contiguous (B, L, H)
+        x = self._checked_input(x)
+        if x.numel() == 0:  # an empty batch or sequence: nothing to convolve (the FFT refuses size 0)
+            return x * self.D
+        kernels = self._kernels(x.shape[1])
+        return ssm_convolution(x, kernels if self._bidirectional else kernels[0], self.D)  # contiguous (B, L, H)

@@ -105,16 +105,21 @@ def pool(features: torch.Tensor, pooling: str, lengths: torch.Tensor | None = No
     """``(B, L, H) → (B, H)``: mean over time or the last step, over the first ``lengths[b]`` steps if given."""
     if lengths is None:
         return features.mean(1) if pooling == "mean" else features[:, -1]
-    lengths = torch.as_tensor(lengths, device=features.device)
-    batch, length = features.shape[:2]
-    if lengths.shape != (batch,) or lengths.is_floating_point() or lengths.is_complex():
-        raise ValueError(f"lengths must be integers of shape (B,) = ({batch},); got {lengths.dtype} {tuple(lengths.shape)}")
-    if bool((lengths < 1).any() | (lengths > length).any()):
-        raise ValueError(f"lengths must lie in 1..L = 1..{length}; got {lengths.tolist()}")
+    lengths = checked_lengths(lengths, *features.shape[:2], features.device)
     if pooling == "last":
         return features[torch.arange(features.shape[0], device=features.device), lengths - 1]
     valid = torch.arange(features.shape[1], device=features.device)[None, :] < lengths[:, None]  # (B, L)
     return (features * valid[..., None]).sum(1) / lengths[:, None].to(features.dtype)
+
+
+def checked_lengths(lengths: torch.Tensor, batch: int, length: int, device: torch.device) -> torch.Tensor:
+    """``lengths`` as an integer tensor ``(batch,)`` on ``device`` with values in 1..length (ValueError otherwise)."""
+    lengths = torch.as_tensor(lengths, device=device)
+    if lengths.shape != (batch,) or lengths.is_floating_point() or lengths.is_complex():
+        raise ValueError(f"lengths must be integers of shape (B,) = ({batch},); got {lengths.dtype} {tuple(lengths.shape)}")
+    if bool((lengths < 1).any() | (lengths > length).any()):
+        raise ValueError(f"lengths must lie in 1..L = 1..{length}; got {lengths.tolist()}")
+    return lengths
 
 
 def check_pooling(pooling: str) -> None:
@@ -207,10 +212,15 @@ class DualSequenceClassifier(_PooledTower):
                 raise ValueError("DualSequenceClassifier needs two sequences: forward((x1, x2)) or forward(x1, x2)")
             x1, x2 = x1
         len1, len2 = (None, None) if lengths is None else lengths
-        if x1.shape == x2.shape and len1 is None and len2 is None:
-            # one pass through the shared tower (batch statistics then cover both sequences, as in training)
+        if x1.shape == x2.shape:
+            # one pass through the shared tower (batch statistics then cover both sequences, with or without lengths)
             features = self.tower(torch.cat([x1, x2], dim=0))
-            a, b = pool(features, self.pooling).chunk(2, dim=0)
+            both = None
+            if len1 is not None or len2 is not None:
+                batch, length = features.shape[0] // 2, features.shape[1]
+                full = torch.full((batch,), length, dtype=torch.long, device=features.device)
+                both = torch.cat([full if n is None else checked_lengths(n, batch, length, features.device) for n in (len1, len2)])
+            a, b = pool(features, self.pooling, both).chunk(2, dim=0)
         else:
             a = pool(self.tower(x1), self.pooling, len1)
             b = pool(self.tower(x2), self.pooling, len2)

@@ -40,8 +40,9 @@ def ssm_parameters_of(model: nn.Module) -> list[nn.Parameter]:
 class ParameterCounts:
     """Parameter counts of a model.
 
-    ``trainable``: numbers in trainable parameters; ``frozen``: numbers in the frozen SSM tensors
-    (``frozen_tensors()`` of the SSM layers); ``ssm_trainable``: trainable numbers in the SSM group;
+    ``trainable``: numbers in trainable parameters (less the entries a layer's ``unused_parameter_count()``
+    names: the trainable copies of modes frozen by ``freeze_fraction``); ``frozen``: numbers in the frozen SSM
+    tensors (``frozen_tensors()`` of the SSM layers); ``ssm_trainable``: trainable numbers in the SSM group;
     ``total = trainable + frozen``; ``frozen_fraction = frozen / total``.
     """
 
@@ -60,9 +61,12 @@ class ParameterCounts:
 
 def count_parameters(model: nn.Module) -> ParameterCounts:
     """Count trainable, frozen and SSM-group parameters of ``model`` (shared tensors counted once)."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    frozen = sum(t.numel() for m in ssm_modules(model) for t in m.frozen_tensors().values())
-    ssm_trainable = sum(p.numel() for p in ssm_parameters_of(model))
+    layers = ssm_modules(model)
+    # entries of trainable tensors that no output depends on (a mode frozen by freeze_fraction uses its frozen copy)
+    unused = sum(m.unused_parameter_count() for m in layers if hasattr(m, "unused_parameter_count"))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) - unused
+    frozen = sum(t.numel() for m in layers for t in m.frozen_tensors().values())
+    ssm_trainable = sum(p.numel() for p in ssm_parameters_of(model)) - unused
     total = trainable + frozen
     return ParameterCounts(trainable, frozen, ssm_trainable, total, frozen / total if total else 0.0)
 

@@ -21,7 +21,15 @@ from torch import nn
 
 from ..eigs import hippo_legs
 from .._values import is_integer
-from ._common import SSMLayerCommon, check_common, log_uniform_dt, make_generator, register_tensor, resolve_dtype
+from ._common import (
+    SSMLayerCommon,
+    check_common,
+    log_uniform_dt,
+    make_generator,
+    register_tensor,
+    resolve_device,
+    resolve_dtype,
+)
 from .kernels import dense_kernel, discretize_dense
 
 
@@ -57,15 +65,15 @@ class S4(SSMLayerCommon, nn.Module):
         check_common(d_model, dt_min, dt_max, train, discretization, bidirectional, seed)
         if not is_integer(d_state) or d_state < 1:
             raise ValueError(f"d_state must be a positive integer (the size N of the dense state), got {d_state!r}")
-        dtype = resolve_dtype(dtype)
+        dtype, device = resolve_dtype(dtype), resolve_device(device)
         self._d_model, self._d_state = int(d_model), int(d_state)
         self._discretization, self._bidirectional, self._train = discretization, bool(bidirectional), train
 
         generator = make_generator(seed)
         log_dt = log_uniform_dt(d_model, dt_min, dt_max, generator)
         n_kernels = 2 if bidirectional else 1
-        C = torch.randn(n_kernels, d_model, d_state, generator=generator, dtype=torch.float64)
-        D = torch.randn(d_model, generator=generator, dtype=torch.float64)
+        C = torch.randn(n_kernels, d_model, d_state, generator=generator, dtype=torch.float64, device="cpu")
+        D = torch.randn(d_model, generator=generator, dtype=torch.float64, device="cpu")
         A, B = (torch.from_numpy(m) for m in hippo_legs(d_state))
 
         def cast(t: torch.Tensor) -> torch.Tensor:
@@ -114,7 +122,7 @@ class S4(SSMLayerCommon, nn.Module):
 
     def _kernel_key(self, length: int) -> tuple:
         tensors = [self.A, self.log_dt, self.B, self.C]
-        return (length,) + tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
+        return self._tensor_key(length, tensors)
 
     def _compute_kernel(self, length: int) -> torch.Tensor:
         self.kernel_computations += 1
@@ -130,7 +138,7 @@ class S4(SSMLayerCommon, nn.Module):
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One recurrent step: ``x_t (B, H)``, state ``(B, H, N)`` → ``(y_t (B, H), new state)``."""
-        self._check_step(x_t, state, self._d_state)
+        x_t = self._check_step(x_t, state, self._d_state)
         A_bar, B_bar = self._discrete()
         state = torch.einsum("hij,bhj->bhi", A_bar, state) + B_bar * x_t[..., None]
         y_t = (self.C * state).sum(-1) + self.D * x_t

@@ -12,7 +12,8 @@ channel at that channel's Δ, so the layer's Ā equals the set), B = 1, C comple
 
 Train modes (:data:`TRAIN_MODES`): ``"all"`` trains A, Δ, B, C, D; ``"reservoir"`` freezes A and Δ (buffers);
 ``"readout"`` freezes A, Δ, B and C, so the kernel is a constant: it is computed once and cached until the
-sequence length, device, dtype or a frozen tensor changes. ``freeze_fraction`` p (with ``"all"``) freezes the
+sequence length, device, dtype or a frozen tensor changes in place (writes through ``.data`` bypass the
+version counter that tells: call ``clear_cache()`` after them). ``freeze_fraction`` p (with ``"all"``) freezes the
 eigenvalue and step of a fixed, seeded subset of round(p·n) modes per channel: their Ā never changes.
 """
 
@@ -28,10 +29,12 @@ from ..eigs import EigenvalueSet, continuous_eigenvalues, n_modes_of, resolve_se
 from ._common import (
     SSMLayerCommon,
     TRAIN_MODES,
+    as_complex,
     check_common,
     log_uniform_dt,
     make_generator,
     register_tensor,
+    resolve_device,
     resolve_dtype,
 )
 from .kernels import discretize_diagonal, vandermonde_kernel
@@ -85,7 +88,7 @@ class S4D(SSMLayerCommon, nn.Module):
                 "eigenvalue)"
             )
         eig_set = resolve_set(init)
-        dtype = resolve_dtype(dtype)
+        dtype, device = resolve_dtype(dtype), resolve_device(device)
         self._d_model, self._d_state, self._n_modes = int(d_model), int(d_state), n_modes
         self._discretization, self._bidirectional, self._train = discretization, bool(bidirectional), train
         self.freeze_fraction = float(freeze_fraction)
@@ -100,11 +103,12 @@ class S4D(SSMLayerCommon, nn.Module):
         )  # (H, n) complex128
         if np.any(A.real >= 0) or not np.all(np.isfinite(A)):
             raise ValueError(f"eigenvalue set {eig_set.name!r} gives continuous eigenvalues with Re(A) >= 0")
-        A = torch.from_numpy(A)
+        A = torch.from_numpy(A)  # CPU
         n_kernels = 2 if bidirectional else 1
-        C = torch.randn(n_kernels, d_model, n_modes, 2, generator=generator, dtype=torch.float64) * math.sqrt(0.5)
-        D = torch.randn(d_model, generator=generator, dtype=torch.float64)
-        B = torch.zeros(d_model, n_modes, 2, dtype=torch.float64)
+        cpu = dict(dtype=torch.float64, device="cpu")  # drawn on the CPU (seeded), then moved
+        C = torch.randn(n_kernels, d_model, n_modes, 2, generator=generator, **cpu) * math.sqrt(0.5)
+        D = torch.randn(d_model, generator=generator, **cpu)
+        B = torch.zeros(d_model, n_modes, 2, **cpu)
         B[..., 0] = 1.0
 
         def cast(t: torch.Tensor) -> torch.Tensor:
@@ -122,7 +126,7 @@ class S4D(SSMLayerCommon, nn.Module):
         self.n_frozen_modes = round(self.freeze_fraction * n_modes)
         if self.freeze_fraction > 0:
             # exactly n_frozen_modes modes per channel, chosen by a seeded random ranking
-            ranks = torch.rand(d_model, n_modes, generator=generator).argsort(-1).argsort(-1)
+            ranks = torch.rand(d_model, n_modes, generator=generator, device="cpu").argsort(-1).argsort(-1)
             self.register_buffer("freeze_mask", (ranks < self.n_frozen_modes).to(device))
             self.register_buffer("frozen_log_A_real", self.log_A_real.detach().clone())
             self.register_buffer("frozen_A_imag", self.A_imag.detach().clone())
@@ -164,10 +168,10 @@ class S4D(SSMLayerCommon, nn.Module):
         return torch.complex(-torch.exp(log_A_real), A_imag), torch.exp(log_dt)
 
     def _B(self) -> torch.Tensor:
-        return torch.view_as_complex(self.B)  # (H, n)
+        return as_complex(self.B)  # (H, n)
 
     def _C(self) -> torch.Tensor:
-        C = torch.view_as_complex(self.C)
+        C = as_complex(self.C)
         return C if self.bidirectional else C[None]  # (K, H, n)
 
     def _discrete(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -179,7 +183,7 @@ class S4D(SSMLayerCommon, nn.Module):
 
     def _kernel_key(self, length: int) -> tuple:
         tensors = [self.log_dt, self.log_A_real, self.A_imag, self.B, self.C]
-        return (length,) + tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
+        return self._tensor_key(length, tensors)
 
     def _compute_kernel(self, length: int) -> torch.Tensor:
         self.kernel_computations += 1
@@ -189,21 +193,24 @@ class S4D(SSMLayerCommon, nn.Module):
     # ------------------------------------------------------------------------------------------ recurrence
 
     def initial_state(self, batch: int) -> torch.Tensor:
-        """Zero state ``(B, H, n_modes)`` complex."""
+        """Zero state ``(B, H, n_modes)`` complex. Starts a generation: the step tensors are taken afresh from
+        the parameters here (see :meth:`_step_tensors`)."""
         self._check_batch(batch)
+        self._step_cache = None
         return torch.zeros(batch, self.d_model, self.n_modes, dtype=self._B().dtype, device=self.D.device)
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One recurrent step: ``x_t (B, H)``, state ``(B, H, n)`` → ``(y_t (B, H), new state)``."""
-        self._check_step(x_t, state, self._n_modes)
+        x_t = self._check_step(x_t, state, self._n_modes)
         A_bar, B_bar, C = self._step_tensors()
         state = A_bar * state + B_bar * x_t[..., None]
         y_t = 2 * (C * state).sum(-1).real + self.D * x_t
         return y_t, state
 
     def _step_tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(Ā, B̄, C), each (H, n). Without autograd (generation) they are cached until a parameter changes, so a
-        step costs only the O(H·N) state update."""
+        """(Ā, B̄, C), each (H, n). Without autograd (generation) they are cached, so a step costs only the O(H·N)
+        state update; the cache is dropped by :meth:`initial_state` and by tracked in-place changes of a
+        parameter (writes that bypass the version counter, e.g. through ``.data``, need :meth:`clear_cache`)."""
         if torch.is_grad_enabled():
             A_bar, B_bar, _ = self._discrete()
             return A_bar, B_bar, self._C()[0]
@@ -235,6 +242,15 @@ class S4D(SSMLayerCommon, nn.Module):
     def discrete_eigenvalues(self) -> torch.Tensor:
         """Ā, ``(H, n_modes)`` complex (detached)."""
         return self._discrete()[0].detach().clone()
+
+    def unused_parameter_count(self) -> int:
+        """Entries of trainable parameters that no output depends on: with ``freeze_fraction``, a frozen mode's
+        ``log_A_real`` and ``A_imag`` (its frozen copies are used) and ``log_dt`` of a channel whose modes are all
+        frozen. They get zero gradients and are not counted as trainable (:func:`ssmem.ssm.count_parameters`)."""
+        if self.freeze_fraction == 0 or self.n_frozen_modes == 0:
+            return 0
+        mask = self.freeze_mask
+        return int(2 * mask.sum() + mask.all(-1).sum())
 
     def frozen_tensors(self) -> dict[str, torch.Tensor]:
         """The SSM tensors that are frozen (not trained), by name.

@@ -1,0 +1,123 @@
+"""The layers under what PyTorch code does to modules: optimizers that write parameters in place without the
+version counter, flat parameter buffers, saving whole modules, default-device contexts, autocast, empty batches."""
+
+import io
+
+import pytest
+import torch
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+from ssmem.ssm import S4, S4D, SequenceClassifier
+
+LAYERS = [S4D, S4]
+
+
+def generate(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Step mode over ``x (B, L, H)`` without autograd (the cached path)."""
+    with torch.no_grad():
+        state, outputs = layer.initial_state(x.shape[0]), []
+        for t in range(x.shape[1]):
+            y_t, state = layer.step(x[:, t], state)
+            outputs.append(y_t)
+    return torch.stack(outputs, 1)
+
+
+def test_generation_after_a_fused_optimizer_step_uses_the_new_parameters():
+    """Fused AdamW writes the parameters without bumping their version: a new generation still sees them."""
+    layer = S4D(3, 4, seed=0, dtype=torch.float64)
+    x = torch.randn(2, 6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    optimizer = torch.optim.AdamW(layer.parameters(), lr=0.1, fused=True)
+    generate(layer, x)  # fills the step cache
+    layer(x).pow(2).sum().backward()
+    optimizer.step()
+    with torch.no_grad():
+        torch.testing.assert_close(generate(layer, x), layer(x), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("layer_cls", LAYERS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_readout_cache_is_cleared_on_request_and_its_kernel_is_a_copy(layer_cls, bidirectional):
+    layer = layer_cls(3, 4, seed=0, train="readout", bidirectional=bidirectional, dtype=torch.float64)
+    x = torch.randn(2, 6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    before = layer(x)
+    layer.kernel(6).mul_(0)  # the caller's copy: the layer's cached kernel is untouched
+    torch.testing.assert_close(layer(x), before, rtol=0, atol=0)
+    layer.C.data.mul_(2)  # bypasses the version counter ...
+    layer.clear_cache()  # ... so the cache is dropped by hand
+    expected = layer_cls(3, 4, seed=0, train="readout", bidirectional=bidirectional, dtype=torch.float64)
+    expected.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(layer(x), expected(x), rtol=1e-12, atol=1e-12)
+    assert not torch.allclose(layer(x), before)
+
+
+def test_whole_modules_save_after_generation_without_their_caches():
+    layer = S4D(3, 4, seed=0)
+    generate(layer, torch.randn(1, 2, 3))
+    readout = S4D(64, 4, seed=0, train="readout")
+    readout(torch.randn(1, 4096, 64))  # a (1, 64, 4096) cached kernel: 1 MiB
+    for module in (layer, readout):
+        buffer = io.BytesIO()
+        torch.save(module, buffer)
+        assert buffer.tell() < 64 * 1024
+        buffer.seek(0)
+        loaded = torch.load(buffer, weights_only=False)
+        x = torch.randn(2, 5, module.d_model)
+        torch.testing.assert_close(loaded(x), module(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("layer_cls", LAYERS)
+def test_a_default_device_context_places_every_tensor(layer_cls):
+    with torch.device("meta"):
+        layer = layer_cls(3, 4, seed=0)
+    devices = {t.device.type for t in [*layer.parameters(), *layer.buffers()]}
+    assert devices == {"meta"}
+    with torch.device("meta"):
+        partly_frozen = S4D(3, 4, seed=0, freeze_fraction=0.5)
+    assert {t.device.type for t in partly_frozen.buffers()} == {"meta"}
+    # the draws do not depend on the context: moved to the CPU and filled, the layer is the seeded one
+    cpu = layer_cls(3, 4, seed=0)
+    layer.to_empty(device="cpu").load_state_dict(cpu.state_dict())
+    x = torch.randn(1, 5, 3)
+    torch.testing.assert_close(layer(x), cpu(x), rtol=0, atol=0)
+
+
+def test_parameters_in_a_flat_buffer_at_odd_offsets():
+    layer = S4D(3, 4, seed=0, dtype=torch.float64)
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    before = layer(x)
+    vector_to_parameters(parameters_to_vector(layer.parameters()).detach(), layer.parameters())  # B at offset 15
+    assert any(p.storage_offset() % 2 for p in (layer.B, layer.C))
+    torch.testing.assert_close(layer(x), before, rtol=1e-12, atol=1e-12)
+    layer(x).sum().backward()
+    assert layer.B.grad is not None and layer.C.grad is not None
+
+
+@pytest.mark.parametrize("layer_cls", LAYERS)
+def test_half_precision_parameters_are_refused_by_name(layer_cls):
+    layer = layer_cls(3, 4, seed=0).half()
+    with pytest.raises(ValueError, match=r"computes in float32 or float64 but its parameters are torch.float16"):
+        layer(torch.randn(1, 5, 3).half())
+
+
+def test_autocast_runs_the_layers_in_float32():
+    model = SequenceClassifier(d_output=2, d_input=3, d_model=8, n_layers=2, make_layer=lambda i: S4D(8, 4, seed=i))
+    model.eval()
+    x = torch.randn(4, 16, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model(x)
+    torch.testing.assert_close(low.float(), model(x), rtol=0.05, atol=0.05)
+    layer = next(m for m in model.modules() if isinstance(m, S4D))
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+        y_t, _ = layer.step(torch.randn(4, 8).bfloat16(), layer.initial_state(4))
+    assert y_t.dtype == torch.float32
+
+
+@pytest.mark.parametrize("layer_cls", LAYERS)
+@pytest.mark.parametrize("shape", [(0, 6, 3), (2, 0, 3)])
+def test_empty_batches_and_sequences_give_empty_outputs(layer_cls, shape):
+    layer = layer_cls(3, 4, seed=0, bidirectional=True)
+    x = torch.randn(*shape, requires_grad=True)
+    y = layer(x)
+    assert y.shape == shape
+    y.sum().backward()
+    assert x.grad.shape == shape
