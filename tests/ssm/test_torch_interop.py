@@ -121,3 +121,21 @@ def test_empty_batches_and_sequences_give_empty_outputs(layer_cls, shape):
     assert y.shape == shape
     y.sum().backward()
     assert x.grad.shape == shape
+
+
+@pytest.mark.parametrize("layer_cls", LAYERS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_torch_func_transforms_agree_with_autograd(layer_cls, bidirectional):
+    """Under torch.func the layer takes the reference convolution (the fused one has a hand-written backward)."""
+    layer = layer_cls(3, 4, seed=0, bidirectional=bidirectional, dtype=torch.float64)
+    x = torch.randn(2, 5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    inputs = x.clone().requires_grad_(True)
+    loss = layer(inputs).pow(2).sum()
+    expected = torch.autograd.grad(loss, [inputs, *layer.parameters()])
+    grad_x = torch.func.grad(lambda u: layer(u).pow(2).sum())(x)
+    params = dict(layer.named_parameters())
+    grad_p = torch.func.grad(lambda p: torch.func.functional_call(layer, p, (x,)).pow(2).sum())(params)
+    for got, want in zip([grad_x, *grad_p.values()], expected):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    per_sequence = torch.func.vmap(lambda u: layer(u[None])[0])(x)
+    torch.testing.assert_close(per_sequence, layer(x), rtol=1e-12, atol=1e-12)

@@ -316,11 +316,19 @@ def ssm_convolution(x: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> t
         D: ``(H,)`` skip.
     Returns:
         ``(B, L, H)`` contiguous: ``K0 * x + D x`` per channel, plus ``flip(K1 * flip(x))`` when bidirectional.
-        Equal to :func:`ssm_convolution_reference` up to rounding, values and gradients.
+        Equal to :func:`ssm_convolution_reference` up to rounding, values and gradients. Inside ``torch.func``
+        transforms (``grad``, ``vmap``, ``jacrev``, ...) the reference twin runs instead: it is plain autograd.
     """
     if x.dim() != 3:
         raise ValueError(f"ssm_convolution expects x of shape (B, L, H); got {tuple(x.shape)}")
+    if _functorch_active():  # torch.func (grad, vmap, jacrev, ...): the reference twin, plain autograd
+        return ssm_convolution_reference(x, kernel, D)
     return _FusedConvolution.apply(x, circular_kernel(kernel), D)
+
+
+def _functorch_active() -> bool:
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(active and active())
 
 
 # ------------------------------------------------------------------------------------- plain-loop references
