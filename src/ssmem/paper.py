@@ -45,6 +45,7 @@ class PaperResult:
     experiments_kept: list[str] = field(default_factory=list)
     experiments_failed: list[str] = field(default_factory=list)
     sweep_counts: dict[str, int] = field(default_factory=dict)
+    runs_trained: int = 0  # LRA runs this call trained (the others were done before)
     findings: list[Any] = field(default_factory=list)
     wall_time_s: float = 0.0
 
@@ -110,6 +111,7 @@ def run_paper(
     summary = run_sweep(grid, store=out_dir / "runs.db", runs_dir=out_dir / "runs", run_fn=run_fn,
                         progress=progress, log=say)
     result.sweep_counts = summary.counts
+    result.runs_trained = len(summary.ran)
 
     # 3. the report
     say(f"== ssmem paper: report -> {out_dir / 'report'}")

@@ -47,7 +47,7 @@ def test_chain_resumes_and_writes_the_report(tmp_path):
     assert len(run_calls) == 4 and result.sweep_counts["done"] == 4
     md = result.report_md.read_text()
     assert "| confirmed | gradient holds | 1.5 > 1 | experiment gradient |" in md
-    assert "| listops | recipe | all | 2 | accuracy (%) | 51.50 ± 0.71 |" in md  # seeds 1, 2: 0.51, 0.52
+    assert "| listops | recipe | all | stand-in | 2 | accuracy (%) | 51.50 ± 0.71 |" in md  # seeds 1, 2: 0.51, 0.52
     assert result.report_html.is_file()
     assert any("[2/3] broken FAILED: RuntimeError: no figure today" in line for line in lines)
     # again: finished experiments and runs are kept, only the broken experiment is retried
@@ -55,6 +55,7 @@ def test_chain_resumes_and_writes_the_report(tmp_path):
     again = run_paper(tmp_path / "out", experiment_fn=fake_experiment(exp_calls), run_fn=fake_run(run_calls), **kw)
     assert exp_calls == ["broken"] and run_calls == []
     assert again.experiments_kept == ["fig1", "gradient"]
+    assert (result.runs_trained, again.runs_trained) == (4, 0) and again.sweep_counts["done"] == 4
     # a full-size run does not reuse quick-size experiment results
     exp_calls.clear()
     run_paper(tmp_path / "out", experiment_fn=fake_experiment(exp_calls), run_fn=fake_run(run_calls),

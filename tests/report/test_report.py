@@ -123,7 +123,8 @@ def test_groups_claims_and_curves_from_fabricated_store(tmp_path):
         assert r.convergence_steps.mean == (400 if r.train_mode == "all" else 200)
         assert r.gap.mean == pytest.approx(0.20 if r.train_mode == "all" else 0.05)
         assert r.memory_length_initial.mean == 17 and r.capacity_trained.mean == 20.0
-    assert rows[0].published == 60.18 and rows[1].published is None  # published S4D only for learnable
+    # the -cpu recipes' data are stand-ins: no published number beside them
+    assert all(r.published is None and not r.lra_data for r in rows)
     assert all(len(r.curve("val", "accuracy").steps) == 4 for r in main)  # the torn last line is skipped
     findings = lra_findings(rows)
     statuses = [f.status for f in findings]
@@ -135,7 +136,30 @@ def test_groups_claims_and_curves_from_fabricated_store(tmp_path):
     assert overfits.evidence.endswith("smaller for RC in 3 of 3")
     assert "RC matches or beats on 2 of 3 tasks (text, retrieval)" in match.evidence
     assert "listops/s4d-inv: 31.00 vs 42.00 (worse)" in match.evidence
-    assert "mean 11.1%" in findings[4].evidence  # 1000 of 9000
+    assert "one LRA block (H = 256, N = 64, bidirectional S4D + GLU + norm) in reservoir mode: 8.4% frozen" in findings[4].evidence
+    assert "listops/s4d-inv: 1,000 of 9,000 (11.1%)" in findings[4].evidence
+
+
+def test_published_numbers_only_beside_runs_on_the_lra_data(tmp_path):
+    """A run's config.yaml decides: the paper-scale ListOps recipe is the LRA data; the paper-scale text recipe
+    reads Shakespeare unless pointed at IMDB."""
+    import yaml
+
+    from ssmem.train import load_recipe
+    from ssmem.train.config import config_to_dict
+
+    fabricate(tmp_path)
+    for run_dir in (tmp_path / "runs").iterdir():
+        task = next(t for t in TASKS if f"-{t}-" in run_dir.name)
+        config = config_to_dict(load_recipe(f"lra/{task}"))
+        if task == "retrieval":
+            config["task"]["params"]["source"] = "aan"
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    rows = group_runs([r for r in load_runs(tmp_path / "runs.db") if r.study == "main"])
+    lra = {(r.task, r.train_mode): (r.lra_data, r.published) for r in rows}
+    assert lra[("listops", "all")] == (True, 60.18) and lra[("listops", "reservoir")] == (True, None)
+    assert lra[("text", "all")] == (False, None)  # Shakespeare, not IMDB
+    assert lra[("retrieval", "all")] == (True, 91.09)
 
 
 def test_memory_growth_is_not_barely(tmp_path):
@@ -164,7 +188,8 @@ def test_write_report_files(tmp_path):
     report = write_report(store, tmp_path / "report", experiments_dir=tmp_path / "experiments")
     md = report.markdown_path.read_text()
     page = report.html_path.read_text()
-    assert "| listops | s4d-inv | all | 3 | accuracy (%) | 42.00 ± 2.00 | 42.00 ± 2.00 | 60.18 |" in md
+    assert "| listops | s4d-inv | all | stand-in | 3 | accuracy (%) | 42.00 ± 2.00 | 42.00 ± 2.00 | – (other data) |" in md
+    assert "Grid `fab` (24 runs)." in md and "| main | lra/listops-cpu, lra/text-cpu, lra/retrieval-cpu | s4d-inv |" in md
     assert "| listops | s4d-inv | reservoir | 9,000 | 1,000 | 11.1% |" not in md  # trainable is 8,000 for RC
     assert "| listops | s4d-inv | reservoir | 8,000 | 1,000 | 11.1% |" in md
     assert "| confirmed | HiPPO sets have long, low MF | MF(500) > 0 | experiment fig1 |" in md
@@ -205,23 +230,44 @@ def test_several_stores_are_pooled(tmp_path):
         store.finish(claim, {"test_metric": 0.875, "metric": "accuracy", "task": "lra/image"})
     report = write_report([first, second], tmp_path / "report")
     assert report.n_runs == {"pending": 0, "running": 0, "done": 25, "failed": 1}
-    assert "| image | recipe | recipe | 1 | accuracy (%) | 87.50 | – | – |" in report.markdown_path.read_text()
+    assert "| image | recipe | recipe | stand-in | 1 | accuracy (%) | 87.50 | – | – |" in report.markdown_path.read_text()
+
+
+def test_a_store_given_twice_counts_each_run_once(tmp_path):
+    import shutil
+
+    first = fabricate(tmp_path)
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(first, copy)
+    report = write_report([first, copy], tmp_path / "report")
+    assert report.n_runs == {"pending": 0, "running": 0, "done": 24, "failed": 1}
+    assert "25 runs found in more than one store are counted once" in report.markdown_path.read_text()
+    assert all(r.test.n == 3 for r in report.lra_rows)
 
 
 def test_runs_that_differ_in_more_than_the_seed_are_not_pooled(tmp_path):
     path = tmp_path / "runs.db"
-    grid = parse_grid({"name": "lr", "studies": [{"name": "main", "recipes": ["lra/image-cpu"], "seeds": [1, 2],
-                                                  "axes": {"optim.lr": [0.01, 0.003]}}]})
+    grid = parse_grid({"name": "lr", "studies": [
+        {"name": "main", "recipes": ["lra/image-cpu"], "seeds": [1, 2], "axes": {"optim.lr": [0.01, 0.003]}},
+        {"name": "main-listops", "recipes": ["lra/listops-cpu"], "seeds": [1, 2], "train": ["all", "reservoir"]},
+    ]})
     with Store(path) as store:
         store.add_runs(grid.runs())
         for spec in grid.runs():
             claim = store.claim([spec.run_id], worker="w:1")
-            test = (0.5 if spec.params["optim.lr"] == 0.01 else 0.7) + 0.01 * spec.seed
-            store.finish(claim, {"test_metric": test, "metric": "accuracy", "task": "lra/image"})
-    md = write_report(path, tmp_path / "report").markdown_path.read_text()
-    assert "| task | set | train | setting | n | metric | test | best val | published S4D |" in md
-    assert "| image | recipe | recipe | optim.lr=0.003 | 2 | accuracy (%) | 71.50 ± 0.71 |" in md
-    assert "| image | recipe | recipe | optim.lr=0.01 | 2 | accuracy (%) | 51.50 ± 0.71 |" in md
+            if "optim.lr" in spec.params:
+                test, task = (0.5 if spec.params["optim.lr"] == 0.01 else 0.7) + 0.01 * spec.seed, "lra/image"
+            else:
+                test, task = 0.4 + 0.01 * spec.seed, "lra/listops"
+            store.finish(claim, {"test_metric": test, "metric": "accuracy", "task": task})
+    report = write_report(path, tmp_path / "report")
+    md = report.markdown_path.read_text()
+    assert "| task | set | train | setting | data | n | metric | test | best val | published S4D |" in md
+    assert "| image | recipe | recipe | optim.lr=0.003 | stand-in | 2 | accuracy (%) | 71.50 ± 0.71 |" in md
+    assert "| image | recipe | recipe | optim.lr=0.01 | stand-in | 2 | accuracy (%) | 51.50 ± 0.71 |" in md
+    # a second setting of image does not split listops: its modes are still compared
+    assert "| listops | recipe | all | – | stand-in | 2 |" in md
+    assert "listops/recipe: 41.50 vs 41.50" in report.findings[2].evidence
 
 
 def test_a_damaged_memory_record_costs_only_its_run(tmp_path, capsys):
@@ -231,3 +277,27 @@ def test_a_damaged_memory_record_costs_only_its_run(tmp_path, capsys):
     report = write_report(path, tmp_path / "report")
     assert f"ssmem report: skipping {damaged}: not a readable memory record" in capsys.readouterr().err
     assert report.markdown_path.is_file() and len(report.findings) > 0
+
+
+def test_experiment_results_render_as_tables_and_a_missing_figure_is_named(tmp_path, capsys):
+    store = fabricate(tmp_path)
+    exp_dir = tmp_path / "experiments" / "equivalence"
+    exp_dir.mkdir(parents=True)
+    (exp_dir / "results.json").write_text(json.dumps({
+        "name": "equivalence", "quick": True, "seed": 0, "wall_time_s": 1.0, "figures": ["gone.png"],
+        "results": {
+            "dt": 0.01,
+            "rows": {"8": [{"system": "S4", "d_state": 8, "capacity": 8.0}],
+                     "16": [{"system": "S4", "d_state": 16, "capacity": 16.0}]},
+            "sets": {"s4d-inv": {"capacity": 32.0, "rank": 32, "mf_at": {"0": 0.27}}},
+            "memory_length": {"s4d-inv": 584, "random": 75},
+            "table": "| system | capacity |\n|---|---|\n| S4 | 8 |",
+            "curve": [0.1, 0.2, 0.3],
+        },
+    }))
+    md = write_report(store, tmp_path / "report", experiments_dir=tmp_path / "experiments").markdown_path.read_text()
+    assert "| system | d_state | capacity |" in md and "| S4 | 16 | 16 |" in md  # keyed record lists, concatenated
+    assert "|  | capacity | rank |\n|---|---|---|\n| s4d-inv | 32 | 32 |" in md  # records per key; nested dicts left out
+    assert "| s4d-inv | 584 |" in md and "| random | 75 |" in md  # a mapping of scalars
+    assert "\\|---\\|" not in md  # a pre-rendered Markdown table is not pasted into a cell
+    assert f"ssmem report: {exp_dir / 'gone.png'} is missing" in capsys.readouterr().err

@@ -12,7 +12,7 @@ HELP = "run the main job: theory experiments, the LRA grid and the report, into 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder for everything (run it again to resume)")
-    parser.add_argument("--quick", action="store_true", help="quick sizes and the quick grid (about 3 min on 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="quick sizes and the quick grid (about 3 min on 2 idle cores, after set-up)")
     parser.add_argument("--scale", default=None, choices=("cpu", "paper"),
                         help="LRA grid scale without --quick: cpu (hours on a CPU; the default) or paper (GPU, 6 "
                              "seeds)")
@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  [{f.status}] {f.claim} ({f.source})")
     counts = ", ".join(f"{k} {v}" for k, v in result.sweep_counts.items() if v)
     print(f"\nexperiments: {len(result.experiments_run)} run, {len(result.experiments_kept)} kept, "
-          f"{len(result.experiments_failed)} failed; LRA runs: {counts}; {result.wall_time_s:.0f} s")
+          f"{len(result.experiments_failed)} failed; LRA runs: {counts} ({result.runs_trained} trained now); "
+          f"{result.wall_time_s:.0f} s")
     print(f"report: {result.report_html}")
     return 1 if result.experiments_failed or result.sweep_counts.get("failed") else 0
 

@@ -136,7 +136,7 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
                f"(s4d-inv, N = 16, Δ = 0.05, L = {length}, {sizes['steps']} Adam steps)"),
         judged("A delay with MF(τ*) ≈ 0 is not learned (R² near 0)",
                (max(unseen_r2) < 0.02) if unseen_r2 else None,
-               f"delays {unseen} with MF < 0.005 reach R² ≤ {max(unseen_r2):.3f}" if unseen_r2
+               f"delays {unseen} with MF < 0.005 reach R² ≤ {max(unseen_r2):.2g}" if unseen_r2
                else "no delay in the grid had MF < 0.005"),
     ]
     results = {

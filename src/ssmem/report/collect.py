@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from .._io import read_npz
 from ..sweep.store import RunRecord, Store
 
+CONFIG_FILE = "config.yaml"
 ENDPOINTS_FILE = "memory_endpoints.npz"
 METRICS_FILE = "metrics.jsonl"
 
@@ -66,6 +68,7 @@ class RunData:
     frozen: int | None
     curves: dict[str, dict[str, Curve]] = field(default_factory=dict)  # split -> key -> curve
     memory: MemoryEndpoints | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # the run's config.yaml ({} if unreadable)
 
     def curve(self, split: str, key: str) -> Curve | None:
         return self.curves.get(split, {}).get(key)
@@ -117,7 +120,17 @@ def run_data(record: RunRecord) -> RunData:
         frozen=counts.get("frozen"),
         curves=read_curves(run_dir / METRICS_FILE) if run_dir else {},
         memory=read_memory_endpoints(run_dir / ENDPOINTS_FILE) if run_dir else None,
+        config=read_config(run_dir / CONFIG_FILE) if run_dir else {},
     )
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A run's ``config.yaml`` as a plain dict; ``{}`` when it is missing or unreadable."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def read_curves(path: Path) -> dict[str, dict[str, Curve]]:

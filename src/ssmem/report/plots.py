@@ -71,8 +71,15 @@ def training_curves(task: str, groups: Sequence[GroupRow], path: Path) -> Path:
         handles, labels = axes[3].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), bbox_to_anchor=(0.5, 1.08),
                frameon=False)
-    fig.suptitle(f"{task}: training curves (solid: learnable, dashed: reservoir, dotted: readout)", y=1.14)
+    fig.suptitle(f"{task}: training curves ({_mode_key(groups, ('solid', 'dashed', 'dotted'))})", y=1.14)
     return _save(fig, path)
+
+
+def _mode_key(groups: Sequence[GroupRow], marks: tuple[str, str, str]) -> str:
+    """``"solid: learnable, dashed: reservoir"``: the marks of the train modes present, in mode order."""
+    names = {"all": "learnable", "reservoir": "reservoir", "readout": "readout"}
+    present = {g.train_mode for g in groups}
+    return ", ".join(f"{mark}: {names[mode]}" for mark, mode in zip(marks, names) if mode in present)
 
 
 def _color(group: GroupRow, groups: Sequence[GroupRow]) -> int:
@@ -101,7 +108,8 @@ def accuracy_bars(rows: Sequence[GroupRow], path: Path) -> Path:
                 ax.plot([xs[-1] - width / 2, xs[-1] + width / 2], [r.published] * 2, "k-", lw=2)
         ax.bar(xs, ys, width, yerr=es, capsize=3, label=label, color=f"C{j % 10}",
                hatch="//" if "reservoir" in label else None, edgecolor="white")
-    ax.plot([], [], "k-", lw=2, label="published S4D (learnable)")
+    if any(r.published is not None for r in rows):
+        ax.plot([], [], "k-", lw=2, label="published S4D (learnable, LRA data)")
     ax.set_xticks(range(len(tasks)), tasks)
     ax.set_ylabel("test accuracy (%)" if rows and rows[0].metric == "accuracy" else "test metric")
     ax.legend(fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -132,7 +140,7 @@ def convergence_and_gap(rows: Sequence[GroupRow], path: Path) -> Path:
         ax.invert_yaxis()
         ax.grid(axis="x", alpha=0.3)
     axes[1].set_yticklabels([])
-    fig.suptitle("Convergence speed and overfitting (blue: learnable, orange: reservoir, green: readout)")
+    fig.suptitle(f"Convergence speed and overfitting ({_mode_key(rows, ('blue', 'orange', 'green'))})")
     return _save(fig, path)
 
 

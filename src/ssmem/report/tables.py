@@ -7,14 +7,14 @@ single seed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .collect import RunData
-from .published import LRA_TASKS, published
+from .published import LRA_TASKS, on_lra_data, published
 
 CONVERGENCE_FRACTION = 0.95
 MEMORY_FRACTION = 0.9  # memory length: the delay by which this fraction of the capacity is reached
@@ -102,23 +102,32 @@ class GroupRow:
     capacity_trained: Stat
     memory_length_initial: Stat
     memory_length_trained: Stat
-    published: float | None = None
+    published: float | None = None  # S4D's published test accuracy (%), for learnable runs on the LRA data only
+    lra_data: bool = False  # every run is on the LRA benchmark's data (not a -cpu stand-in)
+
+    @property
+    def setting(self) -> str:
+        """The extra keys as ``key=value`` (``recipe`` where a run keeps its recipe's value)."""
+        return " ".join(f"{k}={'recipe' if v is None else v}" for k, v in self.extra)
 
     @property
     def label(self) -> str:
-        extra = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in self.extra)
+        extra = ", ".join(f"{k.split('.')[-1]}={'recipe' if v is None else v}" for k, v in self.extra)
         return f"{self.eigs} / {self.train_mode}" + (f" ({extra})" if extra else "")
 
 
-def group_runs(runs: Sequence[RunData], *, extra_keys: Sequence[str] = ()) -> list[GroupRow]:
-    """Group runs by task, eigenvalue set, train mode and ``extra_keys`` (override keys); ordered."""
+def group_runs(runs: Sequence[RunData], *, extra_keys: Sequence[str] | Mapping[str, Sequence[str]] = ()) -> list[GroupRow]:
+    """Group runs by task, eigenvalue set, train mode and ``extra_keys`` (override keys; or per task, a mapping
+    task → keys as :func:`cell_varied_keys` gives); ordered."""
     groups: dict[tuple, list[RunData]] = {}
     for run in runs:
-        extra = tuple((k, run.params.get(k)) for k in extra_keys)
+        keys = extra_keys.get(run.task, ()) if isinstance(extra_keys, Mapping) else extra_keys
+        extra = tuple((k, run.params.get(k)) for k in keys)
         groups.setdefault((run.task, run.eigs, run.train_mode, extra), []).append(run)
     rows = []
     for (task, eigs, mode, extra), members in sorted(groups.items(), key=lambda kv: _order(kv[0])):
         mems = [r.memory for r in members if r.memory is not None]
+        lra_data = all(on_lra_data(task, r.config.get("task")) for r in members)
         rows.append(GroupRow(
             task=task, eigs=eigs, train_mode=mode, extra=extra, runs=members, metric=members[0].metric,
             test=Stat.of(r.test_metric for r in members),
@@ -130,7 +139,8 @@ def group_runs(runs: Sequence[RunData], *, extra_keys: Sequence[str] = ()) -> li
             capacity_trained=Stat.of(m.capacity[1] for m in mems),
             memory_length_initial=Stat.of(memory_length(m.mf[0]) for m in mems),
             memory_length_trained=Stat.of(memory_length(m.mf[1]) for m in mems),
-            published=published(eigs, task) if mode == "all" and not extra else None,
+            published=published(eigs, task) if mode == "all" and lra_data else None,
+            lra_data=lra_data,
         ))
     return rows
 
@@ -142,35 +152,45 @@ def varied_keys(runs: Sequence[RunData]) -> list[str]:
     return [k for k in keys if len({_hashable(r.params.get(k)) for r in runs}) > 1]
 
 
-def cell_varied_keys(runs: Sequence[RunData]) -> list[str]:
-    """Override keys that vary *within* a (task, eigenvalue set, train mode) cell: runs that differ in them are
-    different settings, not seeds of one setting, and must not be pooled."""
+def cell_varied_keys(runs: Sequence[RunData]) -> dict[str, list[str]]:
+    """Per task, the override keys that vary *within* one of its (eigenvalue set, train mode) cells: runs that
+    differ in them are different settings, not seeds of one setting, and must not be pooled. Other tasks keep
+    their rows (a second setting of one task does not split the others)."""
     cells: dict[tuple, list[RunData]] = {}
     for run in runs:
         cells.setdefault((run.task, run.eigs, run.train_mode), []).append(run)
-    return sorted({key for members in cells.values() for key in varied_keys(members)})
+    keys: dict[str, set[str]] = {}
+    for (task, _, _), members in cells.items():
+        keys.setdefault(task, set()).update(varied_keys(members))
+    return {task: sorted(found) for task, found in keys.items() if found}
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Reservoir vs learnable (``train = all``) for one task and eigenvalue set."""
+    """Reservoir vs learnable (``train = all``) for one task, eigenvalue set and setting."""
 
     task: str
     eigs: str
     learnable: GroupRow
     reservoir: GroupRow
 
+    @property
+    def label(self) -> str:
+        """``task/eigs``, with the setting when there is one."""
+        setting = self.learnable.setting
+        return f"{self.task}/{self.eigs}" + (f" [{setting}]" if setting else "")
+
 
 def reservoir_vs_learnable(rows: Sequence[GroupRow], *, reservoir: str = "reservoir",
                            learnable: str = "all") -> list[Comparison]:
-    """Pairs of groups of the same task and set (no extra keys) in the two train modes."""
-    by_key = {(r.task, r.eigs, r.train_mode): r for r in rows if not r.extra}
+    """Pairs of groups of the same task, set and setting (extra keys) in the two train modes."""
+    by_key = {(r.task, r.eigs, r.train_mode, r.extra): r for r in rows}
     out = []
-    for (task, eigs, mode), row in by_key.items():
-        other = by_key.get((task, eigs, learnable))
+    for (task, eigs, mode, extra), row in by_key.items():
+        other = by_key.get((task, eigs, learnable, extra))
         if mode == reservoir and other is not None:
             out.append(Comparison(task, eigs, other, row))
-    return sorted(out, key=lambda c: _order((c.task, c.eigs, "", ())))
+    return sorted(out, key=lambda c: _order((c.task, c.eigs, "", c.learnable.extra)))
 
 
 def _order(key: tuple) -> tuple:

@@ -10,6 +10,7 @@ import base64
 import html
 import json
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,11 +20,14 @@ from .._io import atomic_write_text
 from ..sweep.store import Store
 from . import plots
 from .claims import Finding, experiment_findings, lra_findings
-from .collect import RunData, load_experiments, load_runs
+from ..sweep.grid import load_grid
+from ..sweep.store import STATUSES, RunRecord
+from .collect import RunData, load_experiments, run_data
 from .published import LRA_TASKS, PUBLISHED_S4D
 from .tables import GroupRow, cell_varied_keys, fmt_metric, group_runs, varied_keys
 
 MAIN_STUDY = "main"
+_AXIS_KEYS = ("model.init", "model.train", "seed")  # shown in their own columns
 
 
 @dataclass(frozen=True)
@@ -79,23 +83,23 @@ def write_report(store: str | Path | Sequence[str | Path], out_dir: str | Path, 
             raise FileNotFoundError(f"no results store at {path}")
     if experiments_dir is not None and not Path(experiments_dir).is_dir():
         raise FileNotFoundError(f"no experiments directory at {experiments_dir}")
-    counts: dict[str, int] = {}
-    failed, runs = [], []
-    for path in stores:
-        with Store(path) as db:
-            for status, n in db.counts().items():
-                counts[status] = counts.get(status, 0) + n
-            failed += db.runs(status="failed")
-        runs += load_runs(path)
+    records, repeated = pooled_records(stores)
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    for record in records:
+        counts[record.status] = counts.get(record.status, 0) + 1
+    failed = [r for r in records if r.status == "failed"]
+    runs = [run_data(r) for r in records if r.status == "done"]
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     experiments = load_experiments(experiments_dir)
 
     names = ", ".join(f"`{p}`" for p in stores)
+    twice = f" {repeated} runs found in more than one store are counted once." if repeated else ""
     blocks: list[Block] = [Heading(title, 1), Paragraph(
-        f"Store {names}: {sum(counts.values())} runs ({', '.join(f'{k} {v}' for k, v in counts.items())}). "
+        f"Store {names}: {len(records)} runs ({', '.join(f'{k} {v}' for k, v in counts.items())}).{twice} "
         f"Written {time.strftime('%Y-%m-%d %H:%M')}. Numbers are mean ± std over seeds (n = seeds)."
     )]
+    blocks += _what_ran_section(records, runs, experiments)
     main = [r for r in runs if _is_main(r.study)] or runs
     rows = group_runs(main, extra_keys=cell_varied_keys(main))
     figures: list[Path] = []
@@ -119,6 +123,60 @@ def write_report(store: str | Path | Sequence[str | Path], out_dir: str | Path, 
     return Report(out_dir, html_path, md_path, figures, findings, rows, counts)
 
 
+def pooled_records(stores: Sequence[Path]) -> tuple[list[RunRecord], int]:
+    """Every run of the stores, each run id once (a finished record is preferred), and how many ids repeated."""
+    chosen: dict[str, RunRecord] = {}
+    repeated = set()
+    for path in stores:
+        with Store(path) as db:
+            for record in db.runs():
+                held = chosen.get(record.run_id)
+                if held is not None:
+                    repeated.add(record.run_id)
+                    if held.status == "done" or record.status != "done":
+                        continue
+                chosen[record.run_id] = record
+    return list(chosen.values()), len(repeated)
+
+
+def _what_ran_section(records: Sequence[RunRecord], runs: Sequence[RunData], experiments: list[dict]) -> list[Block]:
+    """The grids (with their own description), each study's recipes and overrides, the training time."""
+    if not records and not experiments:
+        return []
+    blocks: list[Block] = [Heading("What was run")]
+    for grid in dict.fromkeys(r.grid for r in records):
+        members = [r for r in records if r.grid == grid]
+        described = _grid_description(grid)
+        blocks.append(Paragraph(f"Grid `{grid}` ({len(members)} runs)" + (f": {described}" if described else ".")))
+        table = []
+        for study in dict.fromkeys(r.study for r in members):
+            in_study = [r for r in members if r.study == study]
+            table.append((study, ", ".join(dict.fromkeys(r.recipe for r in in_study)),
+                          ", ".join(dict.fromkeys(str(r.eigs) for r in in_study)),
+                          ", ".join(dict.fromkeys(str(r.train_mode) for r in in_study)),
+                          str(len({r.seed for r in in_study})),
+                          " ".join(dict.fromkeys(o for r in in_study for o in r.overrides
+                                                 if o.split("=")[0] not in _AXIS_KEYS)) or "–"))
+        blocks.append(Table(("study", "recipes", "sets", "train", "seeds", "overrides"), tuple(table)))
+    seconds = sum(r.wall_time_s or 0.0 for r in runs)
+    if runs:
+        blocks.append(Paragraph(f"Training time of the {len(runs)} finished runs: {seconds / 60:.1f} min in all "
+                                "(wall time on the machine that ran them; it varies with the load)."))
+    sizes = {("quick size" if e.get("quick") else "full size") for e in experiments}
+    if experiments:
+        blocks.append(Paragraph(f"Theory experiments: {len(experiments)} ({', '.join(sorted(sizes))}), "
+                                f"{sum(float(e.get('wall_time_s', 0)) for e in experiments) / 60:.1f} min."))
+    return blocks
+
+
+def _grid_description(name: str) -> str:
+    """A shipped grid's own description (``""`` for a grid file that is not shipped)."""
+    try:
+        return " ".join(load_grid(name).description.split())
+    except (ValueError, OSError, AttributeError):
+        return ""
+
+
 def _is_main(study: str) -> bool:
     """Studies named ``main`` or ``main-*`` make the LRA table; every other study is an ablation."""
     return study == MAIN_STUDY or study.startswith(MAIN_STUDY + "-")
@@ -137,26 +195,38 @@ def _lra_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) -> li
         return [Heading("LRA results"), Paragraph("No finished runs.")]
     table_rows = []
     settings = any(r.extra for r in rows)  # runs that differ in more than the seed are rows of their own
+    lra_tasks = any(r.task in LRA_TASKS for r in rows)  # the data column: LRA data or a stand-in
     for r in rows:
         scale, unit = fmt_metric(r.metric)
-        setting = (" ".join(f"{k}={v}" for k, v in r.extra) or "–",) if settings else ()
-        table_rows.append((r.task, r.eigs, r.train_mode, *setting, str(r.test.n), f"{r.metric}{unit}",
-                           r.test.fmt(scale), r.best_val.fmt(scale),
-                           "–" if r.published is None else f"{r.published:.2f}"))
+        setting = (r.setting or "–",) if settings else ()
+        reference = "–" if r.published is None else f"{r.published:.2f}"
+        if r.published is None and not r.lra_data and r.train_mode == "all" and r.task in LRA_TASKS:
+            reference = "– (other data)"
+        data = (("LRA" if r.lra_data else "stand-in" if r.task in LRA_TASKS else "–"),) if lra_tasks else ()
+        table_rows.append((r.task, r.eigs, r.train_mode, *setting, *data, str(r.test.n), f"{r.metric}{unit}",
+                           r.test.fmt(scale), r.best_val.fmt(scale), reference))
+    stand_ins = any(not r.lra_data and r.task in LRA_TASKS for r in rows)
     blocks: list[Block] = [
         Heading("LRA results"),
         Paragraph("Test metric (accuracy in %; the weights of the best validation step) per task, eigenvalue "
                   "set and train mode: `all` = learnable eigenvalues, `reservoir` = eigenvalues and steps "
                   "frozen (RC), `readout` = the whole SSM kernel frozen. The published column is S4D with "
-                  "learnable eigenvalues at full scale (arXiv 2206.11893); runs at a smaller scale are not "
-                  "expected to reach it."),
-        Table(("task", "set", "train", *(("setting",) if settings else ()), "n", "metric", "test", "best val",
-               "published S4D"), tuple(table_rows)),
+                  "learnable eigenvalues at full scale (arXiv 2206.11893), shown only for runs on the LRA data "
+                  "(data column `LRA`: the paper-scale recipes, with the IMDB and AAN releases for text and "
+                  "retrieval); runs with a smaller model are not expected to reach it."
+                  + (" Rows marked `stand-in` ran on the -cpu recipes' data (8 x 8 digits for image, Shakespeare "
+                     "and Bible chunks for text and retrieval, short ListOps expressions, small Pathfinder "
+                     "images): their numbers measure the same models on easier or different data and are not "
+                     "comparable with the published ones." if stand_ins else "")),
+        Table(("task", "set", "train", *(("setting",) if settings else ()), *(("data",) if lra_tasks else ()), "n",
+               "metric", "test",
+               "best val", "published S4D"), tuple(table_rows)),
         _published_table(),
     ]
     figures.append(plots.accuracy_bars(rows, fig_dir / "lra_test.png"))
-    blocks.append(Figure("figures/lra_test.png", "Test metric per task (bars: mean ± std over seeds; black "
-                                                 "marks: published S4D with learnable eigenvalues)."))
+    marks = "black marks: published S4D with learnable eigenvalues, for runs on the LRA data"
+    blocks.append(Figure("figures/lra_test.png", f"Test metric per task (bars: mean ± std over seeds; {marks}"
+                                                 f"{'; none here: every run is on stand-in data' if all(r.published is None for r in rows) else ''})."))
     return blocks
 
 
@@ -278,6 +348,8 @@ def _experiment_sections(experiments: list[dict], fig_dir: Path, figures: list[P
         for rel in exp.get("figures", []):
             src = Path(exp["_dir"]) / rel
             if not src.is_file():
+                print(f"ssmem report: {src} is missing; the figure is left out (rerun the experiment to redraw it)",
+                      file=sys.stderr)
                 continue
             dest = fig_dir / "experiments" / name / Path(rel).name
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -292,18 +364,55 @@ def _experiment_sections(experiments: list[dict], fig_dir: Path, figures: list[P
 
 
 def _result_tables(results: dict) -> list[Block]:
-    """Scalar results as a key/value table; lists of flat records (e.g. the S4 ≡ S4D table) as tables."""
+    """An experiment's results as tables: the scalars as key/value rows; then each entry that is a list of flat
+    records (the S4 ≡ S4D rows), a mapping of such lists (concatenated), a mapping of scalars, or a mapping of
+    flat records (one row per key, e.g. per eigenvalue set). Curves (lists of numbers) and pre-rendered
+    Markdown tables (the same data as a structured entry beside them) are left to the figures and the JSON."""
     blocks: list[Block] = []
-    scalars = [(k, v) for k, v in results.items() if isinstance(v, (int, float, str, bool))]
+    scalars = [(k, v) for k, v in results.items() if _is_scalar(v) and not _is_markdown_table(v)]
     if scalars:
         blocks.append(Table(("result", "value"), tuple((k, _fmt_value(v)) for k, v in scalars)))
     for key, value in results.items():
-        if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
-            cols = list(dict.fromkeys(c for x in value for c in x if not isinstance(x[c], (list, dict))))
-            if cols and len(value) <= 60:
-                blocks.append(Paragraph(f"`{key}`"))
-                blocks.append(Table(tuple(cols), tuple(tuple(_fmt_value(x.get(c)) for c in cols) for x in value)))
+        table = _records_table(value)
+        if table is not None:
+            blocks += [Paragraph(f"`{key}`"), table]
     return blocks
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, (int, float, str, bool)) or value is None
+
+
+def _is_markdown_table(value: object) -> bool:
+    return isinstance(value, str) and "\n|---" in value
+
+
+def _is_record(value: object) -> bool:
+    return isinstance(value, dict) and any(_is_scalar(v) and not _is_markdown_table(v) for v in value.values())
+
+
+def _records_table(value: object, max_rows: int = 60) -> Table | None:
+    """A table for a list of records, a mapping of record lists, a mapping of scalars or of records."""
+    if isinstance(value, dict) and value and all(isinstance(v, list) for v in value.values()):
+        lists = list(value.values())
+        if all(v and all(_is_record(x) for x in v) for v in lists):
+            # keyed lists (e.g. rows per N): one table, with the key as a column unless a field already holds it
+            keyed = [(str(k), x) for k, v in value.items() for x in v]
+            named = all(any(_is_scalar(val) and str(val) == k for val in x.values()) for k, x in keyed)
+            value = [x if named else {"key": k, **x} for k, x in keyed]
+    if isinstance(value, list) and value and all(_is_record(x) for x in value):
+        records = value
+    elif isinstance(value, dict) and value and all(_is_record(v) for v in value.values()):
+        records = [{"": k, **v} for k, v in value.items()]
+    elif isinstance(value, dict) and value and all(_is_scalar(v) for v in value.values()) and not any(
+            _is_markdown_table(v) for v in value.values()):
+        records = [{"": k, "value": v} for k, v in value.items()]
+    else:
+        return None
+    cols = list(dict.fromkeys(c for x in records for c in x if _is_scalar(x[c]) and not _is_markdown_table(x[c])))
+    if not cols or len(records) > max_rows:
+        return None
+    return Table(tuple(cols), tuple(tuple(_fmt_value(x.get(c)) for c in cols) for x in records))
 
 
 def _fmt_value(v: object) -> str:
