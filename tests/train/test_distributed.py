@@ -10,6 +10,60 @@ import pytest
 from ssmem.train import config_to_yaml, list_checkpoints, load_checkpoint, read_metrics, train
 
 
+def torchrun(recipe, run_dir, *extra):
+    """``ssmem train`` on two CPU processes; returns the completed process (asserted to have succeeded)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc-per-node=2",
+        "-m", "ssmem", "train", str(recipe), "--run-dir", str(run_dir), "--no-progress", *extra,
+    ]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr[-8000:]
+    return proc
+
+
+def test_two_processes_resume_exactly_with_dropout_and_partial_log_sums(tmp_path, tiny_config, without_time):
+    """Each rank's random stream and every rank's unlogged training sums are checkpointed (the tiny config
+    checkpoints every 4 steps and logs every 3, with dropout)."""
+    import shutil
+
+    cfg = tiny_config("train.max_steps=10", "train.keep_checkpoints=10")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(config_to_yaml(cfg))
+    torchrun(recipe, tmp_path / "whole")
+    shutil.copytree(tmp_path / "whole", tmp_path / "cut")
+    for step, path in list_checkpoints(tmp_path / "cut"):
+        if step > 4:
+            path.unlink()
+    (tmp_path / "cut" / "result.json").unlink()
+    torchrun(recipe, tmp_path / "cut", "--resume")
+    assert without_time(read_metrics(tmp_path / "cut")) == without_time(read_metrics(tmp_path / "whole"))
+
+
+def test_two_processes_with_batch_norm_report_the_model_they_save(tmp_path, tiny_config):
+    """Each rank updates batch-norm statistics from its half of the batch; the logged validation metric is that
+    of rank 0's model, the one saved."""
+    import torch
+
+    from ssmem.data import build_task
+    from ssmem.train import build_model, task_params
+    from ssmem.train.distributed import DistInfo
+    from ssmem.train.loop import evaluate
+
+    cfg = tiny_config("model.norm=batch", "model.architecture=auto", "task.name=memory/adding",
+                      "task.params.seq_len=32", "train.max_steps=10", "model.dropout=0.0")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(config_to_yaml(cfg))
+    torchrun(recipe, tmp_path / "bn")
+    data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed)
+    model = build_model(cfg.model, data.info, seed=cfg.seed)
+    model.load_state_dict(load_checkpoint(list_checkpoints(tmp_path / "bn")[-1][1])["model"])
+    single = DistInfo(0, 1, 0, torch.device("cpu"))
+    measured = evaluate(model, data.val, data.info, batch_size=16, device=torch.device("cpu"), dist=single)
+    logged = [r for r in read_metrics(tmp_path / "bn") if r["split"] == "val"][-1]
+    assert logged["step"] == 10 and logged["loss"] == pytest.approx(measured["loss"], rel=1e-6)
+
+
 def test_two_processes_match_one_on_the_same_global_batch(tmp_path, tiny_config):
     # no dropout: each rank draws its own dropout masks, which one process cannot reproduce
     cfg = tiny_config("model.dropout=0.0", "train.max_steps=12")
@@ -53,3 +107,21 @@ def test_teardown_meets_the_other_ranks_only_after_a_clean_run(clean, monkeypatc
     distributed.teardown(info, clean=clean)
     assert not dist.is_initialized()  # the group is gone either way
     assert barriers == ([1] if clean else [])  # after an error the ranks are not waited for
+
+
+def test_batch_norm_is_synchronised_on_cuda_only(tiny_config):
+    """torch's synchronised batch norm runs on GPUs; on CPU the model is left as built."""
+    import torch
+
+    from ssmem.data.task import task_info
+    from ssmem.train import build_model, task_params
+    from ssmem.train.distributed import DistInfo, sync_batch_norm
+
+    cfg = tiny_config("model.norm=batch", "task.name=memory/adding")
+    model = build_model(cfg.model, task_info(cfg.task.name, task_params(cfg.task)), seed=0)
+    kinds = lambda m: {type(x).__name__ for x in m.modules() if "BatchNorm" in type(x).__name__}  # noqa: E731
+    assert kinds(sync_batch_norm(model, DistInfo(0, 2, 0, torch.device("cpu")))) == {"BatchNorm1d"}
+    assert kinds(sync_batch_norm(model, DistInfo(0, 1, 0, torch.device("cuda", 0)))) == {"BatchNorm1d"}
+    params = {id(p) for p in model.parameters()}
+    synced = sync_batch_norm(model, DistInfo(0, 2, 0, torch.device("cuda", 0)))
+    assert kinds(synced) == {"SyncBatchNorm"} and {id(p) for p in synced.parameters()} == params

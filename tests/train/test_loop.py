@@ -148,3 +148,8 @@ def test_loader_workers_do_not_change_the_run(tmp_path, tiny_config, without_tim
     b = train(tiny_config("train.max_steps=6", "train.num_workers=1"), tmp_path / "b", progress=False)
     assert a.test_metric == b.test_metric
     assert without_time(read_metrics(tmp_path / "a")) == without_time(read_metrics(tmp_path / "b"))
+
+
+def test_a_warmup_longer_than_the_run_is_named(tmp_path, tiny_config, capsys):
+    train(tiny_config("train.max_steps=4", "optim.warmup_steps=10"), tmp_path / "run", progress=False)
+    assert "optim.warmup_steps=10 is longer than the run (4 steps): the learning rate peaks at 40% of optim.lr" in capsys.readouterr().err

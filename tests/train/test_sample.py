@@ -1,5 +1,6 @@
 """Sampling from byte-level models in step mode: step == convolution, greedy == argmax of forward, seeds, CLI."""
 
+import os
 import pytest
 import torch
 
@@ -94,6 +95,9 @@ def test_next_byte_probabilities_closed_forms():
     torch.testing.assert_close(top[[0, 1, 3]], kept / kept.sum(), rtol=1e-12, atol=0.0)
     assert top[[2, 4]].tolist() == [0.0, 0.0]
     assert next_byte_probabilities(logits, temperature=0).tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]  # first maximum
+    # ties at the k-th value keep the lower indices; a tiny temperature is (nearly) greedy, without NaN
+    assert next_byte_probabilities(torch.zeros(256), top_k=10).nonzero().ravel().tolist() == list(range(10))
+    assert next_byte_probabilities(logits, temperature=1e-310).tolist() == [0.0, 0.5, 0.0, 0.5, 0.0]
 
 
 def test_step_logits_of_a_float32_copy_agree_with_float64(model):
@@ -203,7 +207,7 @@ def test_sample_verb_user_errors_exit_2(lm_run, extra, message, capsys):
     "extra, message",
     [
         (["--top-k", "0"], "argument --top-k: must be a positive integer, got 0"),
-        (["--length", "-5"], "argument --length: must be a positive integer, got -5"),
+        (["--length", "-5"], "argument --length: must be an integer >= 0, got -5"),
         (["--seed", "x"], "argument --seed: expected an integer, got 'x'"),
     ],
 )
@@ -240,3 +244,14 @@ def test_an_edited_config_is_caught_against_the_checkpoint(lm_run, tmp_path):
     config.write_text("[1, 2]\n")
     with pytest.raises(ConfigError, match=r"config.yaml: a run configuration is a mapping"):
         load_trained_model(run)
+
+
+def test_sample_verb_takes_the_prompt_bytes_and_writes_raw_bytes(lm_run, capfdbinary):
+    """A prompt that is not UTF-8 arrives as its bytes; --raw writes exactly prompt + continuation;
+    --length 0 gives the prompt alone."""
+    prompt = os.fsdecode(b"\xff\xfeab")  # how Python hands over a non-UTF-8 command-line argument
+    assert main(["sample", str(lm_run), "--prompt", prompt, "--length", "9", "--seed", "3", "--raw"]) == 0
+    model, _ = load_trained_model(lm_run)
+    assert capfdbinary.readouterr().out == b"\xff\xfeab" + sample_bytes(model, b"\xff\xfeab", 9, seed=3)
+    assert main(["sample", str(lm_run), "--prompt", "xy", "--length", "0", "--raw"]) == 0
+    assert capfdbinary.readouterr().out == b"xy"

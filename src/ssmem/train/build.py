@@ -91,8 +91,8 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> tuple[torch.optim.Opt
 def lr_factor(step: int, *, total_steps: int, warmup_steps: int, schedule: str, min_ratio: float) -> float:
     """Learning-rate multiplier for optimiser step ``step`` (0-based): linear warmup, then cosine or constant.
 
-    ``lr_factor(s) = (s + 1) / warmup`` for s < warmup; afterwards cosine from 1 down to ``min_ratio`` at the
-    last step (``constant``: 1).
+    ``lr_factor(s) = (s + 1) / warmup`` for s < warmup; afterwards cosine from 1 (at s = warmup) towards
+    ``min_ratio``, which it reaches at s = ``total_steps``, one past the last step (``constant``: 1).
     """
     if step < warmup_steps:
         return (step + 1) / warmup_steps

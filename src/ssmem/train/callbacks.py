@@ -117,7 +117,8 @@ class _Recorder(Callback):
 class EigenvalueRecorder(_Recorder):
     """Every ``every`` steps, each SSM layer's discrete eigenvalues → ``eigenvalues.npz``.
 
-    Arrays: ``step (T,)`` and ``layer{i} (T, H, n_modes)`` complex128.
+    Arrays: ``step (T,)`` and ``layer{i} (T, H, n_modes)`` complex128 (S4D: its stored modes; S4: the
+    ``d_state`` eigenvalues of each channel's dense Ā).
     """
 
     filename = "eigenvalues.npz"

@@ -9,6 +9,7 @@ dataclasses below, so a typo is an error that lists the valid keys instead of a 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -267,8 +268,8 @@ def validate_config(cfg: RunConfig) -> RunConfig:
     def positive(value: Any, where: str, allow_none: bool = False) -> None:
         if value is None and allow_none:
             return
-        if not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigError(f"{where} must be positive, got {value!r}")
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{where} must be positive and finite, got {value!r}")
 
     m, o, t = cfg.model, cfg.optim, cfg.train
     if cfg.seed < 0:
@@ -279,6 +280,7 @@ def validate_config(cfg: RunConfig) -> RunConfig:
     if m.d_state % 2:
         raise ConfigError(f"model.d_state is the real state size N and must be even, got {m.d_state}")
     positive(m.dt_min, "model.dt_min")
+    positive(m.dt_max, "model.dt_max")
     if m.dt_max < m.dt_min:
         raise ConfigError(f"model.dt_max ({m.dt_max}) must be >= model.dt_min ({m.dt_min})")
     if not 0.0 <= m.freeze_fraction <= 1.0:
@@ -296,8 +298,11 @@ def validate_config(cfg: RunConfig) -> RunConfig:
             raise ConfigError(f"model.init: {err}") from None
     positive(o.lr, "optim.lr")
     positive(o.ssm_lr, "optim.ssm_lr")
-    if o.weight_decay < 0:
-        raise ConfigError(f"optim.weight_decay must be >= 0, got {o.weight_decay}")
+    if not (math.isfinite(o.weight_decay) and o.weight_decay >= 0):
+        raise ConfigError(f"optim.weight_decay must be >= 0 and finite, got {o.weight_decay}")
+    if not 0.0 <= o.min_lr_ratio <= 1.0:  # outside, the cosine would climb or turn the learning rate negative
+        raise ConfigError(f"optim.min_lr_ratio must lie in [0, 1] (the final learning rate as a fraction of optim.lr), "
+                          f"got {o.min_lr_ratio}")
     if o.warmup_steps < 0:
         raise ConfigError(f"optim.warmup_steps must be >= 0, got {o.warmup_steps}")
     positive(o.grad_clip, "optim.grad_clip", allow_none=True)

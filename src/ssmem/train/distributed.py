@@ -4,6 +4,10 @@
 ``WORLD_SIZE``, ``LOCAL_RANK`` and the rendezvous address in the environment; :func:`setup` joins the process
 group (gloo on CPU, nccl on CUDA, one GPU per local rank). Without those variables everything runs in one
 process and the collectives below are no-ops. More machines = more ``torchrun`` nodes; nothing else changes.
+
+Equal to one process (to rounding) except for batch norm on CPU: torch's synchronised batch norm runs on GPUs
+only, so on CPU each rank normalises with the statistics of its part of the batch (rank 0's running statistics
+are the ones evaluated and saved). The last partial batch of an epoch is always dropped (every rank needs one).
 """
 
 from __future__ import annotations
@@ -103,3 +107,29 @@ def broadcast_flag(flag: bool, info: DistInfo) -> bool:
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def broadcast_buffers(model: torch.nn.Module, info: DistInfo) -> None:
+    """Give every rank rank 0's buffers (e.g. batch-norm running statistics, which each rank updates from its
+    own part of the batch), so that all ranks evaluate the model rank 0 saves."""
+    if not info.enabled:
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer, src=0)
+
+
+def gather_objects(obj: object, info: DistInfo) -> list:
+    """``[obj of rank 0, obj of rank 1, ...]`` on every rank (``[obj]`` in a single process)."""
+    if not info.enabled:
+        return [obj]
+    out: list = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def sync_batch_norm(model: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
+    """On CUDA, data-parallel batch norm takes its statistics over the global batch (as one process would);
+    torch has no CPU version, so on CPU each rank normalises its own part of the batch."""
+    if info.enabled and info.device.type == "cuda":
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model

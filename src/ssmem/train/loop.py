@@ -18,6 +18,7 @@ was written up to step k.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -57,7 +58,8 @@ METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
 RESULT_FILE = "result.json"
 BEST_FILE = "best.pt"
-RESUME_MAY_CHANGE = ("device", "description")  # top-level keys a resumed run may change
+# keys a resumed run may change (where it runs, how it is described, how many loader processes feed it)
+RESUME_MAY_CHANGE = ("device", "description", "train.num_workers")
 
 
 @dataclass
@@ -171,11 +173,30 @@ def _config_differences(
 def run_config_differences(cfg: RunConfig, saved: dict[str, Any], source: str) -> list[str]:
     """How ``cfg`` differs from the plain configuration ``saved`` (read from ``source``), one entry per key, leaving
     out the keys a resumed run may change (:data:`RESUME_MAY_CHANGE`)."""
-    saved, current = dict(saved), config_to_dict(cfg)
+    saved, current = copy.deepcopy(dict(saved)), config_to_dict(cfg)
     for key in RESUME_MAY_CHANGE:
-        saved.pop(key, None)
-        current.pop(key, None)
+        *sections, name = key.split(".")
+        for config in (saved, current):
+            for section in sections:
+                config = config.get(section) if isinstance(config, dict) else None
+            if isinstance(config, dict):
+                config.pop(name, None)
     return _config_differences(current, saved, source=source)
+
+
+def _schedule_warnings(tc: Any, oc: Any, n_train: int, per_epoch: int, total: int,
+                       dist: distributed.DistInfo) -> list[str]:
+    """Settings that are valid but rarely meant: a warmup longer than the run, a partial batch that data
+    parallel has to drop."""
+    out = []
+    if oc.warmup_steps > total:
+        out.append(f"optim.warmup_steps={oc.warmup_steps} is longer than the run ({total} steps): the learning "
+                   f"rate peaks at {total / oc.warmup_steps:.0%} of optim.lr")
+    if dist.enabled and not tc.drop_last and n_train % tc.batch_size:
+        full = steps_per_epoch(n_train, tc.batch_size, drop_last=False)
+        out.append(f"train.drop_last=false is not possible under data parallel (every rank needs a batch): "
+                   f"{per_epoch} steps per epoch instead of {full}")
+    return out
 
 
 def _check_same_run(run_dir: Path, cfg: RunConfig, saved: dict[str, Any], source: str) -> None:
@@ -309,7 +330,7 @@ def _train(
     check_task_metric(info)
     from ..ssm import count_parameters
 
-    model = build_model(cfg.model, info, seed=cfg.seed, device=device)
+    model = distributed.sync_batch_norm(build_model(cfg.model, info, seed=cfg.seed, device=device), dist)
     counts = count_parameters(model)
     optimizer, _ = build_optimizer(model, oc)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
@@ -326,6 +347,9 @@ def _train(
     n_train = len(data.train)
     per_epoch = steps_per_epoch(n_train, tc.batch_size, drop_last=tc.drop_last or dist.enabled)
     total = tc.max_steps if tc.max_steps is not None else tc.epochs * per_epoch
+    if main:
+        for warning in _schedule_warnings(tc, oc, n_train, per_epoch, total, dist):
+            print(f"ssmem train: warning: {warning}", file=sys.stderr)
     eval_every = tc.eval_every or per_epoch
     checkpoint_every = tc.checkpoint_every or eval_every
     eval_bs = tc.eval_batch_size or tc.batch_size
@@ -341,12 +365,19 @@ def _train(
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        set_rng_state(state["rng"])
         step = int(state["step"])
+        rngs = state.get("rng_ranks")
+        if rngs is not None and len(rngs) == dist.world_size:
+            set_rng_state(rngs[dist.rank])
+        elif dist.is_main:
+            set_rng_state(state["rng"])
+        else:  # another number of ranks than the checkpoint's: fresh streams for the other ranks
+            torch.manual_seed(cfg.seed + 1_000_003 * dist.rank + step)
         elapsed_before = float(state["elapsed"])
         best_metric = state["best_metric"]
         best_step = state["best_step"]
-        train_sums = MetricSums.from_tensor(state["train_sums"])
+        # the checkpoint holds the sums over every rank: rank 0 carries them on, the others start from zero
+        train_sums = MetricSums.from_tensor(state["train_sums"]) if dist.is_main else MetricSums.zeros(info)
         last_train, last_val = dict(state["last_train"]), dict(state["last_val"])
         if main:
             print(f"resuming {run_dir} from step {step} ({ckpt_path.name})", file=sys.stderr)
@@ -375,6 +406,9 @@ def _train(
         return {"step": step, "split": split, "epoch": step / per_epoch, "lr": lr, "time": now(), **values}
 
     def checkpoint() -> None:
+        # collectives first, on every rank: the training sums of all ranks, and each rank's random state
+        sums_all = distributed.all_reduce_sum(train_sums.as_tensor(), dist)
+        rngs = distributed.gather_objects(rng_state(), dist)
         if main:
             save_checkpoint(
                 run_dir,
@@ -382,12 +416,13 @@ def _train(
                 {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
-                    "rng": rng_state(),
+                    "rng": rngs[0],
+                    "rng_ranks": rngs,
                     "config": config_to_dict(cfg),
                     "elapsed": now(),
                     "best_metric": best_metric,
                     "best_step": best_step,
-                    "train_sums": train_sums.as_tensor(),
+                    "train_sums": sums_all,
                     "last_train": last_train,
                     "last_val": last_val,
                 },
@@ -448,6 +483,7 @@ def _train(
                     bar.set_postfix({"loss": f"{last_train['loss']:.4g}", metric: f"{last_train.get(metric, math.nan):.4g}"})
             fire("on_step", context())
             if step % eval_every == 0 or step == total:
+                distributed.broadcast_buffers(model, dist)  # evaluate the model rank 0 saves
                 last_val = evaluate(
                     model, data.val, info, batch_size=eval_bs, device=device, dist=dist,
                     num_workers=tc.num_workers, max_batches=tc.max_eval_batches,

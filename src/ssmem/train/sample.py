@@ -92,8 +92,11 @@ def next_byte_probabilities(
     if temperature == 0:
         probs[torch.argmax(logits)] = 1.0
         return probs
-    keep = torch.arange(logits.numel()) if top_k is None else torch.topk(logits, top_k, sorted=True).indices
-    probs[keep] = torch.softmax(logits[keep] / temperature, dim=0)
+    # a stable descending sort: on ties at the k-th value the lower indices come first
+    keep = torch.arange(logits.numel()) if top_k is None else torch.sort(logits, descending=True, stable=True).indices[:top_k]
+    kept = logits[keep]
+    # shifted by the maximum before dividing: a tiny temperature then gives 0 and -inf, never inf - inf
+    probs[keep] = torch.softmax((kept - kept.max()) / temperature, dim=0)
     return probs
 
 
