@@ -193,12 +193,14 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
         ax.legend(fontsize=7, loc="lower left")
         # the same modes as phase and decay per step, which separates modes crowded near Ā = 1
         ax = axes[1, col]
+        phase = np.unwrap(np.angle(snaps), axis=0)  # a mode crossing ±π keeps a continuous track
         for k in range(snaps.shape[1]):
-            ax.plot(np.angle(snaps[:, k]), 1 - np.abs(snaps[:, k]), color="C0", lw=0.8, alpha=0.6)
-        ax.plot(np.angle(snaps[0]), 1 - np.abs(snaps[0]), "o", mfc="none", color="0.4", ms=5)
-        ax.plot(np.angle(snaps[-1]), 1 - np.abs(snaps[-1]), ".", color="C3", ms=7)
+            ax.plot(phase[:, k], 1 - np.abs(snaps[:, k]), color="C0", lw=0.8, alpha=0.6)
+        ax.plot(phase[0], 1 - np.abs(snaps[0]), "o", mfc="none", color="0.4", ms=5)
+        ax.plot(phase[-1], 1 - np.abs(snaps[-1]), ".", color="C3", ms=7)
         ax.set_yscale("log")
         ax.set(xlabel="arg Ā (rad)", ylabel="1 − |Ā| (decay per step)")
+    fig.tight_layout()  # the lower row's log-scale labels would run into the next panel
     figures.append(ctx.save_figure(fig, "eigenvalues_before_after.png"))
 
     fig, axes = plt.subplots(1, len(SETS), figsize=(4 * len(SETS), 3.5), sharey=True)

@@ -46,14 +46,14 @@ def plot_memory_profiles(
         moduli = np.abs(upper_half_modes(profile))
         left.plot(np.arange(moduli.size), moduli, marker="o", markersize=3, linewidth=1, label=label)
         delays, mf = profile.delays, profile.mf
-        if log_delay:
-            delays, mf = delays[1:], mf[1:]
+        if log_delay:  # τ + 1 on the log axis, so that MF(0) is drawn too
+            delays = delays + 1
         right.plot(delays, mf, linewidth=1.2, label=f"{label} (MC={profile.capacity:.1f})")
     left.set_xlabel("mode index n")
     left.set_ylabel(r"$|\bar{A}_n|$")
     left.set_ylim(0, 1.02)
     left.set_title("eigenvalue moduli")
-    right.set_xlabel(r"delay $\tau$")
+    right.set_xlabel(r"delay $\tau$ + 1" if log_delay else r"delay $\tau$")
     right.set_ylabel(r"MF($\tau$)")
     right.set_title("memory function" + ("" if profiles[0].horizon is None else f" (T = {profiles[0].horizon})"))
     if log_delay:
