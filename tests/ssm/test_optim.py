@@ -110,6 +110,10 @@ def test_freezing_every_mode_counts_like_the_reservoir():
     reservoir = count_parameters(S4D(2, 8, seed=0, train="reservoir"))
     assert (everything.total, everything.frozen, everything.trainable) == (reservoir.total, reservoir.frozen, reservoir.trainable)
     assert everything.total == 2 * (1 + 4 + 4 + 8 + 8 + 1)  # log_dt, Re A, Im A, B, C (re, im), D
+    # parameters frozen by hand are not trainable to begin with: nothing is subtracted twice
+    layer = S4D(2, 8, seed=0, freeze_fraction=1.0).requires_grad_(False)
+    counts = count_parameters(layer)
+    assert counts.trainable == 0 and counts.ssm_trainable == 0 and counts.total == counts.frozen == 18
 
 
 def test_bad_learning_rate():

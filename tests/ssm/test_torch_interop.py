@@ -99,6 +99,23 @@ def test_half_precision_parameters_are_refused_by_name(layer_cls):
         layer(torch.randn(1, 5, 3).half())
 
 
+@pytest.mark.parametrize("layer_cls", LAYERS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_under_autocast_a_layer_computes_exactly_as_in_float32(layer_cls, bidirectional):
+    """S4's dense kernel matmuls would drop to bfloat16 under autocast; the layers switch it off."""
+    layer = layer_cls(4, 8, seed=0, bidirectional=bidirectional)
+    x = torch.randn(2, 64, 4).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low, kernel = layer(x), layer.kernel(64)
+    assert low.dtype == kernel.dtype == torch.float32
+    assert torch.equal(low, layer(x.float())) and torch.equal(kernel, layer.kernel(64))
+    if not bidirectional:
+        state = layer.initial_state(2)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y_t, _ = layer.step(x[:, 0], state)
+        assert torch.equal(y_t, layer.step(x[:, 0].float(), state)[0])
+
+
 def test_autocast_runs_the_layers_in_float32():
     model = SequenceClassifier(d_output=2, d_input=3, d_model=8, n_layers=2, make_layer=lambda i: S4D(8, 4, seed=i))
     model.eval()
@@ -139,3 +156,33 @@ def test_torch_func_transforms_agree_with_autograd(layer_cls, bidirectional):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
     per_sequence = torch.func.vmap(lambda u: layer(u[None])[0])(x)
     torch.testing.assert_close(per_sequence, layer(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layer_cls", LAYERS)
+def test_an_ensemble_of_readout_layers_under_vmap(layer_cls):
+    """vmap over stacked states batches the frozen tensors too: the kernel is then computed, not cached."""
+    layers = [layer_cls(3, 4, seed=s, train="readout", dtype=torch.float64) for s in range(3)]
+    params, buffers = torch.func.stack_module_state(layers)
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+
+    def one(p, b):
+        return torch.func.functional_call(layers[0], {**p, **b}, (x,))
+
+    outputs = torch.func.vmap(one)(params, buffers)
+    for k, layer in enumerate(layers):
+        torch.testing.assert_close(outputs[k], layer(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own, raised while dynamo traces autograd.Function
+def test_a_compiled_layer_copies_and_pickles_as_itself():
+    import copy
+    import pickle
+
+    layer = S4D(4, 8, seed=0)
+    layer.compile(backend="eager")
+    x = torch.randn(1, 6, 4)
+    twin = copy.deepcopy(layer)
+    with torch.no_grad():
+        twin.D.add_(100.0)
+    assert not torch.allclose(twin(x), layer(x))  # the copy runs its own parameters
+    torch.testing.assert_close(pickle.loads(pickle.dumps(layer))(x), layer(x))

@@ -108,6 +108,18 @@ def test_a_run_dir_is_not_overwritten_and_resume_checks_the_config(uninterrupted
         train(other, ref_dir, resume=True, progress=False)
 
 
+def test_a_run_saved_with_the_norm_that_auto_resolves_to_resumes(tmp_path, tiny_config, without_time):
+    """Runs saved before model.norm defaulted to auto spelled the norm out; auto resolving to it is the same run."""
+    cfg = tiny_config("model.norm=layer", "train.max_steps=8")
+    with pytest.raises(_Stop):
+        train(cfg, tmp_path, callbacks=[_StopAt(6)], progress=False)
+    auto = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, norm="auto"))  # causal: layer norm
+    assert train(auto, tmp_path, resume=True, progress=False).steps == 8
+    batch = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, norm="none"))
+    with pytest.raises(CheckpointError, match="model.norm: 'auto' in config.yaml|model.norm: 'auto' in the checkpoint"):
+        train(batch, tmp_path, resume=True, progress=False)
+
+
 def test_resuming_a_finished_run_repeats_only_the_test(uninterrupted, tmp_path, without_time):
     cfg, ref_dir, ref = uninterrupted
     import shutil

@@ -168,7 +168,7 @@ def _frozen_share(rows: Sequence[GroupRow]) -> Finding:
     share = lra_block_frozen_share()
     low, high = FROZEN_SHARE - FROZEN_SHARE_TOLERANCE, FROZEN_SHARE + FROZEN_SHARE_TOLERANCE
     status = "confirmed" if low <= share <= high else "not confirmed"
-    parts = [f"{r.label if r.extra else r.task + '/' + r.eigs}: {r.frozen:,} of {r.trainable + r.frozen:,} "
+    parts = [f"{r.cell_label}: {r.frozen:,} of {r.trainable + r.frozen:,} "
              f"({100 * r.frozen / max(r.trainable + r.frozen, 1):.1f}%)"
              for r in rows if r.train_mode == "reservoir" and r.trainable is not None and r.frozen is not None]
     runs = f"; these runs (their width sets the share): {'; '.join(parts)}" if parts else ""
@@ -186,7 +186,7 @@ def _memory_barely_extends(rows: Sequence[GroupRow], move: float | None = None) 
             continue
         ratio = b.mean / max(a.mean, 1.0)
         ratios.append(ratio)
-        parts.append(f"{r.label if r.extra else r.task + '/' + r.eigs}: memory length {a.mean:.0f} → {b.mean:.0f}, "
+        parts.append(f"{r.cell_label}: memory length {a.mean:.0f} → {b.mean:.0f}, "
                      f"capacity {r.capacity_initial.mean:.1f} → {r.capacity_trained.mean:.1f}")
     if not ratios:
         return Finding(claim, "inconclusive", "no learnable runs recorded their memory")

@@ -111,6 +111,11 @@ class GroupRow:
         return " ".join(f"{k}={'recipe' if v is None else v}" for k, v in self.extra)
 
     @property
+    def cell_label(self) -> str:
+        """``task/eigs``, with the setting when there is one (how the findings name a row)."""
+        return f"{self.task}/{self.eigs}" + (f" [{self.setting}]" if self.extra else "")
+
+    @property
     def label(self) -> str:
         extra = ", ".join(f"{k.split('.')[-1]}={'recipe' if v is None else v}" for k, v in self.extra)
         return f"{self.eigs} / {self.train_mode}" + (f" ({extra})" if extra else "")
@@ -177,8 +182,7 @@ class Comparison:
     @property
     def label(self) -> str:
         """``task/eigs``, with the setting when there is one."""
-        setting = self.learnable.setting
-        return f"{self.task}/{self.eigs}" + (f" [{setting}]" if setting else "")
+        return self.learnable.cell_label
 
 
 def reservoir_vs_learnable(rows: Sequence[GroupRow], *, reservoir: str = "reservoir",

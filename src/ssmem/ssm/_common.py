@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from .._values import check_seed, is_integer
-from .kernels import check_discretization, ssm_convolution
+from .kernels import check_discretization, functorch_active, ssm_convolution
 
 TRAIN_MODES = ("all", "reservoir", "readout")
 
@@ -87,6 +90,26 @@ def _autocast_enabled(device_type: str) -> bool:
         return torch.is_autocast_enabled(device_type)
     except TypeError:  # torch < 2.4 takes no device type
         return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
+    except RuntimeError:  # a device type without autocast (e.g. meta)
+        return False
+
+
+def full_precision(method: Callable) -> Callable:
+    """Run a layer method with autocast off: the layer computes in its parameters' float dtype (S4's dense
+    matmuls would otherwise drop to bfloat16). Under autocast, float16/bfloat16 tensor arguments are first
+    raised to that dtype, as autocast does for FFTs."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        device_type = self.D.device.type
+        if not _autocast_enabled(device_type):
+            return method(self, *args, **kwargs)
+        low = (torch.float16, torch.bfloat16)
+        args = tuple(a.to(self.D.dtype) if isinstance(a, torch.Tensor) and a.dtype in low else a for a in args)
+        with torch.autocast(device_type, enabled=False):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class SSMLayerCommon:
@@ -123,7 +146,7 @@ class SSMLayerCommon:
 
     def _kernels(self, length: int) -> torch.Tensor:
         """Kernels of every direction ``(K, H, L)``; in readout mode computed once per key and cached."""
-        if self._train != "readout":
+        if self._train != "readout" or functorch_active():  # (transforms may batch the frozen tensors)
             return self._compute_kernel(length)
         key = self._kernel_key(length)
         if self._kernel_cache is None or self._kernel_cache[0] != key:
@@ -145,12 +168,14 @@ class SSMLayerCommon:
 
     def __getstate__(self) -> dict:
         # caches are derived (and may view parameter storage): pickles, torch.save and deepcopy leave them out
-        state = self.__dict__.copy()
+        parent = getattr(super(), "__getstate__", None)  # nn.Module's leaves out a compiled call
+        state = dict(parent() if parent is not None else self.__dict__)
         state["_kernel_cache"] = None
         if "_step_cache" in state:
             state["_step_cache"] = None
         return state
 
+    @full_precision
     def kernel(self, length: int) -> torch.Tensor:
         """The convolution kernel (the formula is in the layer's module docstring): ``(H, L)`` real, or
         ``(2, H, L)`` when bidirectional (the second acts on the reversed sequence). In readout mode it is
@@ -167,16 +192,13 @@ class SSMLayerCommon:
             )
 
     def _checked_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` in the layer's computing dtype. The layer computes in float32 or float64 only; under autocast a
-        float16/bfloat16 input is raised to the parameters' dtype (as autocast does for FFTs), otherwise the
-        input must have the parameters' dtype (as for ``nn.Linear``: no silent promotion)."""
+        """``x``, checked: the layer computes in float32 or float64 only, and the input must have the parameters'
+        dtype (as for ``nn.Linear``: no silent promotion; under autocast :func:`full_precision` raised it)."""
         if self.D.dtype not in (torch.float32, torch.float64):
             raise ValueError(
                 f"{type(self).__name__} computes in float32 or float64 but its parameters are {self.D.dtype} (after "
                 ".half() or .bfloat16()); convert it back with layer.float() and use torch.autocast for the rest"
             )
-        if x.dtype in (torch.float16, torch.bfloat16) and _autocast_enabled(x.device.type):
-            return x.to(self.D.dtype)
         self._check_dtype(x)
         return x
 
@@ -208,6 +230,7 @@ class SSMLayerCommon:
             )
         return self._checked_input(x_t)
 
+    @full_precision
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` (FFT)."""
         if x.dim() != 3 or x.shape[-1] != self._d_model:

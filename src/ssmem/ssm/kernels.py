@@ -321,12 +321,13 @@ def ssm_convolution(x: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> t
     """
     if x.dim() != 3:
         raise ValueError(f"ssm_convolution expects x of shape (B, L, H); got {tuple(x.shape)}")
-    if _functorch_active():  # torch.func (grad, vmap, jacrev, ...): the reference twin, plain autograd
+    if functorch_active():  # torch.func (grad, vmap, jacrev, ...): the reference twin, plain autograd
         return ssm_convolution_reference(x, kernel, D)
     return _FusedConvolution.apply(x, circular_kernel(kernel), D)
 
 
-def _functorch_active() -> bool:
+def functorch_active() -> bool:
+    """Whether a ``torch.func`` transform (grad, vmap, ...) is running."""
     active = getattr(torch._C, "_are_functorch_transforms_active", None)
     return bool(active and active())
 

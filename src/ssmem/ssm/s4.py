@@ -24,6 +24,7 @@ from .._values import is_integer
 from ._common import (
     SSMLayerCommon,
     check_common,
+    full_precision,
     log_uniform_dt,
     make_generator,
     register_tensor,
@@ -136,6 +137,7 @@ class S4(SSMLayerCommon, nn.Module):
         self._check_batch(batch)
         return torch.zeros(batch, self.d_model, self.d_state, dtype=self.D.dtype, device=self.D.device)
 
+    @full_precision
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One recurrent step: ``x_t (B, H)``, state ``(B, H, N)`` → ``(y_t (B, H), new state)``."""
         x_t = self._check_step(x_t, state, self._d_state)

@@ -31,6 +31,7 @@ from ._common import (
     TRAIN_MODES,
     as_complex,
     check_common,
+    full_precision,
     log_uniform_dt,
     make_generator,
     register_tensor,
@@ -199,6 +200,7 @@ class S4D(SSMLayerCommon, nn.Module):
         self._step_cache = None
         return torch.zeros(batch, self.d_model, self.n_modes, dtype=self._B().dtype, device=self.D.device)
 
+    @full_precision
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One recurrent step: ``x_t (B, H)``, state ``(B, H, n)`` → ``(y_t (B, H), new state)``."""
         x_t = self._check_step(x_t, state, self._n_modes)
@@ -250,7 +252,8 @@ class S4D(SSMLayerCommon, nn.Module):
         if self.freeze_fraction == 0 or self.n_frozen_modes == 0:
             return 0
         mask = self.freeze_mask
-        return int(2 * mask.sum() + mask.all(-1).sum())
+        per_mode = int(mask.sum()) * sum(p.requires_grad for p in (self.log_A_real, self.A_imag))
+        return per_mode + int(mask.all(-1).sum()) * int(self.log_dt.requires_grad)
 
     def frozen_tensors(self) -> dict[str, torch.Tensor]:
         """The SSM tensors that are frozen (not trained), by name.

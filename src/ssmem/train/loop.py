@@ -49,7 +49,17 @@ from .checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from .config import ConfigError, RunConfig, config_from_dict, config_to_dict, config_to_yaml, task_params, to_plain
+from .config import (
+    ConfigError,
+    ModelConfig,
+    RunConfig,
+    config_from_dict,
+    config_to_dict,
+    config_to_yaml,
+    dataclass_from_dict,
+    task_params,
+    to_plain,
+)
 from .._io import atomic_write_text
 from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
 from .recipes import read_yaml
@@ -170,10 +180,27 @@ def _config_differences(
     return out
 
 
+def _resolved_norm(model: dict[str, Any], cfg: RunConfig) -> str | None:
+    """The norm a model section (plain form) builds for ``cfg``'s task; None when it cannot be told."""
+    from ..data.task import task_info
+    from .build import architecture_for, norm_for
+
+    try:
+        section = dataclass_from_dict(ModelConfig, model, "model")
+        return norm_for(section, architecture_for(section, task_info(cfg.task.name, task_params(cfg.task))))
+    except (ConfigError, ValueError, TypeError, KeyError):
+        return None
+
+
 def run_config_differences(cfg: RunConfig, saved: dict[str, Any], source: str) -> list[str]:
     """How ``cfg`` differs from the plain configuration ``saved`` (read from ``source``), one entry per key, leaving
     out the keys a resumed run may change (:data:`RESUME_MAY_CHANGE`)."""
     saved, current = copy.deepcopy(dict(saved)), config_to_dict(cfg)
+    # model.norm=auto names the norm it resolves to: a run saved with that norm spelled out is the same run
+    saved_model, current_model = saved.get("model"), current["model"]
+    if isinstance(saved_model, dict) and "auto" in (saved_model.get("norm"), current_model["norm"]):
+        if _resolved_norm(saved_model, cfg) == _resolved_norm(current_model, cfg):
+            saved_model["norm"] = current_model["norm"]
     for key in RESUME_MAY_CHANGE:
         *sections, name = key.split(".")
         for config in (saved, current):
