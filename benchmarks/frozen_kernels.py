@@ -33,7 +33,8 @@ def run(quick: bool) -> str:
         layer_rows.append([length, batch, times["all"] * 1e3, times["reservoir"] * 1e3, times["readout"] * 1e3,
                            times["reservoir"] / times["all"], times["readout"] / times["all"]])
     headers = ["recipe", "L", "batch", "all ms/step", "reservoir ms/step", "readout ms/step", "reservoir / all", "readout / all"]
-    out = table(f"Training step with frozen kernels vs train = all ({dev.type})", headers, rows)
+    note = " (quick: 2 repeats, B = 4 at L = 4096 below; judge the goal on the full run)" if quick else ""
+    out = table(f"Training step with frozen kernels vs train = all ({dev.type}){note}", headers, rows)
     out += "\n" + table(
         "One bidirectional S4D layer (H = 256, N = 64) forward+backward, frozen kernels vs train = all",
         ["L", "B", "all ms", "reservoir ms", "readout ms", "reservoir / all", "readout / all"], layer_rows,

@@ -3,8 +3,10 @@
 Each measurement runs in a fresh subprocess: it builds the inputs, reads the peak resident set size (VmHWM in
 /proc/self/status), computes the kernel (and its backward), and reads VmHWM again; the difference is the
 kernel's peak extra memory. On CUDA the same is read from ``torch.cuda.max_memory_allocated``. The analytic
-column counts the largest intermediate each path must hold: the (H, n, L) Vandermonde tensor (complex) for the
-reference, the (K, H, n, L/c) + (H, n, c) factors and the (K, H, L) product for the blocked path.
+column counts the largest intermediates each path holds at once: the (H, n, L) exponent l·log Ā and its exp,
+the Vandermonde tensor (both complex), for the reference; the (K, H, n, L/c) + (H, n, c) factors and the
+(K, H, L) product for the blocked path. The child processes run with the parent's thread count and allocator
+setting.
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ def _vm_hwm() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def child(impl: str, H: int, n: int, length: int, backward: bool) -> None:
+def child(impl: str, H: int, n: int, length: int, backward: bool, threads: int) -> None:
     import torch
 
     from ssmem.ssm.kernels import vandermonde_kernel, vandermonde_kernel_reference
 
-    torch.set_num_threads(1)
+    setup(threads)  # the parent's threads and allocator setting
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gen = torch.Generator().manual_seed(0)
     log_A = torch.complex(-0.01 * torch.rand(H, n, generator=gen), torch.rand(H, n, generator=gen)).to(dev)
@@ -59,8 +61,11 @@ def child(impl: str, H: int, n: int, length: int, backward: bool) -> None:
 
 
 def measure(impl: str, H: int, n: int, length: int, backward: bool) -> int:
+    import torch
+
     out = subprocess.run(
-        [sys.executable, __file__, "--child", impl, str(H), str(n), str(length), str(int(backward))],
+        [sys.executable, __file__, "--child", impl, str(H), str(n), str(length), str(int(backward)),
+         "--threads", str(torch.get_num_threads())],
         check=True, capture_output=True, text=True,
     )
     return int(out.stdout.strip().splitlines()[-1])
@@ -68,8 +73,8 @@ def measure(impl: str, H: int, n: int, length: int, backward: bool) -> int:
 
 def analytic(impl: str, H: int, n: int, length: int) -> int:
     """Bytes of the largest intermediates (complex64 = 8 bytes) held at once in the forward pass."""
-    if impl == "reference":
-        return H * n * length * 8 + H * length * 8
+    if impl == "reference":  # l·log Ā and exp(l·log Ā), both (H, n, L), then the (H, L) kernel
+        return 2 * H * n * length * 8 + H * length * 8
     c = math.isqrt(length - 1) + 1
     m = -(-length // c)
     return (H * n * m + H * n * c) * 8 + H * m * c * 8
@@ -89,7 +94,10 @@ def run(quick: bool) -> str:
                 ref / MiB, blk / MiB, blk / max(ref, 1),
             ])
     headers = ["L", "pass", "ref analytic MiB", "blocked analytic MiB", "ref measured MiB", "blocked measured MiB", "blocked / ref"]
-    return table(f"S4D kernel peak extra memory, H = {H}, N = {2 * n} (complex64), VmHWM in a fresh process", headers, rows)
+    import torch
+
+    where = "peak allocated CUDA memory" if torch.cuda.is_available() else "VmHWM"
+    return table(f"S4D kernel peak extra memory, H = {H}, N = {2 * n} (complex64), {where} in a fresh process", headers, rows)
 
 
 def main() -> None:
@@ -99,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         impl, H, n, length, backward = args.child
-        child(impl, int(H), int(n), int(length), bool(int(backward)))
+        child(impl, int(H), int(n), int(length), bool(int(backward)), args.threads)
         return
     setup(args.threads)
     print(machine())

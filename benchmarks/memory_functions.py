@@ -32,8 +32,9 @@ def run(quick: bool) -> str:
     # Δ = 1e-3 for N = 1024: at Δ = 0.01 the S4D-Lin frequencies π·n alias beyond n = 200 (rank 200, not 1023)
     for d_state, horizon, dt, target in ((64, 16384, 0.01, 0.5), (1024, 4096, 0.01, 10.0), (1024, 4096, 0.001, 10.0)):
         modes = modes_of(d_state, dt)
+        memory_function(modes[:4], horizon=256)  # warm up
         best = float("inf")
-        for _ in range(1 if quick else 3):
+        for _ in range(2 if quick else 3):
             profile, seconds = timed(lambda: memory_function(modes, horizon=horizon))
             best = min(best, seconds)
         rows.append([d_state, horizon, dt, best, target, "yes" if best < target else "NO", profile.capacity, profile.rank])
@@ -46,11 +47,13 @@ def run(quick: bool) -> str:
         exact, t_exact = timed(lambda: memory_function(modes, horizon=None, max_delay=max_delay))
         t_exact = min(t_exact, timed(lambda: memory_function(modes, horizon=None, max_delay=max_delay))[1])
         estimator = EmpiricalMemory(max_delay=max_delay, n_train=n_train, n_test=n_train // 2, washout=max(1000, max_delay), seed=0)
-        _, t_emp = timed(lambda: estimator.fit(diagonal_system(modes)))
+        # best of two, as for the exact route (the fit is deterministic: the second gives the same estimate)
+        t_emp = min(timed(lambda: estimator.fit(diagonal_system(modes)))[1] for _ in range(2))
         err_emp = float(np.abs(estimator.memory_function_ - exact.mf).max())
         rows.append([d_state, max_delay, n_train, t_exact, t_emp, t_emp / t_exact, err_emp])
     out += "\n" + table(
-        "Exact vs empirical MF (s4d-lin, Δ = 0.01, infinite horizon): time and accuracy",
+        "Exact vs empirical MF (s4d-lin, Δ = 0.01, infinite horizon): time and accuracy (the exact route's own error "
+        "is at float64 rounding: ≤ 1e-10 against 60-digit arithmetic in tests/memory)",
         ["N", "delays", "n_train", "exact s", "empirical s", "speed-up", "empirical max |error|"], rows,
     )
     return out

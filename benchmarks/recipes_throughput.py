@@ -3,7 +3,8 @@
 Each recipe's model and optimizer on a fixed synthetic batch of the task's shapes (forward, backward, optimizer
 step; data loading excluded). The "reference conv" column reruns the step with the layers' FFT convolution
 swapped for the plain-autograd twin (``ssm_convolution_reference``), to show what the fused path buys; the
-profile table lists the top operators (torch.profiler, self CPU time) of one step of the longest-sequence recipe.
+profile table lists the top operators (torch.profiler, self CPU time) of one train = all step of Pathfinder-CPU
+(L = 1024, the largest CPU step that profiles in seconds; Path-X-CPU's costs are the same operators at L = 16384).
 """
 
 from __future__ import annotations

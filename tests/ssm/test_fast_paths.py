@@ -91,7 +91,7 @@ def test_s4d_layer_equals_reference_twin_float64(bidirectional):
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_s4d_float32_fast_path_is_as_accurate_as_reference(bidirectional):
     """Float32: the fast output equals the reference twin's to 1e-5 (relative to the largest value), and against
-    the float64 truth the fast path is no less accurate than the reference, for the output and every gradient
+    the float64 truth the fast path is as accurate as the reference (within 10%), for the output and every gradient
     (float32 gradients of Δ and A carry ~1e-4 relative rounding on both paths: sums over B·L terms)."""
     layer64 = S4D(16, 64, bidirectional=bidirectional, seed=5, dtype=F64)
     layer32 = S4D(16, 64, bidirectional=bidirectional, seed=5, dtype=torch.float32)
@@ -108,7 +108,7 @@ def test_s4d_float32_fast_path_is_as_accurate_as_reference(bidirectional):
         scale = t.abs().max()
         err_fast = float((f.double() - t).abs().max() / scale)
         err_ref = float((r.double() - t).abs().max() / scale)
-        assert err_fast < 1.5 * err_ref + 1e-6
+        assert err_fast < 1.1 * err_ref + 1e-7  # measured: at most 1.04× the reference's error
 
 
 def test_blocked_kernel_float32_long_sequence_accuracy():

@@ -1,0 +1,32 @@
+"""The benchmark scripts keep running (slow: `pytest -m slow`); values are checked, never timings."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.mark.slow
+def test_quick_benchmarks_print_every_table_and_their_paths_agree():
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--quick"], capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout
+    assert out.startswith("machine: ") and "mode: quick" in out
+    for area in ("s4d_layer", "kernel_memory", "frozen_kernels", "step_mode", "memory_functions",
+                 "recipes_throughput", "allocator", "fast_paths"):
+        assert f"({area}: " in out, area
+    assert " nan " not in out.lower()
+    # the fast paths agree with their plain twins (last column of the fast-paths table)
+    section = out[out.index("Smaller fast paths"):]
+    rows = [line for line in section.splitlines() if line.startswith("|") and "---" not in line][1:]
+    diffs = [float(line.rstrip(" |").split("|")[-1]) for line in rows]
+    assert len(diffs) == 6 and max(diffs) < 1e-5
+    # the layer's outputs agree with the materialising reference to float32 rounding
+    layer = out[out.index("S4D forward+backward"):]
+    y_diffs = [float(re.split(r"\s*\|\s*", line.strip(" |"))[8]) for line in layer.splitlines()[4:8]]
+    assert len(y_diffs) == 4 and max(y_diffs) < 1e-5
