@@ -25,10 +25,11 @@ def test_plot_writes_a_two_panel_png(tmp_path):
         plot_memory_profiles(profiles, SETS[:2], tmp_path / "x.png")
 
 
-def test_cli_json_contract(tmp_path):
+def test_cli_json_contract(tmp_path, capsys):
     out, png = tmp_path / "mf.json", tmp_path / "mf.png"
     argv = ["memory", "--eigs", ",".join(SETS), "--d-state", "32", "--dt", "0.01", "--horizon", "1024", "--seed", "0"]
     assert main(argv + ["--json", str(out), "--plot", str(png)]) == 0
+    assert "memory function: T = 1024" in capsys.readouterr().out  # the table is printed beside the files
     results = json.loads(out.read_text())["results"]
     assert [r["eigs"] for r in results] == SETS
     assert png.stat().st_size > 10_000

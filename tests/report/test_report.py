@@ -166,7 +166,7 @@ def test_memory_growth_is_not_barely(tmp_path):
     rows = group_runs([r for r in load_runs(fabricate(tmp_path, trained_mf_scale=3.0)) if r.study == "main"])
     finding = lra_findings(rows)[5]
     assert finding.status == "not confirmed"
-    assert "memory length 17 → 53" in finding.evidence  # 60 ones: 90% of 60 = 54 reached at delay 53
+    assert "90%-capacity delay 17 → 53" in finding.evidence  # 60 ones: 90% of 60 = 54 reached at delay 53
 
 
 def test_write_report_files(tmp_path):

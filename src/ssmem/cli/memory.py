@@ -113,23 +113,23 @@ def run(args: argparse.Namespace) -> int:
         size = f"N = {sizes[0]}" if len(sizes) == 1 else "N = " + "/".join(map(str, sizes))
         title = f"{size}, dt = {args.dt:g}, T = {horizon}, {args.discretization}"
         plot_memory_profiles(profiles, [r["eigs"] for r in results], args.plot, title=title, log_delay=not args.linear_delay)
-    if not args.json:
-        horizon = "inf" if args.horizon is None else args.horizon
-        print(f"memory function: T = {horizon}, dt = {args.dt:g}, {args.discretization}, seed = {args.seed}")
-        delay_heads = "".join(f"{'MF(' + str(d) + ')':>10}" for d in TABLE_DELAYS)
-        print(f"{'eigs':<14}{'d_state':>8}{'rank':>6}{'capacity':>11}{'length':>8}{'accuracy':>10}{delay_heads}")
-        for r, p in zip(results, profiles):
-            cells = "".join(f"{p.mf[d]:>10.4f}" if d < p.mf.size else f"{'—':>10}" for d in TABLE_DELAYS)
-            numbers = f"{r['d_state']:>8}{r['rank']:>6}{r['capacity']:>11.4f}{r['memory_length']:>8}{r['accuracy']:>10.4f}"
-            print(f"{r['eigs']:<14}{numbers}{cells}")
-        n_accuracy = min(10, min(p.mf.size for p in profiles))
-        written = "" if args.max_delay is None else f" (over the delays written, 0..{args.max_delay})"
-        print(f"length: largest delay with MF > {args.threshold:g}, -1 if none{written}; accuracy: mean MF over "
-              f"delays 0..{n_accuracy - 1}")
-        for r, p in zip(results, profiles):
-            if args.max_delay is None and p.written_capacity < 0.99 * p.capacity:  # the infinite horizon's cap
-                print(f"note: {r['eigs']}: delays 0..{p.max_delay} hold {p.written_capacity:.4g} of the capacity "
-                      f"{p.capacity:.4g}; its memory reaches further than the delays written")
+    # the table goes to the terminal whether or not files are written too
+    horizon = "inf" if args.horizon is None else args.horizon
+    print(f"memory function: T = {horizon}, dt = {args.dt:g}, {args.discretization}, seed = {args.seed}")
+    delay_heads = "".join(f"{'MF(' + str(d) + ')':>10}" for d in TABLE_DELAYS)
+    print(f"{'eigs':<14}{'d_state':>8}{'rank':>6}{'capacity':>11}{'length':>8}{'accuracy':>10}{delay_heads}")
+    for r, p in zip(results, profiles):
+        cells = "".join(f"{p.mf[d]:>10.4f}" if d < p.mf.size else f"{'—':>10}" for d in TABLE_DELAYS)
+        numbers = f"{r['d_state']:>8}{r['rank']:>6}{r['capacity']:>11.4f}{r['memory_length']:>8}{r['accuracy']:>10.4f}"
+        print(f"{r['eigs']:<14}{numbers}{cells}")
+    n_accuracy = min(10, min(p.mf.size for p in profiles))
+    written = "" if args.max_delay is None else f" (over the delays written, 0..{args.max_delay})"
+    print(f"length: largest delay with MF > {args.threshold:g}, -1 if none{written}; accuracy: mean MF over "
+          f"delays 0..{n_accuracy - 1}")
+    for r, p in zip(results, profiles):
+        if args.max_delay is None and p.written_capacity < 0.99 * p.capacity:  # the infinite horizon's cap
+            print(f"note: {r['eigs']}: delays 0..{p.max_delay} hold {p.written_capacity:.4g} of the capacity "
+                  f"{p.capacity:.4g}; its memory reaches further than the delays written")
     return 0
 
 

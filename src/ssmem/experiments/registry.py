@@ -156,7 +156,9 @@ def run_experiment(
 ) -> ExperimentResult:
     """Run experiment ``name`` into ``out_dir`` (figures and ``results.json``) and return its result.
 
-    ``progress`` draws a bar on stderr for each of its training loops.
+    ``quick=True`` (the default here) runs the CPU-minutes sizes; ``quick=False`` the full sizes, which are what
+    ``ssmem experiment`` runs unless given ``--quick``. ``progress`` draws a bar on stderr for each of its
+    training loops.
 
     Quick runs use one torch CPU thread (restored afterwards): their tensors are small, and on a shared
     machine extra threads only add contention (measured: 5× slower with 2 threads under load).

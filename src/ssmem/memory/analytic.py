@@ -326,8 +326,8 @@ def memory_function(modes: np.ndarray, *, horizon: int | None = 1024, max_delay:
             :func:`ssmem.eigs.discrete_eigenvalues` or ``S4D.discrete_eigenvalues()[h]``; a real value is one
             real dimension; repeated values count once. A conjugate-closed list gives the same result.
         horizon: T (the state sees the last T inputs; default 1024), or ``None`` for the stationary system.
-        max_delay: last delay written; default T - 1, or (infinite horizon) the delay beyond which less than
-            1e-10 of the capacity remains (at most 2²¹ delays).
+        max_delay: last delay written; default T - 1, or (infinite horizon) 1024 delays doubled until less than
+            1e-10 of the capacity lies beyond the last one (so a power of two, at least 1024, at most 2²¹ delays).
 
     Returns:
         a :class:`MemoryProfile` with ``capacity = Σ_{τ<T} MF(τ)`` (= min(rank, T), where rank is the number of

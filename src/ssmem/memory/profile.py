@@ -37,8 +37,8 @@ class MemoryProfile:
         rank: the number of distinct eigenvalues of the real system; for an empirical profile, the number of
             state features.
         horizon: T (the state sees the last T inputs), ``None`` for the infinite (stationary) horizon.
-        method: how the profile was computed, e.g. ``"takenaka-malmquist"``, ``"dense-hessenberg-schur"``,
-            ``"empirical"``.
+        method: how the profile was computed, e.g. ``"takenaka-malmquist"``,
+            ``"dense-hessenberg+takenaka-malmquist"``, ``"empirical"``.
         eigenvalues: ``(N,)`` complex128, all discrete eigenvalues of the real system (conjugate-closed),
             empty for systems without a known spectrum.
     """

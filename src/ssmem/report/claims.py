@@ -5,7 +5,7 @@ Rules (ours), stated in each finding's evidence:
 * "matches or beats": the reservoir's mean test metric is at least the learnable mean minus
   ``MATCH_TOLERANCE`` (1 percentage point of accuracy);
 * a claim about "most" tasks or pairs holds when it holds for more than half of them;
-* "barely extends memory": the trained memory length (delay holding 90 % of the MF sum) is at most
+* "barely extends memory": the trained 90%-capacity delay (the delay holding 90 % of the MF sum) is at most
   ``MEMORY_GROWTH`` times the initial one, on average over the learnable runs;
 * "about 10 % untrained": the frozen share of one LRA block (H = 256, N = 64, bidirectional S4D with its GLU
   mixing layer and norm, as built by ssmem) lies within ``FROZEN_SHARE`` ± ``FROZEN_SHARE_TOLERANCE``; the
@@ -186,12 +186,12 @@ def _memory_barely_extends(rows: Sequence[GroupRow], move: float | None = None) 
             continue
         ratio = b.mean / max(a.mean, 1.0)
         ratios.append(ratio)
-        parts.append(f"{r.cell_label}: memory length {a.mean:.0f} → {b.mean:.0f}, "
+        parts.append(f"{r.cell_label}: 90%-capacity delay {a.mean:.0f} → {b.mean:.0f}, "
                      f"capacity {r.capacity_initial.mean:.1f} → {r.capacity_trained.mean:.1f}")
     if not ratios:
         return Finding(claim, "inconclusive", "no learnable runs recorded their memory")
     mean = float(np.mean(ratios))
     status = "confirmed" if mean <= MEMORY_GROWTH else "not confirmed"
     moved = "" if move is None else f"; eigenvalues moved by a median {100 * move:.1f}% of their distance to the unit circle"
-    return Finding(claim, status, f"{'; '.join(parts)}; mean trained/initial memory length {mean:.2f} "
+    return Finding(claim, status, f"{'; '.join(parts)}; mean trained/initial 90%-capacity delay {mean:.2f} "
                                   f"(barely = at most {MEMORY_GROWTH}){moved}")

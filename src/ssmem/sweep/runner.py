@@ -73,6 +73,8 @@ def shard_of(run_id: str, n_shards: int) -> int:
 
 
 def select_shard(specs: Sequence[RunSpec], shard: tuple[int, int]) -> list[RunSpec]:
+    """The runs of shard ``(index, count)``: a stable hash of each run id picks its shard, so every run belongs
+    to exactly one shard whatever the order or number of runs."""
     index, count = shard
     return [s for s in specs if shard_of(s.run_id, count) == index]
 

@@ -46,6 +46,7 @@ def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest step checkpoint of ``run_dir`` (``best.pt`` is not one), or None if there is none."""
     found = list_checkpoints(run_dir)
     return found[-1][1] if found else None
 

@@ -351,6 +351,7 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
 
 
 def config_to_yaml(cfg: RunConfig) -> str:
+    """The plain form of ``cfg`` as YAML, sections in their declared order (what ``config.yaml`` holds)."""
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
 
 
