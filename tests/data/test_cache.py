@@ -48,6 +48,23 @@ def test_stale_or_corrupt_entries_are_rebuilt(tmp_path):
     path.write_bytes(b"garbage")
     assert cached("t/y", params, 0, lambda: {"x": np.full(2, 7.0)})["x"].tolist() == [7.0, 7.0]
     assert cached("t/y", params, 0, lambda: {"x": np.zeros(2)})["x"].tolist() == [7.0, 7.0]
+    path.write_bytes(path.read_bytes()[:200])  # a cut entry (a zip without its directory)
+    assert cached("t/y", params, 0, lambda: {"x": np.full(2, 3.0)})["x"].tolist() == [3.0, 3.0]
+
+
+def test_a_folder_fingerprint_follows_the_files_inside(tmp_path):
+    """A changed file below a folder changes the key (a folder's own time changes only when files come or go)."""
+    import os
+
+    from ssmem.data._cache import file_fingerprint
+
+    (tmp_path / "pos").mkdir()
+    review = tmp_path / "pos" / "0_7.txt"
+    review.write_text("first")
+    before = file_fingerprint([tmp_path / "pos"])
+    review.write_text("changed, and longer")
+    os.utime(tmp_path / "pos", ns=(1, 1))
+    assert file_fingerprint([tmp_path / "pos"]) != before
 
 
 def test_cache_root_follows_param_then_environment(tmp_path, monkeypatch):

@@ -93,3 +93,26 @@ def test_availability_checks_the_named_columns_against_the_header(tmp_path):
         assert not state.ready and reason in state.detail, (params, state)
         with pytest.raises((ValueError, MalformedDataError), match=r"'z'|'w'|'when'|'y'"):
             build_task("forecast/series", params)
+
+
+def test_csv_files_that_would_give_wrong_series_are_refused_or_read_right(tmp_path):
+    rows = "".join(f"{i},{i},{2 * i}\n" for i in range(1, 60))
+    cases = {
+        "inf.csv": ("t,a,b\n0,1,inf\n" + rows, r"data row 1, column 'b': 'inf' is not a finite number"),
+        "twice.csv": ("t,a,a\n0,1,2\n" + rows, r"column name\(s\) 'a' appear more than once"),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(MalformedDataError, match=message):
+            build_task("forecast/series", ForecastParams(series=str(tmp_path / name), lookback=4, horizon=1, cache=False))
+    (tmp_path / "latin.csv").write_bytes("t,caf\xe9\n0,1\n".encode("latin-1") + rows.encode())
+    with pytest.raises(MalformedDataError, match=r"latin.csv.*not UTF-8 text"):
+        build_task("forecast/series", ForecastParams(series=str(tmp_path / "latin.csv"), lookback=4, horizon=1, cache=False))
+    # a value column whose first cell is missing is still a value column; a byte-order mark is not part of a name
+    (tmp_path / "gap.csv").write_text("\ufefftime,a,b\n0,1,NA\n" + rows, encoding="utf-8")
+    params = ForecastParams(series=str(tmp_path / "gap.csv"), time_column="time", lookback=4, horizon=1, cache=False)
+    data = build_task("forecast/series", params)
+    assert data.info.extra["columns"] == ["a", "b"] and data.info.extra["n_missing_filled"] == 1
+    from ssmem.data.task import task_info
+
+    assert task_info("forecast/series", params).d_input == 2

@@ -144,3 +144,28 @@ def test_malformed_cifar_batch(tmp_path):
     (tmp_path / "c").write_bytes(b"\x80\x04garbage")
     with pytest.raises(MalformedDataError, match="not a readable pickle"):
         read_batch(tmp_path / "c")
+
+
+def test_idx_releases_with_bad_labels_sizes_or_gzip_are_named(tmp_path, rng):
+    from ssmem.data.image import ImageParams
+
+    def build(folder):
+        return build_task("lra/image", ImageParams(dataset="mnist", release_dir=str(folder), cache=False))
+
+    arrays = write_mnist(tmp_path / "labels", rng)
+    labels = arrays["train-labels-idx1-ubyte"].copy()
+    labels[0] = 200
+    (tmp_path / "labels" / "train-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
+    with pytest.raises(MalformedDataError, match=r"train-labels-idx1-ubyte.*labels must lie in 0..9 \(ten classes\), found 0..200"):
+        build(tmp_path / "labels")
+    write_mnist(tmp_path / "sizes", rng)
+    (tmp_path / "sizes" / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((12, 20, 20), np.uint8)))
+    with pytest.raises(MalformedDataError, match=r"t10k-images-idx3-ubyte.*test images are 20x20, the training images 28x28"):
+        build(tmp_path / "sizes")
+    write_mnist(tmp_path / "gz", rng, gz=True)
+    path = tmp_path / "gz" / "train-labels-idx1-ubyte.gz"
+    data = bytearray(path.read_bytes())
+    data[10] = 0xFF  # inside the deflate stream: zlib's own error
+    path.write_bytes(bytes(data))
+    with pytest.raises(MalformedDataError, match=r"train-labels-idx1-ubyte.gz.*gzip data is corrupt"):
+        build(tmp_path / "gz")

@@ -86,6 +86,14 @@ def test_release_reader_and_split(tmp_path):
             j = split[name][k]
             pixel = round(float(x[0, 0]) * data.info.extra["pixel_std"] * 255 + data.info.extra["pixel_mean"] * 255)
             assert pixel == j and int(y) == j % 2
+    # a changed image (same listing) is read again, not served from the cache
+    from PIL import Image
+
+    Image.fromarray(np.full((32, 32), 255, dtype=np.uint8)).save(root / "imgs" / "0" / "sample_0.png")
+    again = build_task("lra/pathfinder", params, data_dir=tmp_path)
+    raw = {round(float(again.train[k][0][0, 0]) * again.info.extra["pixel_std"] * 255
+                 + again.info.extra["pixel_mean"] * 255) for k in range(len(again.train))}
+    assert 0 in split["train"] and 0 not in raw and 255 in raw
 
 
 def test_release_missing_and_malformed(tmp_path):

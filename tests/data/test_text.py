@@ -55,6 +55,23 @@ def test_text_imdb_reader(tmp_path):
         assert x.shape == (32,)
 
 
+def test_imdb_cache_follows_a_changed_review(tmp_path):
+    root = tmp_path / "aclImdb"
+    for split in ("train", "test"):
+        for sub in ("pos", "neg"):
+            (root / split / sub).mkdir(parents=True)
+            for k in range(3):
+                (root / split / sub / f"{k}_7.txt").write_text(f"{sub} review {k}")
+    params = TextParams(source="imdb", seq_len=16, n_val=1)
+    first = build_task("lra/text", params, data_dir=tmp_path)
+    texts = {bytes(first.test[i][0][:6].tolist()) for i in range(len(first.test))}
+    assert b"CHANGE" not in texts
+    for k in range(3):
+        (root / "test" / "neg" / f"{k}_7.txt").write_text("CHANGED review, longer")
+    again = build_task("lra/text", params, data_dir=tmp_path)
+    assert b"CHANGE" in {bytes(again.test[i][0][:6].tolist()) for i in range(len(again.test))}
+
+
 def test_missing_corpus_and_imdb(tmp_path):
     with pytest.raises(DataNotFoundError, match="aclImdb|train/pos"):
         build_task("lra/text", TextParams(source="imdb"), data_dir=tmp_path)
@@ -107,6 +124,16 @@ def test_retrieval_aan_reader(tmp_path):
     assert len(data.train) == 4
     (x1, x2), y = data.train[3]
     assert bytes(x1[:12].tolist()) == b"first text 3" and bytes(x2[:13].tolist()) == b"second text 3" and int(y) == 1
+    # bytes that are not UTF-8 pass through unchanged
+    (root / "new_aan_pairs.train.tsv").write_bytes(b"1\tid0\tid1\tcaf\xe9 au lait\tsecond\n")
+    data = build_task("lra/retrieval", RetrievalParams(source="aan", seq_len=16, n_train=0, n_val=0, n_test=0,
+                                                       cache=False), data_dir=tmp_path)
+    assert bytes(data.train[0][0][0][:12].tolist()) == b"caf\xe9 au lait"
+    for label in ("0.6", "inf", "2"):
+        (root / "new_aan_pairs.train.tsv").write_text(f"0\tid\tid\ta\tb\n{label}\tid0\tid1\tfirst\tsecond\n")
+        with pytest.raises(MalformedDataError, match=f"line 2: label '{label}' is not 0 or 1"):
+            build_task("lra/retrieval", RetrievalParams(source="aan", release_dir=str(root), cache=False))
+    (root / "new_aan_pairs.train.tsv").write_text("1\tid0\tid1\tfirst\tsecond\n")
     (root / "new_aan_pairs.test.tsv").write_text("1\tid\tonly three columns\n")
     with pytest.raises(MalformedDataError, match="new_aan_pairs.test.tsv.*3 columns"):
         build_task("lra/retrieval", RetrievalParams(source="aan", release_dir=str(root), cache=False))

@@ -14,6 +14,8 @@ import json
 import os
 import tempfile
 import time
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +47,13 @@ def task_cache_dir(task: str, cache_dir: str | Path | None = None) -> Path:
 
 
 def file_fingerprint(paths: Iterable[Path]) -> list[tuple[str, int, int]]:
-    """(resolved path, size, mtime in ns) of each file: a change in a source file changes the cache key."""
+    """(resolved path, size, mtime in ns) of each file, and of every file below each folder given: a change in
+    a source file changes the cache key (a folder's own time changes only when files come or go)."""
+    files: list[Path] = []
+    for path in (Path(p) for p in paths):
+        files += sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
     out = []
-    for path in sorted(Path(p) for p in paths):
+    for path in sorted(files):
         stat = path.stat()
         out.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
     return out
@@ -82,11 +88,11 @@ def load_arrays(path: Path, key: str) -> dict[str, np.ndarray] | None:
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as stored:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as stored:
             if _KEY_FIELD not in stored.files or str(stored[_KEY_FIELD]) != key:
                 return None
             return {name: stored[name] for name in stored.files if name != _KEY_FIELD}
-    except (OSError, ValueError, EOFError):
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):  # a cut or damaged entry
         return None
 
 

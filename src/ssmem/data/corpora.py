@@ -23,6 +23,7 @@ import gzip
 import importlib.util
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def gcide(path: str | Path = GCIDE_PATH) -> list[Document]:
         )
     try:
         text = gzip.decompress(path.read_bytes())
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zlib.error) as err:
         raise MalformedDataError(path, f"not gzip data ({err})") from None
     return [Document("gcide", "gcide", f"gcide#{k}", block) for k, block in enumerate(_blocks(text, _GCIDE_BLOCK))]
 

@@ -106,11 +106,17 @@ def read_csv_series(
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"time series {str(path)!r}", path.parent, "  a CSV file: a header row, a time column and value columns", "name a shipped series (" + ", ".join(SERIES) + ") or an existing CSV file")
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a byte-order mark is not a name
+            rows = list(csv.reader(handle))
+    except UnicodeDecodeError as err:
+        raise MalformedDataError(path, f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
     if len(rows) < 2:
         raise MalformedDataError(path, "expected a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise MalformedDataError(path, f"column name(s) {', '.join(map(repr, repeated))} appear more than once in the header")
     body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
     if where is not None:
         key = header.index(where[0])
@@ -118,8 +124,8 @@ def read_csv_series(
     time_column = time_column or header[0]
     if time_column not in header:
         raise MalformedDataError(path, f"no time column {time_column!r}; columns: {', '.join(header)}")
-    if not columns:
-        columns = tuple(h for k, h in enumerate(header) if h != time_column and _is_number(body[0][k] if k < len(body[0]) else ""))
+    if not columns:  # the value columns: those whose first non-missing cell is a number
+        columns = tuple(h for k, h in enumerate(header) if h != time_column and _is_number(_first_present(body, k)))
         if not columns:
             raise MalformedDataError(path, f"no numeric value columns besides the time column {time_column!r}")
     missing_cols = [c for c in columns if c not in header]
@@ -136,6 +142,8 @@ def read_csv_series(
                 values[i, j] = np.nan
             elif _is_number(cell):
                 values[i, j] = float(cell)
+                if not np.isfinite(values[i, j]):
+                    raise MalformedDataError(path, f"data row {i + 1}, column {columns[j]!r}: {cell!r} is not a finite number")
             else:
                 raise MalformedDataError(path, f"data row {i + 1}, column {columns[j]!r}: {cell!r} is not a number")
     n_missing = int(np.isnan(values).sum())
@@ -148,6 +156,15 @@ def read_csv_series(
             values[bad, j] = np.interp(np.flatnonzero(bad), good, values[good, j])
     times = [row[header.index(time_column)] for row in body]
     return times, values, tuple(columns), n_missing
+
+
+def _first_present(body: list[list[str]], k: int) -> str:
+    """The first cell of column ``k`` that is not missing (``""`` if none)."""
+    for row in body:
+        cell = row[k].strip() if k < len(row) else ""
+        if cell.lower() not in _MISSING:
+            return cell
+    return ""
 
 
 def _is_number(cell: str) -> bool:
@@ -208,7 +225,9 @@ def _build_arrays(params: ForecastParams, data_seed: int) -> dict[str, np.ndarra
     for split, (lo, hi) in bounds.items():
         ends = _window_ends(lo, hi, params.horizon, params.stride)
         if len(ends) == 0:
-            raise ValueError(f"the {split} split of {params.series!r} ({hi - lo} rows) has no window of horizon {params.horizon}; lower lookback/horizon or change the fractions")
+            raise ValueError(f"the {split} split of {params.series!r} has no full window (lookback {params.lookback} + "
+                             f"horizon {params.horizon} rows; the series has {n_rows} rows); lower lookback/horizon or "
+                             "change the fractions")
         arrays[f"{split}_ends"] = ends[subsample(getattr(params, f"n_{split}"), len(ends), rng)]
     return arrays
 
@@ -217,11 +236,11 @@ def forecast_info(params: ForecastParams) -> TaskInfo:
     """What a model needs to know; reads only a CSV's header and first row to count its columns."""
     path, time_column, columns, targets, _, _ = _resolve(params)
     if not columns:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
-            header, first = [h.strip() for h in next(reader)], next(reader)
+            header, body = [h.strip() for h in next(reader)], list(reader)
         time_column = time_column or header[0]
-        columns = tuple(h for h, cell in zip(header, first) if h != time_column and _is_number(cell))
+        columns = tuple(h for k, h in enumerate(header) if h != time_column and _is_number(_first_present(body, k)))
     n_targets = len(targets or columns)
     return TaskInfo(objective="regression", seq_len=params.lookback, d_output=params.horizon * n_targets, d_input=len(columns), metric="mse", extra={"horizon": params.horizon})
 
@@ -284,7 +303,7 @@ def _available(params: ForecastParams, data_dir: Path | None) -> Availability:
 def _header_problem(path: Path, time_column: str | None, columns: tuple[str, ...], targets: tuple[str, ...]) -> str | None:
     """What a CSV's header lacks of the named time, value and target columns (read without the rows), or None."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             header = [h.strip() for h in next(csv.reader(handle), [])]
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         return f"{path}: cannot read the header ({err})"

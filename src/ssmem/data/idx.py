@@ -4,6 +4,7 @@ sizes, then the values, big-endian. Files may be gzip-compressed (detected by th
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
+        except (OSError, EOFError, zlib.error) as err:
             raise MalformedDataError(path, f"gzip data is corrupt ({err})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
         raise MalformedDataError(path, "not an IDX file (bad magic number)")

@@ -124,11 +124,17 @@ def read_images(params: ImageParams, data_dir: Path | None) -> tuple[np.ndarray,
         test_x, test_y = to_gray(parts[5][0]), parts[5][1]
         return train_x, train_y, test_x, test_y
     arrays = [read_idx(f) for f in files]
-    for images, labels, path in ((arrays[0], arrays[1], files[0]), (arrays[2], arrays[3], files[2])):
+    for k in (0, 2):  # (training images, labels), (test images, labels)
+        images, labels = arrays[k], arrays[k + 1]
         if images.ndim != 3 or images.dtype != np.uint8:
-            raise MalformedDataError(path, f"expected uint8 images (n, rows, cols), found {images.dtype} {images.shape}")
+            raise MalformedDataError(files[k], f"expected uint8 images (n, rows, cols), found {images.dtype} {images.shape}")
         if labels.shape != (len(images),):
-            raise MalformedDataError(path, f"{len(images)} images but labels of shape {labels.shape}")
+            raise MalformedDataError(files[k + 1], f"labels of shape {labels.shape} for {len(images)} images in {files[k].name}")
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise MalformedDataError(files[k + 1], f"labels must lie in 0..9 (ten classes), found {labels.min()}..{labels.max()}")
+    if arrays[2].shape[1:] != arrays[0].shape[1:]:
+        raise MalformedDataError(files[2], f"test images are {arrays[2].shape[1]}x{arrays[2].shape[2]}, the training "
+                                           f"images {arrays[0].shape[1]}x{arrays[0].shape[2]}")
     return arrays[0], arrays[1].astype(np.int64), arrays[2], arrays[3].astype(np.int64)
 
 

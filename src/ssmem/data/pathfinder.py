@@ -396,7 +396,9 @@ def _build(name: str, params: PathfinderParams, seed: int, data_dir: Path | None
     data_seed = data_seed_of(params, seed)
     extra = None
     if params.source == "release":
-        extra = file_fingerprint(_metadata_files(_release_dir(params, data_dir)))
+        root = _release_dir(params, data_dir)
+        images = [root / "imgs"] if (root / "imgs").is_dir() else []
+        extra = file_fingerprint([*_metadata_files(root), *images])  # the listings and every image
     arrays = cached(name, params, data_seed, lambda: _build_arrays(params, data_seed, data_dir), extra=extra)
     mean, std = pixel_stats(arrays["train_x"])
     splits = {s: PixelDataset(arrays[f"{s}_x"], arrays[f"{s}_y"], mean=mean, std=std) for s in SPLITS}

@@ -101,23 +101,24 @@ def read_aan_tsv(path: Path, seq_len: int, limit: int = 0) -> tuple[np.ndarray, 
     """Texts uint8 ``(2n, seq_len)`` (all first texts, then all second texts) and labels ``(n,)``."""
     csv.field_size_limit(sys.maxsize)
     firsts, seconds, labels = [], [], []
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+    # surrogateescape: bytes that are not UTF-8 pass through unchanged (as the IMDB reader keeps raw bytes)
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
         for line, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
             if limit and len(labels) >= limit:
                 break
             if len(row) != 5:
                 raise MalformedDataError(path, f"line {line} has {len(row)} columns, expected 5 (label, id1, id2, text1, text2)")
             try:
-                label = int(float(row[0]))
+                value = float(row[0])  # the release writes 0/1 or 0.0/1.0
             except ValueError:
                 if line == 1:
                     continue  # a header row
                 raise MalformedDataError(path, f"line {line}: label {row[0]!r} is not a number") from None
-            if label not in (0, 1):
-                raise MalformedDataError(path, f"line {line}: label {label} is not 0 or 1")
-            firsts.append(to_bytes_row(row[3].encode(), seq_len))
-            seconds.append(to_bytes_row(row[4].encode(), seq_len))
-            labels.append(label)
+            if value not in (0.0, 1.0):
+                raise MalformedDataError(path, f"line {line}: label {row[0]!r} is not 0 or 1")
+            firsts.append(to_bytes_row(row[3].encode("utf-8", "surrogateescape"), seq_len))
+            seconds.append(to_bytes_row(row[4].encode("utf-8", "surrogateescape"), seq_len))
+            labels.append(int(value))
     if not labels:
         raise MalformedDataError(path, "no pairs")
     return np.stack(firsts + seconds), np.asarray(labels, dtype=np.int64)
