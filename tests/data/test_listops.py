@@ -147,6 +147,9 @@ def test_release_missing_and_malformed(tmp_path):
     write_release(tmp_path / "bad", {"train": [("( [MAX 2 [FOO ] )", 2)], "val": [], "test": []})
     with pytest.raises(MalformedDataError, match=r"basic_train.tsv.*\[FOO"):
         build_task("lra/listops", ListOpsParams(source="release", release_dir=str(tmp_path / "bad")))
+    (tmp_path / "bad" / "basic_train.tsv").write_text("Source\tTarget\n( [MAX 2 3 ] )\t3\n")
+    with pytest.raises(MalformedDataError, match=r"basic_val.tsv: no expressions below the header"):
+        build_task("lra/listops", ListOpsParams(source="release", release_dir=str(tmp_path / "bad"), cache=False))
     (tmp_path / "bad" / "basic_train.tsv").write_text("Input\tLabel\n1\t1\n")
     with pytest.raises(MalformedDataError, match="header"):
         build_task("lra/listops", ListOpsParams(source="release", release_dir=str(tmp_path / "bad")))

@@ -72,6 +72,27 @@ def test_imdb_cache_follows_a_changed_review(tmp_path):
     assert b"CHANGE" in {bytes(again.test[i][0][:6].tolist()) for i in range(len(again.test))}
 
 
+def test_imdb_releases_missing_a_class_or_a_review_are_named(tmp_path):
+    root = tmp_path / "aclImdb"
+    for split in ("train", "test"):
+        for sub in ("pos", "neg"):
+            (root / split / sub).mkdir(parents=True)
+            for k in range(3):
+                (root / split / sub / f"{k}_7.txt").write_text(f"{sub} review {k}")
+    params = TextParams(source="imdb", seq_len=16, n_val=1, cache=False)
+    with pytest.raises(ValueError, match=r"n_val = 6 leaves no training reviews"):
+        build_task("lra/text", TextParams(source="imdb", seq_len=16, n_val=6, cache=False), data_dir=tmp_path)
+    (root / "train" / "pos" / "1_7.txt").write_text("  \n")
+    with pytest.raises(MalformedDataError, match=r"1_7.txt: an empty review"):
+        build_task("lra/text", params, data_dir=tmp_path)
+    (root / "train" / "pos" / "1_7.txt").write_text("pos again")
+    for file in (root / "test" / "pos").iterdir():
+        file.unlink()
+    (root / "test" / "pos" / "folder.txt").mkdir()  # a folder named like a review is not one
+    with pytest.raises(MalformedDataError, match=r"test/pos: no reviews"):
+        build_task("lra/text", params, data_dir=tmp_path)
+
+
 def test_missing_corpus_and_imdb(tmp_path):
     with pytest.raises(DataNotFoundError, match="aclImdb|train/pos"):
         build_task("lra/text", TextParams(source="imdb"), data_dir=tmp_path)

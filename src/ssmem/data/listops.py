@@ -240,6 +240,8 @@ def read_release_tsv(path: Path, limit: int = 0) -> tuple[list[list[int]], np.nd
             if not 0 <= label <= 9:
                 raise MalformedDataError(path, f"line {line}: label {label} is not a digit 0-9")
             labels.append(label)
+    if not labels:
+        raise MalformedDataError(path, "no expressions below the header")
     return sequences, np.asarray(labels, dtype=np.int64)
 
 

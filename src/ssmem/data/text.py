@@ -73,11 +73,15 @@ def read_imdb_split(folder: Path, seq_len: int) -> tuple[np.ndarray, np.ndarray]
     """Reviews of one split folder (``pos``/``neg`` subfolders): uint8 ``(n, seq_len)`` and labels ``(n,)``."""
     rows, labels = [], []
     for label, sub in ((0, "neg"), (1, "pos")):
-        for file in sorted((folder / sub).glob("*.txt")):
-            rows.append(to_bytes_row(file.read_bytes(), seq_len))
+        files = sorted(f for f in (folder / sub).glob("*.txt") if f.is_file())
+        if not files:  # a split with one class only would train or score a one-sided task
+            raise MalformedDataError(folder / sub, "no reviews (*.txt); each split needs pos/ and neg/ reviews")
+        for file in files:
+            text = file.read_bytes()
+            if not text.strip():
+                raise MalformedDataError(file, "an empty review")
+            rows.append(to_bytes_row(text, seq_len))
             labels.append(label)
-    if not rows:
-        raise MalformedDataError(folder, "no reviews (*.txt) in pos/ or neg/")
     return np.stack(rows), np.asarray(labels, dtype=np.int64)
 
 
@@ -88,6 +92,8 @@ def _build_imdb(params: TextParams, data_seed: int, data_dir: Path | None) -> di
     rng = np.random.default_rng(data_seed)
     order = rng.permutation(len(train_y))
     n_val = params.n_val if params.n_val > 0 else len(train_y) // 10
+    if n_val >= len(train_y):
+        raise ValueError(f"n_val = {n_val} leaves no training reviews: {root / 'train'} holds {len(train_y)}")
     val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
     train = train[subsample(params.n_train, len(train), rng)]
     test = subsample(params.n_test, len(test_y), rng)
