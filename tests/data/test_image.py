@@ -144,6 +144,18 @@ def test_malformed_cifar_batch(tmp_path):
     (tmp_path / "c").write_bytes(b"\x80\x04garbage")
     with pytest.raises(MalformedDataError, match="not a readable pickle"):
         read_batch(tmp_path / "c")
+    (tmp_path / "d").write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": ["cat", "dog"]}))
+    with pytest.raises(MalformedDataError, match=r"/d: 'labels' must be one class 0-9 per image \(found values that are"):
+        read_batch(tmp_path / "d")
+
+
+def test_a_partial_cifar_release_names_the_missing_batch(tmp_path, rng):
+    from ssmem.data.image import ImageParams
+
+    write_cifar(tmp_path / "cifar-10-batches-py", rng)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_5").unlink()
+    with pytest.raises(DataNotFoundError, match=r"cifar-10-batches-py lacks data_batch_5\)"):
+        build_task("lra/image", ImageParams(dataset="cifar10", cache=False), data_dir=tmp_path)
 
 
 def test_idx_releases_with_bad_labels_sizes_or_gzip_are_named(tmp_path, rng):

@@ -75,7 +75,10 @@ def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise MalformedDataError(path, "expected keys 'data' (a numpy array) and 'labels'")
     if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
         raise MalformedDataError(path, f"'data' is {data.dtype} {data.shape}, expected uint8 (n, 3072)")
-    labels = np.asarray(labels, dtype=np.int64)
+    try:
+        labels = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise MalformedDataError(path, "'labels' must be one class 0-9 per image (found values that are not integers)") from None
     if labels.shape != (len(data),) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
         raise MalformedDataError(path, "'labels' must be one class 0-9 per image")
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels

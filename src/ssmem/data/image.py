@@ -91,8 +91,22 @@ def _files_dir(params: ImageParams, data_dir: Path | None) -> Path:
     candidates = candidate_dirs(params.release_dir, data_dir, subdir, defaults)
     found = first_dir_with(candidates, ok)
     if found is None:
-        raise DataNotFoundError(f"image data set {params.dataset!r}", candidates, layout, obtain)
+        partial = [(d, _missing_files(d, params.dataset)) for d in candidates if d.is_dir()]
+        partial = [(d, missing) for d, missing in partial if missing and len(missing) < len(_expected_files(params.dataset))]
+        what = f"image data set {params.dataset!r}"
+        if partial:  # a folder holds some of the files: say which are missing
+            what += f" ({partial[0][0]} lacks {', '.join(partial[0][1])})"
+        raise DataNotFoundError(what, candidates, layout, obtain)
     return found
+
+
+def _expected_files(dataset: str) -> list[str]:
+    return list(TRAIN_FILES + TEST_FILES) if dataset == "cifar10" else list(_IDX_STEMS)
+
+
+def _missing_files(folder: Path, dataset: str) -> list[str]:
+    """The expected files of ``dataset`` that ``folder`` lacks (an IDX file may also be gzipped)."""
+    return [f for f in _expected_files(dataset) if not (folder / f).is_file() and not (folder / f"{f}.gz").is_file()]
 
 
 def _source_files(params: ImageParams, data_dir: Path | None) -> list[Path]:
