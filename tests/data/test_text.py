@@ -40,13 +40,18 @@ def test_text_splits_never_share_a_document(tmp_path):
     assert n_chunks == 18 * 3  # 198-byte documents: three full 64-byte chunks; the 6-byte tail is dropped
 
 
-def test_text_imdb_reader(tmp_path):
-    root = tmp_path / "aclImdb"
+def write_imdb(root, per_folder, repeat=1):
+    """A tiny aclImdb release: ``per_folder`` reviews "<pos|neg> review <k> " (repeated) in each split's folders."""
     for split in ("train", "test"):
-        for sub, n in (("pos", 5), ("neg", 5)):
+        for sub in ("pos", "neg"):
             (root / split / sub).mkdir(parents=True)
-            for k in range(n):
-                (root / split / sub / f"{k}_7.txt").write_text(f"{sub} review {k} " * 3)
+            for k in range(per_folder):
+                (root / split / sub / f"{k}_7.txt").write_text(f"{sub} review {k} " * repeat)
+    return root
+
+
+def test_text_imdb_reader(tmp_path):
+    write_imdb(tmp_path / "aclImdb", per_folder=5, repeat=3)
     data = build_task("lra/text", TextParams(source="imdb", seq_len=32, n_val=2), data_dir=tmp_path)
     assert (len(data.train), len(data.val), len(data.test)) == (8, 2, 10)
     for i in range(len(data.test)):
@@ -56,12 +61,7 @@ def test_text_imdb_reader(tmp_path):
 
 
 def test_imdb_cache_follows_a_changed_review(tmp_path):
-    root = tmp_path / "aclImdb"
-    for split in ("train", "test"):
-        for sub in ("pos", "neg"):
-            (root / split / sub).mkdir(parents=True)
-            for k in range(3):
-                (root / split / sub / f"{k}_7.txt").write_text(f"{sub} review {k}")
+    root = write_imdb(tmp_path / "aclImdb", per_folder=3)
     params = TextParams(source="imdb", seq_len=16, n_val=1)
     first = build_task("lra/text", params, data_dir=tmp_path)
     texts = {bytes(first.test[i][0][:6].tolist()) for i in range(len(first.test))}
@@ -73,12 +73,7 @@ def test_imdb_cache_follows_a_changed_review(tmp_path):
 
 
 def test_imdb_releases_missing_a_class_or_a_review_are_named(tmp_path):
-    root = tmp_path / "aclImdb"
-    for split in ("train", "test"):
-        for sub in ("pos", "neg"):
-            (root / split / sub).mkdir(parents=True)
-            for k in range(3):
-                (root / split / sub / f"{k}_7.txt").write_text(f"{sub} review {k}")
+    root = write_imdb(tmp_path / "aclImdb", per_folder=3)
     params = TextParams(source="imdb", seq_len=16, n_val=1, cache=False)
     with pytest.raises(ValueError, match=r"n_val = 6 leaves no training reviews"):
         build_task("lra/text", TextParams(source="imdb", seq_len=16, n_val=6, cache=False), data_dir=tmp_path)
