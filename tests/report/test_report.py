@@ -38,7 +38,7 @@ def val_curve(mode, final):
     return [final * f for f in fractions]
 
 
-def fabricate(tmp_path, *, trained_mf_scale=1.0):
+def fabricate(tmp_path, *, trained_mf_scale=1.0, eigenvalue_move=None):
     grid = parse_grid({
         "name": "fab", "seeds": list(SEEDS),
         "studies": [
@@ -76,9 +76,15 @@ def fabricate(tmp_path, *, trained_mf_scale=1.0):
         mf0[:20] = 1.0  # memory length (90% of the sum) = 17
         mf1 = np.zeros(64)
         mf1[: int(20 * trained_mf_scale)] = 1.0
+        eigenvalues = {}
+        if eigenvalue_move is not None:  # |Ā| = 0.99; the trained modes moved by that fraction of 1 - |Ā|
+            initial = np.full((2, 3), 0.99 + 0j)
+            moved = initial + (eigenvalue_move * 0.01 if mode == "all" else 0.0)
+            eigenvalues = {"layer0_eigenvalues": np.stack([initial, moved])}
         np.savez(run_dir / "memory_endpoints.npz", step=np.array([0, 400]),
                  layer0_mf=np.stack([mf0, mf1]), layer0_capacity=np.array([[20.0, 20.0], [20.0, 20.0]]),
-                 layer1_mf=np.stack([mf0, mf1]), layer1_capacity=np.array([[20.0, 20.0], [20.0, 20.0]]))
+                 layer1_mf=np.stack([mf0, mf1]), layer1_capacity=np.array([[20.0, 20.0], [20.0, 20.0]]),
+                 **eigenvalues)
         frozen = 1000 if spec.train_mode == "reservoir" else 0
         store.finish(claim, {
             "status": "completed", "steps": 400, "metric": "accuracy", "higher_is_better": True,
@@ -160,6 +166,17 @@ def test_published_numbers_only_beside_runs_on_the_lra_data(tmp_path):
     assert lra[("listops", "all")] == (True, 60.18) and lra[("listops", "reservoir")] == (True, None)
     assert lra[("text", "all")] == (False, None)  # Shakespeare, not IMDB
     assert lra[("retrieval", "all")] == (True, 91.09)
+
+
+@pytest.mark.parametrize("move, status", [(0.4, "confirmed"), (0.01, "inconclusive")])
+def test_rc_comparisons_need_learnable_eigenvalues_that_moved(tmp_path, move, status):
+    """Eigenvalues that hardly moved (below 5% of 1 - |Ā|) make RC and learnable nearly the same model."""
+    rows = group_runs([r for r in load_runs(fabricate(tmp_path, eigenvalue_move=move)) if r.study == "main"])
+    findings = lra_findings(rows)
+    assert [f.status for f in findings[:4]] == [status] * 4
+    assert all(f"moved by a median {100 * move:.1f}% of their distance" in f.evidence for f in findings[:4])
+    assert ("under 5%" in findings[0].evidence) == (status == "inconclusive")
+    assert findings[4].status == findings[5].status == "confirmed"  # the frozen share and memory claims stand
 
 
 def test_memory_growth_is_not_barely(tmp_path):

@@ -124,8 +124,8 @@ def read_csv_series(
     time_column = time_column or header[0]
     if time_column not in header:
         raise MalformedDataError(path, f"no time column {time_column!r}; columns: {', '.join(header)}")
-    if not columns:  # the value columns: those whose first non-missing cell is a number
-        columns = tuple(h for k, h in enumerate(header) if h != time_column and _is_number(_first_present(body, k)))
+    if not columns:
+        columns = _value_columns(header, body, time_column)
         if not columns:
             raise MalformedDataError(path, f"no numeric value columns besides the time column {time_column!r}")
     missing_cols = [c for c in columns if c not in header]
@@ -156,6 +156,11 @@ def read_csv_series(
             values[bad, j] = np.interp(np.flatnonzero(bad), good, values[good, j])
     times = [row[header.index(time_column)] for row in body]
     return times, values, tuple(columns), n_missing
+
+
+def _value_columns(header: list[str], body: list[list[str]], time_column: str) -> tuple[str, ...]:
+    """The value columns of a CSV: besides the time column, those whose first non-missing cell is a number."""
+    return tuple(h for k, h in enumerate(header) if h != time_column and _is_number(_first_present(body, k)))
 
 
 def _first_present(body: list[list[str]], k: int) -> str:
@@ -240,7 +245,7 @@ def forecast_info(params: ForecastParams) -> TaskInfo:
             reader = csv.reader(handle)
             header, body = [h.strip() for h in next(reader)], list(reader)
         time_column = time_column or header[0]
-        columns = tuple(h for k, h in enumerate(header) if h != time_column and _is_number(_first_present(body, k)))
+        columns = _value_columns(header, body, time_column)
     n_targets = len(targets or columns)
     return TaskInfo(objective="regression", seq_len=params.lookback, d_output=params.horizon * n_targets, d_input=len(columns), metric="mse", extra={"horizon": params.horizon})
 
