@@ -67,6 +67,24 @@ def test_a_folder_fingerprint_follows_the_files_inside(tmp_path):
     assert file_fingerprint([tmp_path / "pos"]) != before
 
 
+def test_a_same_size_copy_with_the_old_modification_time_changes_the_fingerprint(tmp_path):
+    """`cp -p` of another file keeps size and mtime; the status-change time still tells them apart."""
+    import os
+    import time
+
+    from ssmem.data._cache import file_fingerprint
+
+    source = tmp_path / "basic_train.tsv"
+    source.write_text("aaaa")
+    before = file_fingerprint([source])
+    old = source.stat()
+    time.sleep(0.05)  # past the file system's timestamp granularity
+    source.write_text("bbbb")
+    os.utime(source, ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert source.stat().st_size == old.st_size and source.stat().st_mtime_ns == old.st_mtime_ns
+    assert file_fingerprint([source]) != before
+
+
 def test_cache_root_follows_param_then_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SSMEM_CACHE", str(tmp_path / "env"))
     assert cache_root(None) == tmp_path / "env"

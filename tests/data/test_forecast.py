@@ -95,6 +95,23 @@ def test_availability_checks_the_named_columns_against_the_header(tmp_path):
             build_task("forecast/series", params)
 
 
+def test_availability_reads_the_first_data_row_too(tmp_path):
+    """A semicolon-separated file has one header "column" and no numeric ones: MISSING, as building says."""
+    from ssmem.data._sources import availability
+
+    cases = {
+        "semicolons.csv": ("t;x;y\n0;1.5;2\n1;2.5;3\n", "no numeric value columns besides the time column 't;x;y'"),
+        "short_row.csv": ("t,x,y\n0,1.5\n1,2.5,3\n", "data row 1 has 2 fields, the header 3"),
+        "header_only.csv": ("t,x,y\n", "at least one data row"),
+    }
+    for name, (text, reason) in cases.items():
+        (tmp_path / name).write_text(text)
+        state = availability("forecast/series", ForecastParams(series=str(tmp_path / name)))
+        assert not state.ready and reason in state.detail, (name, state)
+        with pytest.raises(MalformedDataError, match=reason.split(" (")[0].replace("'t;x;y'", "")):
+            build_task("forecast/series", ForecastParams(series=str(tmp_path / name), cache=False))
+
+
 def test_csv_files_that_would_give_wrong_series_are_refused_or_read_right(tmp_path):
     rows = "".join(f"{i},{i},{2 * i}\n" for i in range(1, 60))
     cases = {

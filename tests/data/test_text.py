@@ -130,7 +130,7 @@ def test_retrieval_from_corpus_keeps_splits_apart(tmp_path):
     assert sum(int(data.train[i][1]) for i in range(len(data.train))) == 30
 
 
-def test_retrieval_aan_reader(tmp_path):
+def test_retrieval_aan_reader(tmp_path, capsys):
     root = tmp_path / "tsv_data"
     root.mkdir()
     for name in ("train", "eval", "test"):
@@ -140,6 +140,14 @@ def test_retrieval_aan_reader(tmp_path):
     assert len(data.train) == 4
     (x1, x2), y = data.train[3]
     assert bytes(x1[:12].tolist()) == b"first text 3" and bytes(x2[:13].tolist()) == b"second text 3" and int(y) == 1
+    # a limit that cuts a file says so; one that keeps every row does not
+    from ssmem.data._progress import data_progress
+
+    with data_progress(True):
+        data = build_task("lra/retrieval", RetrievalParams(source="aan", seq_len=16, n_train=2, n_val=4, n_test=0, cache=False), data_dir=tmp_path)
+    assert (len(data.train), len(data.val)) == (2, 4)
+    said = capsys.readouterr().err
+    assert "new_aan_pairs.train.tsv: read the first 2 pairs only" in said and "eval.tsv: read" not in said
     # bytes that are not UTF-8 pass through unchanged
     (root / "new_aan_pairs.train.tsv").write_bytes(b"1\tid0\tid1\tcaf\xe9 au lait\tsecond\n")
     data = build_task("lra/retrieval", RetrievalParams(source="aan", seq_len=16, n_train=0, n_val=0, n_test=0,

@@ -46,16 +46,20 @@ def task_cache_dir(task: str, cache_dir: str | Path | None = None) -> Path:
     return cache_root(cache_dir) / task.replace("/", "__")
 
 
-def file_fingerprint(paths: Iterable[Path]) -> list[tuple[str, int, int]]:
-    """(resolved path, size, mtime in ns) of each file, and of every file below each folder given: a change in
-    a source file changes the cache key (a folder's own time changes only when files come or go)."""
+def file_fingerprint(paths: Iterable[Path]) -> list[tuple[str, int, int, int]]:
+    """(resolved path, size, mtime and ctime in ns) of each file, and of every file below each folder given: a
+    change in a source file changes the cache key (a folder's own time changes only when files come or go).
+
+    The status-change time (ctime) is set by the system on every write, rename or copy and cannot be set back,
+    so a different file copied in with the old size and modification time (``cp -p``) is seen too; a changed
+    permission alone also rebuilds the entry."""
     files: list[Path] = []
     for path in (Path(p) for p in paths):
         files += sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
     out = []
     for path in sorted(files):
         stat = path.stat()
-        out.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+        out.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
     return out
 
 

@@ -306,10 +306,13 @@ def _available(params: ForecastParams, data_dir: Path | None) -> Availability:
 
 
 def _header_problem(path: Path, time_column: str | None, columns: tuple[str, ...], targets: tuple[str, ...]) -> str | None:
-    """What a CSV's header lacks of the named time, value and target columns (read without the rows), or None."""
+    """What a CSV's header and first data row lack for the named (or inferred) time, value and target columns,
+    or None; the rest of the file is read when the task is built."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            header = [h.strip() for h in next(csv.reader(handle), [])]
+            reader = csv.reader(handle)
+            header = [h.strip() for h in next(reader, [])]
+            first = next((row for row in reader if any(cell.strip() for cell in row)), None)
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         return f"{path}: cannot read the header ({err})"
     missing = [c for c in dict.fromkeys((time_column or "", *columns, *targets)) if c and c not in header]
@@ -317,4 +320,10 @@ def _header_problem(path: Path, time_column: str | None, columns: tuple[str, ...
         return f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: {', '.join(header)}"
     if columns and targets and not set(targets) <= set(columns):
         return f"target column(s) {', '.join(repr(t) for t in targets if t not in columns)} are not among the input columns {', '.join(columns)}"
+    if first is None:
+        return f"{path}: expected a header row and at least one data row"
+    if len(first) != len(header):
+        return f"{path}: data row 1 has {len(first)} fields, the header {len(header)}"
+    if not columns and header and not _value_columns(header, [first], time_column or header[0]):
+        return f"{path}: no numeric value columns besides the time column {time_column or header[0]!r} (columns: {', '.join(header)}; the file must be comma-separated)"
     return None

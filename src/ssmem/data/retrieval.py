@@ -24,6 +24,7 @@ from ._checks import check_document_chunks
 from ._chunks import chunk_split, choose_classes, split_documents, to_bytes_row
 from ._datasets import PairDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
+from ._progress import say
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
 from .corpora import corpus_available, corpus_files, load_documents
 from .task import TaskData, TaskInfo, register_task
@@ -105,6 +106,7 @@ def read_aan_tsv(path: Path, seq_len: int, limit: int = 0) -> tuple[np.ndarray, 
     with open(path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
         for line, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
             if limit and len(labels) >= limit:
+                say(f"{path.name}: read the first {limit} pairs only (n_train/n_val/n_test = 0 reads every pair)")
                 break
             if len(row) != 5:
                 raise MalformedDataError(path, f"line {line} has {len(row)} columns, expected 5 (label, id1, id2, text1, text2)")
