@@ -318,3 +318,25 @@ def test_experiment_results_render_as_tables_and_a_missing_figure_is_named(tmp_p
     assert "| s4d-inv | 584 |" in md and "| random | 75 |" in md  # a mapping of scalars
     assert "\\|---\\|" not in md  # a pre-rendered Markdown table is not pasted into a cell
     assert f"ssmem report: {exp_dir / 'gone.png'} is missing" in capsys.readouterr().err
+
+
+def test_reservoir_runs_that_keep_the_recipe_value_pair_with_the_learnable_runs_that_ran_it():
+    """A key swept only among the learnable runs (optim.ssm_lr) pairs by the value the reservoir runs ran with."""
+    from ssmem.report.tables import cell_varied_keys, reservoir_vs_learnable
+
+    def run(mode, seed, params, test):
+        return RunData(run_id=f"{mode}-{seed}-{params}", study="main", recipe="lra/text-cpu", task="text",
+                       eigs="s4d-inv", train_mode=mode, seed=seed, params=params, status="done", metric="accuracy",
+                       higher_is_better=True, test_metric=test, best_val_metric=test, final_val_metric=test, steps=4,
+                       wall_time_s=1.0, trainable=1, frozen=0, config={"optim": {"ssm_lr": 0.001, "lr": 0.01}})
+
+    runs = [run("all", s, {"optim.ssm_lr": lr}, 0.5 + lr + 0.01 * s) for s in (1, 2) for lr in (0.001, 0.01)]
+    runs += [run("reservoir", s, {}, 0.4 + 0.01 * s) for s in (1, 2)]
+    rows = group_runs(runs, extra_keys=cell_varied_keys(runs))
+    assert sorted(r.setting for r in rows) == ["optim.ssm_lr=0.001", "optim.ssm_lr=0.01", "optim.ssm_lr=recipe"]
+    (pair,) = reservoir_vs_learnable(rows)
+    assert pair.learnable.extra == (("optim.ssm_lr", 0.001),) and pair.reservoir.extra == (("optim.ssm_lr", None),)
+    assert pair.learnable.test.mean == pytest.approx(0.516) and pair.reservoir.test.mean == pytest.approx(0.415)
+    # runs whose configs disagree on the value stay unpaired rather than guessed
+    runs[-1].config = {"optim": {"ssm_lr": 0.01}}
+    assert reservoir_vs_learnable(group_runs(runs, extra_keys=cell_varied_keys(runs))) == []

@@ -111,6 +111,12 @@ class GroupRow:
         return " ".join(f"{k}={'recipe' if v is None else v}" for k, v in self.extra)
 
     @property
+    def resolved_extra(self) -> tuple[tuple[str, Any], ...]:
+        """:attr:`extra` with each ``recipe`` value (``None``) replaced by the value the runs' saved configs hold,
+        when they all hold the same one (a key swept only among some runs' modes pairs by what the others ran)."""
+        return tuple((k, _config_value(self.runs, k) if v is None else v) for k, v in self.extra)
+
+    @property
     def cell_label(self) -> str:
         """``task/eigs``, with the setting when there is one (how the findings name a row)."""
         return f"{self.task}/{self.eigs}" + (f" [{self.setting}]" if self.extra else "")
@@ -187,12 +193,20 @@ class Comparison:
 
 def reservoir_vs_learnable(rows: Sequence[GroupRow], *, reservoir: str = "reservoir",
                            learnable: str = "all") -> list[Comparison]:
-    """Pairs of groups of the same task, set and setting (extra keys) in the two train modes."""
+    """Pairs of groups of the same task, set and setting (extra keys) in the two train modes.
+
+    Settings match by their override values, else by the values the runs ran with: reservoir runs that keep the
+    recipe's ``optim.ssm_lr`` pair with the learnable runs that set it to the recipe's value."""
     by_key = {(r.task, r.eigs, r.train_mode, r.extra): r for r in rows}
+    by_resolved: dict[tuple, GroupRow] = {}
+    for r in rows:
+        by_resolved.setdefault((r.task, r.eigs, r.train_mode, r.resolved_extra), r)
     out = []
     for (task, eigs, mode, extra), row in by_key.items():
-        other = by_key.get((task, eigs, learnable, extra))
-        if mode == reservoir and other is not None:
+        if mode != reservoir:
+            continue
+        other = by_key.get((task, eigs, learnable, extra)) or by_resolved.get((task, eigs, learnable, row.resolved_extra))
+        if other is not None:
             out.append(Comparison(task, eigs, other, row))
     return sorted(out, key=lambda c: _order((c.task, c.eigs, "", c.learnable.extra)))
 
@@ -202,6 +216,17 @@ def _order(key: tuple) -> tuple:
     t = LRA_TASKS.index(task) if task in LRA_TASKS else len(LRA_TASKS)
     m = {"all": 0, "reservoir": 1, "readout": 2}.get(mode, 3)
     return (t, task, eigs, m, mode, tuple(str(v) for _, v in extra))
+
+
+def _config_value(runs: Sequence[RunData], key: str) -> Any:
+    """The value of dotted ``key`` in the runs' saved configs when every run holds the same one, else ``None``."""
+    found = set()
+    for run in runs:
+        node: Any = run.config
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        found.add(_hashable(node))
+    return found.pop() if len(found) == 1 else None
 
 
 def _hashable(value: Any) -> Any:
