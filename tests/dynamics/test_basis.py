@@ -122,3 +122,12 @@ def test_bad_arguments_name_the_value():
         whitened_memory_basis(np.array([0.5 + 0.1j]), horizon=0)
     with pytest.raises(ValueError, match=r"\|Ā\| < 1"):
         whitened_memory_basis(np.array([1.2 + 0j]), horizon=10)
+
+
+def test_a_zero_eigenvalue_remembers_only_the_current_input():
+    """Ā = 0 maps u_t to the state at once and forgets it: α_τ = [τ = 0], no NaN (0·log 0)."""
+    raw = memory_vectors(np.array([0.5 + 0j, 0.0 + 0j]), horizon=4)
+    assert np.allclose(raw[:, 0], 0.5 ** np.arange(4), rtol=1e-15) and np.array_equal(raw[:, 1], [1.0, 0.0, 0.0, 0.0])
+    u = np.random.default_rng(0).standard_normal(16)
+    states = finite_horizon_states(np.array([0.5 + 0j, 0.0 + 0j]), u, horizon=16)
+    assert np.allclose(states[:, 1], u, atol=1e-12) and np.isfinite(states).all()

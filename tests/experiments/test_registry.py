@@ -62,6 +62,15 @@ def test_run_experiment_writes_the_pinned_json(tmp_path, monkeypatch):
     assert ExperimentResult.load(tmp_path / "out") == result
     assert not [p for p in (tmp_path / "out").rglob(".*")]  # no temporary files left
 
+    # an interrupted rerun leaves no results.json behind (the earlier one must not pass for it)
+    def interrupted(ctx):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(EXPERIMENTS._items, "dummy", Experiment("dummy", "a test experiment", interrupted))
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment("dummy", tmp_path / "out", quick=False, seed=5)
+    assert not (tmp_path / "out" / "results.json").exists()
+
 
 def test_load_of_a_missing_folder_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="no experiment results"):
@@ -76,3 +85,6 @@ def test_cli_lists_and_rejects(capsys, tmp_path):
     assert "valid choices" in capsys.readouterr().err
     assert main(["experiment", "fig1"]) == 2
     assert "--out DIR is required" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("")
+    assert main(["experiment", "fig1", "--out", str(tmp_path / "a_file")]) == 2
+    assert f"the output folder {str(tmp_path / 'a_file')!r} is a file" in capsys.readouterr().err

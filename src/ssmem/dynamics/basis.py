@@ -129,7 +129,10 @@ def memory_vectors(modes: np.ndarray, *, horizon: int, input_weights: np.ndarray
         raise ValueError(f"input_weights has shape {b.shape}, expected {modes.shape}")
     tau = np.arange(horizon, dtype=np.float64)[:, None]
     # powers through exp(τ log Ā) keep the accuracy of large τ (no repeated multiplication)
-    alpha = np.exp(tau * np.log(modes)[None, :]) * b[None, :]  # (T, n_modes) complex
+    # (a zero eigenvalue keeps only τ = 0: its log is -inf, and 0·(-inf) would be NaN)
+    zero = modes == 0
+    powers = np.exp(tau * np.log(np.where(zero, 1, modes))[None, :])
+    alpha = np.where(zero[None, :], (tau == 0), powers) * b[None, :]  # (T, n_modes) complex
     return np.concatenate([alpha.real, alpha.imag], axis=1)
 
 

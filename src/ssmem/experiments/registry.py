@@ -167,7 +167,11 @@ def run_experiment(
 
     experiment = EXPERIMENTS.get(name)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the output folder {str(out)!r} is a file; name a folder (it is created when missing)")
     out.mkdir(parents=True, exist_ok=True)
+    # only a finished run leaves results.json: an interrupted rerun must not pass for the earlier, finished one
+    (out / RESULTS_FILE).unlink(missing_ok=True)
     threads = torch.get_num_threads()
     start = time.perf_counter()
     try:
