@@ -133,3 +133,48 @@ def test_csv_files_that_would_give_wrong_series_are_refused_or_read_right(tmp_pa
     from ssmem.data.task import task_info
 
     assert task_info("forecast/series", params).d_input == 2
+
+
+def test_missing_values_are_filled_from_the_past_only(tmp_path):
+    """A gap just before a jump must not take half the jump (it is the next window's target)."""
+    from ssmem.data.forecast import read_csv_series
+
+    y = np.zeros(120)
+    y[100] = 50.0
+    lines = ["t,y", "0,"] + [f"{i},{'' if i == 99 else y[i]}" for i in range(1, 120)]
+    (tmp_path / "gap.csv").write_text("\n".join(lines) + "\n")
+    _, values, _, n_missing = read_csv_series(tmp_path / "gap.csv")
+    assert n_missing == 2 and values[99, 0] == 0.0 and values[0, 0] == 0.0  # last value before; the first present
+    data = build_task("forecast/series", ForecastParams(series=str(tmp_path / "gap.csv"), lookback=10, horizon=1, stride=1,
+                                                        val_fraction=0.1, test_fraction=0.1, cache=False))
+    std = data.info.extra["std"][0]
+    x, target = next((x, t) for x, t in (data.val[i] for i in range(len(data.val))) if float(t.max()) * std > 40)
+    assert float(x[-1, 0]) == pytest.approx(float(data.train[0][0][0, 0]))  # the gap holds the level before it
+
+
+def test_time_column_order_gaps_and_the_seasonal_baseline_rule(tmp_path):
+    days = [f"2020-01-{d:02d}" for d in range(1, 31)]
+    values = np.sin(np.arange(30.0))
+    (tmp_path / "back.csv").write_text("day,v\n" + "".join(f"{d},{v}\n" for d, v in zip(days[::-1], values)))
+    with pytest.raises(MalformedDataError, match=r"data row 2 \('2020-01-29'\) does not come after row 1 \('2020-01-30'\)"):
+        build_task("forecast/series", ForecastParams(series=str(tmp_path / "back.csv"), lookback=3, horizon=1))
+    (tmp_path / "stacked.csv").write_text("t,v\n" + "".join(f"{i % 15},{v}\n" for i, v in enumerate(values)))
+    with pytest.raises(MalformedDataError, match=r"data row 16 \('0'\) does not come after row 15 \('14'\)"):
+        build_task("forecast/series", ForecastParams(series=str(tmp_path / "stacked.csv"), lookback=3, horizon=1))
+    hours = [f"2020-01-01T{h:02d}:00:00Z" for h in range(24) if h not in (5, 6, 17)]  # two holes
+    (tmp_path / "hours.csv").write_text("when,v\n" + "".join(f"{h},{k}\n" for k, h in enumerate(hours)))
+    data = build_task("forecast/series", ForecastParams(series=str(tmp_path / "hours.csv"), lookback=4, horizon=1, season=6,
+                                                        val_fraction=0.2, test_fraction=0.2))
+    assert data.info.extra["n_time_gaps"] == 2 and "seasonal_naive_mse" not in data.info.extra
+    assert data.info.extra["seasonal_naive_skipped"] == "lookback 4 < season 6: the window does not hold a full season"
+
+
+def test_task_info_of_a_bad_csv_names_the_file(tmp_path):
+    from ssmem.data.task import task_info
+
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("t,x\n")
+    (tmp_path / "latin1.csv").write_bytes(b"t,x\n0,1\n1,caf\xe9\n")
+    for name, reason in (("empty", "at least one data row"), ("header", "at least one data row"), ("latin1", "not UTF-8")):
+        with pytest.raises(MalformedDataError, match=f"{name}.csv: .*{reason}"):
+            task_info("forecast/series", ForecastParams(series=str(tmp_path / f"{name}.csv")))

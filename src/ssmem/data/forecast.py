@@ -8,7 +8,9 @@ of the val/test splits forecast rows of that split (their inputs may reach back 
 
 Beside the model, ``TaskInfo.extra`` reports two naive forecasts on the same windows, in normalised units:
 *last value* (repeat ``series[t - 1]``) and *seasonal* (repeat the last full season,
-``series[t + h - season * ceil((h + 1) / season)]``), each with MSE and MAE.
+``series[t + h - season * ceil((h + 1) / season)]``; only when ``lookback`` ≥ ``season``, else
+``seasonal_naive_skipped`` says why), each with MSE and MAE. ``n_time_gaps`` counts the steps of the time column
+longer than 1.5× its median step (rows missing from the file; the windows run over them).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .task import TaskData, TaskInfo, register_task
 
 SPLITS = ("train", "val", "test")
 _MISSING = {"", "na", "nan", "null", "none"}
+_READER_VERSION = 2  # part of the cache key: bump when the arrays read from a CSV change
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,9 @@ def read_csv_series(
     """Times, values float64 ``(T, C)``, column names and the number of filled-in missing values of a CSV.
 
     ``time_column`` defaults to the first column; ``columns`` to every other column whose first value is
-    numeric. Missing values (empty, NA, NaN) are filled by linear interpolation in time.
+    numeric. Missing values (empty, NA, NaN) take the last value before them (the first value present, at the
+    start), so no filled input looks ahead. Times that repeat or go back are refused (when the time column is
+    numbers or ISO 8601 dates/times; other formats are taken in file order).
     """
     path = Path(path)
     if not path.is_file():
@@ -148,14 +153,60 @@ def read_csv_series(
                 raise MalformedDataError(path, f"data row {i + 1}, column {columns[j]!r}: {cell!r} is not a number")
     n_missing = int(np.isnan(values).sum())
     for j in range(values.shape[1]):
-        bad = np.isnan(values[:, j])
-        if bad.all():
+        if np.isnan(values[:, j]).all():
             raise MalformedDataError(path, f"column {columns[j]!r} has no values")
-        if bad.any():
-            good = np.flatnonzero(~bad)
-            values[bad, j] = np.interp(np.flatnonzero(bad), good, values[good, j])
-    times = [row[header.index(time_column)] for row in body]
+        values[:, j] = _fill_forward(values[:, j])
+    times = [row[header.index(time_column)].strip() for row in body]
+    _check_time_order(path, time_column, times)
     return times, values, tuple(columns), n_missing
+
+
+def _fill_forward(column: np.ndarray) -> np.ndarray:
+    """Missing values (NaN) take the last value before them, so no input sees a later row (a forecast target);
+    missing values at the start take the first value present."""
+    present = ~np.isnan(column)
+    last = np.maximum.accumulate(np.where(present, np.arange(len(column)), -1))
+    return column[np.where(last >= 0, last, np.argmax(present))]
+
+
+def parse_times(times: list[str]) -> np.ndarray | None:
+    """Seconds (or plain numbers) of a time column, or None when a cell is neither a number nor an ISO 8601
+    date/time (``2012-01-01``, ``2012-01-01T13:30:00Z``, ``1991 W06``); zone-less times are read as UTC."""
+    from datetime import datetime, timezone
+
+    out = np.empty(len(times))
+    try:
+        for i, cell in enumerate(times):
+            if _is_number(cell):
+                out[i] = float(cell)
+                continue
+            moment = datetime.fromisoformat(cell.replace(" W", "-W"))
+            out[i] = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    except ValueError:
+        return None
+    return out
+
+
+def _check_time_order(path: Path, time_column: str, times: list[str]) -> None:
+    """Refuse a time column that repeats or goes back (rows must be one series in time order)."""
+    seconds = parse_times(times)
+    if seconds is None or len(seconds) < 2:
+        return  # times in a format not read here: the file order is taken as the time order
+    back = np.flatnonzero(np.diff(seconds) <= 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise MalformedDataError(path, f"time column {time_column!r}: data row {i + 1} ({times[i]!r}) does not come "
+                                       f"after row {i} ({times[i - 1]!r}); rows must be one series in time order "
+                                       "(sort the file, or keep one series of a stacked file)")
+
+
+def count_time_gaps(times: list[str]) -> int:
+    """Steps of a time column longer than 1.5× its median step (missing rows); 0 when the times are not read."""
+    seconds = parse_times(times)
+    if seconds is None or len(seconds) < 3:
+        return 0
+    steps = np.diff(seconds)
+    return int(np.sum(steps > 1.5 * np.median(steps)))
 
 
 def _value_columns(header: list[str], body: list[list[str]], time_column: str) -> tuple[str, ...]:
@@ -212,7 +263,7 @@ def _resolve(params: ForecastParams) -> tuple[Path, str | None, tuple[str, ...],
 
 def _build_arrays(params: ForecastParams, data_seed: int) -> dict[str, np.ndarray]:
     path, time_column, columns, targets, season, where = _resolve(params)
-    _, values, columns, n_missing = read_csv_series(path, time_column=time_column, columns=columns, where=where)
+    times, values, columns, n_missing = read_csv_series(path, time_column=time_column, columns=columns, where=where)
     targets = targets or columns
     unknown = [t for t in targets if t not in columns]
     if unknown:
@@ -226,7 +277,7 @@ def _build_arrays(params: ForecastParams, data_seed: int) -> dict[str, np.ndarra
     series = (values - mean) / std
     rng = np.random.default_rng(data_seed)
     bounds = {"train": (params.lookback, cut_val), "val": (max(cut_val, params.lookback), cut_test), "test": (max(cut_test, params.lookback), n_rows)}
-    arrays = {"series": series, "mean": mean, "std": std, "columns": np.array(columns), "targets": np.array([columns.index(t) for t in targets]), "season": np.array(season), "n_missing": np.array(n_missing)}
+    arrays = {"series": series, "mean": mean, "std": std, "columns": np.array(columns), "targets": np.array([columns.index(t) for t in targets]), "season": np.array(season), "n_missing": np.array(n_missing), "n_time_gaps": np.array(count_time_gaps(times))}
     for split, (lo, hi) in bounds.items():
         ends = _window_ends(lo, hi, params.horizon, params.stride)
         if len(ends) == 0:
@@ -240,10 +291,16 @@ def _build_arrays(params: ForecastParams, data_seed: int) -> dict[str, np.ndarra
 def forecast_info(params: ForecastParams) -> TaskInfo:
     """What a model needs to know; reads only a CSV's header and first row to count its columns."""
     path, time_column, columns, targets, _, _ = _resolve(params)
-    if not columns:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header, body = [h.strip() for h in next(reader)], list(reader)
+    if not columns and path.is_file():  # (a missing file is named when the task is built)
+        problem = _header_problem(path, time_column, columns, targets)
+        if problem:
+            raise MalformedDataError(path, problem.removeprefix(f"{path}: "))
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as handle:
+                reader = csv.reader(handle)
+                header, body = [h.strip() for h in next(reader)], list(reader)
+        except UnicodeDecodeError as err:
+            raise MalformedDataError(path, f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
         time_column = time_column or header[0]
         columns = _value_columns(header, body, time_column)
     n_targets = len(targets or columns)
@@ -254,7 +311,7 @@ def forecast_info(params: ForecastParams) -> TaskInfo:
 def build_forecast(params: ForecastParams, *, seed: int, data_dir: Path | None) -> TaskData:
     data_seed = data_seed_of(params, seed)
     path = _resolve(params)[0]
-    arrays = cached("forecast/series", params, data_seed, lambda: _build_arrays(params, data_seed), extra=file_fingerprint([path]) if path.is_file() else None)
+    arrays = cached("forecast/series", params, data_seed, lambda: _build_arrays(params, data_seed), extra={"reader": _READER_VERSION, "files": file_fingerprint([path]) if path.is_file() else None})
     series = arrays["series"]  # float64; the datasets hold a float32 copy
     targets = arrays["targets"]
     season = int(arrays["season"])
@@ -285,6 +342,9 @@ def build_forecast(params: ForecastParams, *, seed: int, data_dir: Path | None) 
             "mean": arrays["mean"].tolist(),
             "std": arrays["std"].tolist(),
             "n_missing_filled": int(arrays["n_missing"]),
+            "n_time_gaps": int(arrays["n_time_gaps"]),
+            **({"seasonal_naive_skipped": f"lookback {params.lookback} < season {season}: the window does not hold a "
+                                          "full season"} if season > max(1, params.lookback) else {}),
             "metrics": ["mse", "mae"],
         },
     )
@@ -313,7 +373,9 @@ def _header_problem(path: Path, time_column: str | None, columns: tuple[str, ...
             reader = csv.reader(handle)
             header = [h.strip() for h in next(reader, [])]
             first = next((row for row in reader if any(cell.strip() for cell in row)), None)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
+    except UnicodeDecodeError as err:
+        return f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
+    except (OSError, csv.Error) as err:
         return f"{path}: cannot read the header ({err})"
     missing = [c for c in dict.fromkeys((time_column or "", *columns, *targets)) if c and c not in header]
     if missing:
