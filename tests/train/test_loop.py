@@ -59,6 +59,25 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pa
     assert all(math.isfinite(r["loss"]) for r in read_metrics(tmp_path))
 
 
+def test_a_run_whose_eigenvalues_diverge_ends_as_diverged_with_its_memory_undefined(tmp_path, tiny_config):
+    """The memory recorders must not turn a divergence into a crash (the reason would be lost)."""
+    from ssmem.sweep.train_run import endpoint_memory_recorder
+
+    class PoisonAll(Callback):
+        def on_step(self, ctx):
+            if ctx.step == 6:
+                with torch.no_grad():
+                    for parameter in ctx.model.parameters():
+                        parameter.fill_(float("nan"))
+
+    cfg = tiny_config("train.record_memory_every=2", "train.memory_horizon=32")
+    result = train(cfg, tmp_path, callbacks=[PoisonAll(), endpoint_memory_recorder(horizon=32)], progress=False)
+    assert result.status == "diverged" and "the training loss became nan at step 7" in result.message
+    endpoints = np.load(tmp_path / "memory_endpoints.npz")
+    assert np.isfinite(endpoints["layer0_mf"][0]).all() and np.isnan(endpoints["layer0_mf"][1]).all()
+    assert np.isnan(endpoints["layer0_capacity"][1]).all() and endpoints["step"].tolist() == [0, 6]
+
+
 def test_gradient_clipping_bounds_the_update(tmp_path, tiny_config):
     cfg = tiny_config("optim.grad_clip=1e-8", "optim.warmup_steps=0", "optim.schedule=constant", "model.dropout=0.0", "train.max_steps=1")
     result = train(cfg, tmp_path, progress=False)

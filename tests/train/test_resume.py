@@ -97,6 +97,32 @@ def test_sigkill_mid_save_resumes_from_the_previous_checkpoint(uninterrupted, tm
     result = train(cfg, run_dir, resume=True, progress=False)
     assert without_time(read_metrics(run_dir)) == without_time(read_metrics(ref_dir))
     assert result.test_metric == ref.test_metric
+    assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]  # cleared on resume
+
+
+def test_sigterm_to_ssmem_train_mid_save_leaves_no_temporary_file(uninterrupted, tmp_path):
+    cfg, _, _ = uninterrupted
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(config_to_yaml(cfg))
+    run_dir = tmp_path / "run"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys, torch
+        from ssmem.cli import main
+        real_save = torch.save
+        def terminated_save(obj, f, *args, **kwargs):
+            if isinstance(obj, dict) and obj.get("step") == 12 and "optimizer" in obj:
+                f.write(b"PK\x03\x04 half a checkpoint")
+                os.kill(os.getpid(), signal.SIGTERM)
+            return real_save(obj, f, *args, **kwargs)
+        torch.save = terminated_save
+        sys.exit(main(["train", {str(recipe)!r}, "--run-dir", {str(run_dir)!r}, "--no-progress"]))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130 and "interrupted" in proc.stderr, proc.stderr
+    assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    assert [s for s, _ in list_checkpoints(run_dir)] == [4, 8]
 
 
 def test_a_run_dir_is_not_overwritten_and_resume_checks_the_config(uninterrupted, tiny_config):
@@ -141,6 +167,34 @@ def test_resume_without_a_checkpoint_starts_afresh(tmp_path, tiny_config):
     assert os.path.exists(tmp_path / "config.yaml") and os.path.exists(tmp_path / "result.json")
 
 
+def test_a_fresh_start_drops_the_records_of_an_earlier_attempt(uninterrupted, tmp_path, tiny_config):
+    """Killed before its first log line or checkpoint, an attempt leaves config.yaml and a step-0 recording;
+    a new run there starts its own records (it would append to the old ones) and removes cut temporary files."""
+    cfg, ref_dir, _ = uninterrupted
+    import shutil
+
+    (tmp_path / "config.yaml").write_text("old: true\n")
+    shutil.copy(ref_dir / "eigenvalues.npz", tmp_path / "eigenvalues.npz")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / ".step-00000004.pt.abc123.tmp").write_bytes(b"cut")
+    train(cfg, tmp_path, progress=False)
+    fresh = np.load(tmp_path / "eigenvalues.npz")
+    reference = np.load(ref_dir / "eigenvalues.npz")
+    assert fresh["step"].tolist() == reference["step"].tolist()
+    assert not list((tmp_path / "checkpoints").glob(".*.tmp"))
+
+
+def test_two_processes_cannot_train_in_one_run_directory(tmp_path, tiny_config):
+    from ssmem._io import FolderBusyError, exclusive_folder
+
+    with exclusive_folder(tmp_path, "wait"):
+        with pytest.raises(FolderBusyError, match=rf"{tmp_path} is in use by another process \(pid {os.getpid()}\)"):
+            train(tiny_config("train.max_steps=2"), tmp_path, progress=False)
+    assert not (tmp_path / "config.yaml").exists()  # nothing was written
+    result = train(tiny_config("train.max_steps=2"), tmp_path, progress=False)  # the lock went with its holder
+    assert result.steps == 2
+
+
 def test_resume_without_a_checkpoint_keeps_a_finished_or_different_run(uninterrupted, tmp_path, tiny_config):
     cfg, ref_dir, _ = uninterrupted
     import shutil
@@ -164,18 +218,32 @@ def test_resume_without_a_checkpoint_keeps_a_finished_or_different_run(uninterru
     assert (started / "metrics.jsonl").read_text() == '{"step": 1, "split": "train", "loss": 9.0}\n'
 
 
-def test_resume_refuses_when_the_best_weights_are_missing(uninterrupted, tmp_path):
+def test_damaged_best_weights_stop_the_resume_and_missing_ones_fall_back_to_the_final(uninterrupted, tmp_path, capsys):
     cfg, ref_dir, ref = uninterrupted
     import shutil
 
-    copy = tmp_path / "copy"
-    shutil.copytree(ref_dir, copy)
-    assert ref.best_step is not None
-    (copy / "checkpoints" / "best.pt").unlink()
-    before = (copy / "metrics.jsonl").read_text()
-    with pytest.raises(CheckpointError, match=rf"best weights \(step {ref.best_step}\) belong in .*best.pt, which is missing"):
-        train(cfg, copy, resume=True, progress=False)
-    assert (copy / "metrics.jsonl").read_text() == before
+    damaged = tmp_path / "damaged"
+    shutil.copytree(ref_dir, damaged)
+    list_checkpoints(damaged)[-1][1].unlink()
+    saved_best = load_checkpoint(list_checkpoints(damaged)[-1][1])["best_step"]  # the resumed state's best step
+    best = damaged / "checkpoints" / "best.pt"
+    best.write_bytes(best.read_bytes()[:300])
+    before = (damaged / "metrics.jsonl").read_text()
+    with pytest.raises(CheckpointError, match=r"cannot resume .*cannot load checkpoint .*best.pt.*Remove it to resume "
+                                              rf"anyway \(the test then uses the final weights unless a later evaluation "
+                                              rf"beats step {saved_best}\)") as caught:
+        train(cfg, damaged, resume=True, progress=False)
+    assert "Older checkpoints here" not in str(caught.value)  # they would not help: best.pt is not a step checkpoint
+    assert (damaged / "metrics.jsonl").read_text() == before
+
+    best.unlink()  # as the error advises: the run finishes, and says what its test used
+    result = train(cfg, damaged, resume=True, progress=False)
+    assert f"best.pt (the best weights, step {saved_best}) is missing" in capsys.readouterr().err
+    assert result.status == "completed" and result.steps == ref.steps and result.best_step == ref.best_step
+    if ref.best_step == saved_best:  # no later evaluation rewrote best.pt: the test is the final weights'
+        assert result.test_metric == result.final_test_metric and "is missing" in result.message
+    else:  # a later evaluation wrote new best weights: the test is the uninterrupted run's
+        assert result.test_metric == ref.test_metric and not result.message
 
 
 def _copy_without_newest_checkpoint(ref_dir, tmp_path):

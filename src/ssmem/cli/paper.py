@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import signal
 
-from . import nonnegative_int
+from . import nonnegative_int, stop_on_sigterm
 
 HELP = "run the main job: theory experiments, the LRA grid and the report, into one folder (resumable)"
 
@@ -27,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scale is not None and (args.quick or args.grid):
         raise CLIError(f"--scale {args.scale} picks the LRA grid without --quick and --grid; give one of the three")
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    stop_on_sigterm()
     result = run_paper(args.out, quick=args.quick, scale=args.scale or "cpu", seed=args.seed, grid=args.grid,
                        progress=not args.no_progress)
     print("\nfindings:")
@@ -39,7 +38,3 @@ def run(args: argparse.Namespace) -> int:
           f"{result.wall_time_s:.0f} s")
     print(f"report: {result.report_html}")
     return 1 if result.experiments_failed or result.sweep_counts.get("failed") else 0
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt

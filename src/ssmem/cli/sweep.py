@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
-from . import positive_int
+from . import positive_int, stop_on_sigterm
 
 HELP = "run a sweep grid (recipes x eigenvalue sets x train modes x seeds) into a SQLite results store"
 
@@ -33,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
         for spec in specs:
             print(f"{spec.run_id}  {spec.recipe}  {' '.join(spec.overrides)}")
         return 0
-    # a scheduler's SIGTERM stops like Ctrl-C: the current run is given back and resumes next time
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    stop_on_sigterm()  # the current run is given back and resumes next time
     summary = run_sweep(grid, store=args.store, runs_dir=args.runs_dir, shard=shard,
                         retry_failed=args.retry_failed, progress=not args.no_progress, max_runs=args.max_runs)
     counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items())
@@ -45,7 +43,3 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt

@@ -15,19 +15,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "overrides", nargs=argparse.REMAINDER, metavar="key=value", help="e.g. model.init=s4d-lin train.max_steps=200"
     )
     parser.add_argument("--run-dir", help="directory for config.yaml, metrics.jsonl, checkpoints (required)")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir (same "
+                        "recipe and overrides; only device, description and train.num_workers may change)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..train import load_recipe, train
-    from . import CLIError
+    from . import CLIError, stop_on_sigterm
     from ._overrides import split_overrides
 
     split_overrides(args, {"--run-dir": "value", "--resume": "flag", "--no-progress": "flag"})
     if not args.run_dir:
         raise CLIError("--run-dir DIR is required")
     cfg = load_recipe(args.recipe, args.overrides)
+    stop_on_sigterm()  # a half-written checkpoint is removed; --resume continues from the last whole one
     result = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) == 0:
         summary = {

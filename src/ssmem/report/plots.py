@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import atomic_save_figure
 from .tables import GroupRow, fmt_metric
 
 DPI = 110
@@ -22,12 +23,7 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=DPI, bbox_inches="tight")
-    _plt().close(fig)
-    tmp.replace(path)
-    return path
+    return atomic_save_figure(fig, path, dpi=DPI)  # a unique temporary name: two writers on one folder do not collide
 
 
 def _mean_curve(group: GroupRow, split: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

@@ -133,8 +133,12 @@ def run_sweep(
             n_this_call += 1
             spec = by_id[claim.run_id]
             run_dir = runs_dir / spec.run_id
-            _prepare_run_dir(run_dir, resume=claim.resume, attempt=claim.attempt)
-            db.set_run_dir(claim, run_dir.resolve())
+            try:
+                _prepare_run_dir(run_dir, resume=claim.resume, attempt=claim.attempt)
+                db.set_run_dir(claim, run_dir.resolve())
+            except BaseException:  # e.g. --runs-dir under a file: the run goes back to pending, not left running
+                db.release(claim)
+                raise
             counts = db.counts(ids)
             bar.message(f"[{counts['done'] + 1}/{len(specs)}] {spec.run_id}"
                         + (f" (resuming, attempt {claim.attempt})" if claim.resume else ""), say)
@@ -174,7 +178,10 @@ def _run_one(db: Store, claim: Claim, spec: RunSpec, run_dir: Path, run_fn: RunF
         db.fail(claim, f"run ended with status {status!r}: {result.get('message', '')}".strip(), result)
         say(f"  failed: {spec.run_id}: status {status}")
         return False
-    db.finish(claim, result)
+    if not db.finish(claim, result):
+        say(f"  warning: {spec.run_id}: another worker took this run over (its heartbeat was older than the "
+            f"stale limit); this worker's result stays in {run_dir} but not in the store")
+        return False
     return True
 
 
@@ -209,8 +216,14 @@ class _Heartbeat:
         store = None
         try:
             while not self._stop.wait(self.every):
-                store = store or Store(self.path)
-                store.heartbeat(self.claim)
+                try:
+                    store = store or Store(self.path)
+                    if not store.heartbeat(self.claim):
+                        return  # the claim was lost: nothing left to keep alive
+                except Exception:  # noqa: BLE001  (a locked or briefly unreachable store: beat again next time)
+                    if store is not None:
+                        store.close()
+                    store = None
         finally:
             if store is not None:
                 store.close()

@@ -158,7 +158,15 @@ class MemoryRecorder(_Recorder):
                 rows = [upper_half(row) for row in modes]
             else:
                 rows = list(modes)
-            profiles = [memory_function(row, horizon=self.horizon, max_delay=self.max_delay) for row in rows]
-            out[f"layer{i}_mf"] = np.mean([p.mf for p in profiles], axis=0)
-            out[f"layer{i}_capacity"] = np.asarray([p.capacity for p in profiles], dtype=np.float64)
+            mf, capacity = [], []
+            for row in rows:
+                if np.isfinite(row).all():
+                    profile = memory_function(row, horizon=self.horizon, max_delay=self.max_delay)
+                    mf.append(profile.mf)
+                    capacity.append(profile.capacity)
+                else:  # a diverged channel: its memory is undefined, and the run ends as "diverged", not here
+                    mf.append(np.full(self.max_delay + 1, np.nan))
+                    capacity.append(np.nan)
+            out[f"layer{i}_mf"] = np.mean(mf, axis=0)
+            out[f"layer{i}_capacity"] = np.asarray(capacity, dtype=np.float64)
         return out

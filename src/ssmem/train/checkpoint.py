@@ -78,7 +78,7 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         # file, so only the error's kind is quoted then
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         cause = type(err).__name__ + ("" if not first or "weights_only" in str(err) else f": {first}")
-        in_run = path.parent.name == CHECKPOINT_DIR
+        in_run = path.parent.name == CHECKPOINT_DIR and _NAME.match(path.name) is not None  # a step checkpoint
         older = [p.name for _, p in list_checkpoints(path.parent.parent) if p != path] if in_run else []
         hint = f" Older checkpoints here: {', '.join(older)} (remove {path.name} to resume from them)." if older else ""
         raise CheckpointError(

@@ -18,6 +18,7 @@ was written up to step k.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -60,7 +61,7 @@ from .config import (
     task_params,
     to_plain,
 )
-from .._io import atomic_write_text
+from .._io import atomic_write_text, exclusive_folder, remove_leftover_temporaries
 from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
 from .recipes import read_yaml
 
@@ -233,6 +234,22 @@ def _check_same_run(run_dir: Path, cfg: RunConfig, saved: dict[str, Any], source
         raise CheckpointError(f"cannot resume {run_dir}: the configuration differs from {source}'s: " + "; ".join(diffs))
 
 
+def _check_best_weights(run_dir: Path, best_file: Path, best_step: int, main: bool) -> None:
+    """Before a resumed run trains on: its best weights load (a damaged file is named now, not after training),
+    or, when they are gone, the test will use the final weights unless a later evaluation beats step
+    ``best_step`` (a warning)."""
+    if not best_file.exists():
+        if main:
+            print(f"ssmem train: warning: {best_file} (the best weights, step {best_step}) is missing: unless a "
+                  "later evaluation beats it, the test uses the final weights", file=sys.stderr)
+        return
+    try:
+        load_checkpoint(best_file)
+    except CheckpointError as err:
+        raise CheckpointError(f"cannot resume {run_dir}: {str(err).rstrip('.')}. Remove it to resume anyway (the test then uses the "
+                              f"final weights unless a later evaluation beats step {best_step}).") from None
+
+
 def _check_resume_without_checkpoint(run_dir: Path, cfg: RunConfig) -> None:
     """``--resume`` found no checkpoint: the run starts over, unless that would replace a finished run or one
     with another configuration."""
@@ -301,7 +318,10 @@ def train(
     cfg = config_from_dict(config_to_dict(cfg))  # a checked, private copy
     dist = distributed.setup(cfg.device)
     try:
-        result = _train(cfg, run_dir, dist, resume=resume, callbacks=list(callbacks), progress=progress)
+        # one process writes a run directory at a time (two would interleave their metrics and checkpoints)
+        busy = "wait for it to end, or choose another run directory (nothing was changed)"
+        with exclusive_folder(run_dir, busy) if dist.is_main else contextlib.nullcontext():
+            result = _train(cfg, run_dir, dist, resume=resume, callbacks=list(callbacks), progress=progress)
     except BaseException:
         distributed.teardown(dist, clean=False)
         raise
@@ -326,27 +346,27 @@ def _train(
     if not resume and (ckpt_path is not None or (run_dir / METRICS_FILE).exists()):
         raise ValueError(f"{run_dir} already holds a run; resume it (--resume) or choose another run directory")
     state = load_checkpoint(ckpt_path) if (resume and ckpt_path is not None) else None
+    best_file = run_dir / CHECKPOINT_DIR / BEST_FILE
     if state is not None:
         _check_same_run(run_dir, cfg, state["config"], "the checkpoint")
         for recorder in (EigenvalueRecorder, MemoryRecorder):  # read before anything is changed
             if (run_dir / recorder.filename).exists():
                 read_recording(run_dir / recorder.filename)
-        if state["best_step"] is not None and not (run_dir / CHECKPOINT_DIR / BEST_FILE).exists():
-            raise CheckpointError(
-                f"cannot resume {run_dir}: its best weights (step {state['best_step']}) belong in "
-                f"{run_dir / CHECKPOINT_DIR / BEST_FILE}, which is missing, so the test could not use them "
-                "(nothing was changed)"
-            )
+        if state["best_step"] is not None:
+            _check_best_weights(run_dir, best_file, int(state["best_step"]), main)
     elif resume:
         _check_resume_without_checkpoint(run_dir, cfg)
     if main:
+        for folder in (run_dir, run_dir / CHECKPOINT_DIR):  # writes cut short by a kill (this process holds the lock)
+            remove_leftover_temporaries(folder)
         (run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG_FILE, config_to_yaml(cfg))
         if state is not None:
             for problem in _truncate_metrics(run_dir, int(state["step"]), tc.log_every):
                 print(f"ssmem train: warning: {problem}", file=sys.stderr)
-        elif (run_dir / METRICS_FILE).exists():  # resumed before any checkpoint existed: start over
-            (run_dir / METRICS_FILE).unlink()
+        else:  # a fresh start, or resumed before any checkpoint existed: no record of an earlier attempt stays
+            for name in (METRICS_FILE, EigenvalueRecorder.filename, MemoryRecorder.filename):
+                (run_dir / name).unlink(missing_ok=True)
     distributed.barrier(dist)
     log = _MetricsLog(run_dir / METRICS_FILE, main)
 
