@@ -117,6 +117,29 @@ def test_horizon_shorter_than_rank_remembers_everything():
     profile = memory_function(modes, horizon=10)
     np.testing.assert_allclose(profile.mf, np.ones(10), atol=1e-12)
     assert profile.rank == 32 and profile.capacity == pytest.approx(10.0)
+    big = memory_function(discrete_eigenvalues("lin", 600, dt=1.0), horizon=512)  # was 0.13 at some delays
+    assert big.method == "full-window" and big.mf.min() == 1.0 and big.capacity == 512
+
+
+@pytest.mark.parametrize("name, d_state, rank", [("s4d-real", 512, 256), ("s4d-lin", 512, 511)])
+def test_rational_arnoldi_stays_orthonormal_for_hundreds_of_modes(name, d_state, rank):
+    """Slow modes (Δ = 0.001) at N = 512 take the Arnoldi route; one Gram–Schmidt pass per step let its basis
+    drift (Σ MF was 192 for rank 256). Orthonormal columns give Σ MF = rank and MF ≤ 1 without clipping."""
+    from ssmem.memory import memory_basis
+
+    modes = discrete_eigenvalues(name, d_state, dt=0.001)
+    basis = memory_basis(modes, horizon=1024)
+    assert basis.shape == (1024, rank)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(rank), atol=1e-10)
+    profile = memory_function(modes, horizon=1024)
+    assert profile.method == "rational-arnoldi" and profile.mf.sum() == pytest.approx(rank, abs=1e-8)
+
+
+def test_powers_that_leave_float64_are_refused_with_the_horizon_that_fits():
+    with pytest.raises(ValueError, match=r"eigenvalue 1\.5\+0j .* within the horizon T = 1024 .*at most 740"):
+        memory_function(np.array([1.5, 0.5 + 0.3j]), horizon=1024)
+    profile = memory_function(np.array([1.5, 0.5 + 0.3j]), horizon=740)
+    assert profile.capacity == pytest.approx(3.0, abs=1e-9) and np.isfinite(profile.mf).all()
 
 
 def test_infinite_horizon_default_length_captures_the_capacity():

@@ -26,7 +26,8 @@ For a finite horizon T (the state sees only u_{t-T+1..t}) the basis truncated to
 every mode forgets well within T it is nearly orthonormal and a QR (Cholesky QR, twice) re-orthonormalises it
 accurately ("takenaka-malmquist"). When modes are slow compared with T (small Δ, or |λ| ≥ 1 such as the running
 sum of linear attention) the truncated basis is numerically rank-deficient; S_T is then built on the window
-itself by rational Arnoldi ("rational-arnoldi"), which is accurate for any spectrum.
+itself by rational Arnoldi ("rational-arnoldi"), which is accurate for any spectrum whose powers stay within
+float64 over the window. With at least T distinct eigenvalues S_T is all of ℝ^T and MF ≡ 1 ("full-window").
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .profile import MemoryProfile
 
 METHOD = "takenaka-malmquist"
 ARNOLDI_METHOD = "rational-arnoldi"
+FULL_WINDOW_METHOD = "full-window"  # rank ≥ T: the memory subspace is all of ℝ^T, MF ≡ 1
 # truncated Takenaka–Malmquist bases worse conditioned than this go through rational Arnoldi (error ~ eps·cond)
 MAX_KAUTZ_COND = 1e4
 # the infinite-horizon MF is written until the unseen tail holds less than this much capacity (or the cap)
@@ -127,13 +129,15 @@ def _kautz_columns(real: np.ndarray, cplx: np.ndarray, length: int):
 
 
 def _orthogonalize(q: np.ndarray, k: int, w: np.ndarray) -> np.ndarray:
-    """w minus its projection on the first k columns of q: classical Gram–Schmidt, repeated while a pass
-    removes more than half of w's norm ("twice is enough"), so the result is orthogonal to rounding."""
+    """w minus its projection on the first k columns of q: classical Gram–Schmidt twice ("twice is enough"),
+    a third pass when the second still removed more than half of w's norm, so the result is orthogonal to
+    rounding. (One pass is not enough even when it removes little: its rounding error, multiplied through
+    hundreds of Arnoldi steps, left bases of N ≥ 256 modes visibly non-orthonormal.)"""
     basis = q[:, :k]
-    for _ in range(3):
+    for done in range(3):
         before = np.linalg.norm(w)
         w = w - basis @ (basis.conj().T @ w)
-        if np.linalg.norm(w) > 0.5 * before:
+        if done >= 1 and np.linalg.norm(w) > 0.5 * before:
             break
     return w
 
@@ -213,12 +217,29 @@ def _finite_basis(real: np.ndarray, cplx: np.ndarray, horizon: int) -> tuple[np.
     rational Arnoldi basis, built on the window itself, is used instead.
     """
     rank = real.size + 2 * cplx.size
+    if rank >= horizon:  # T distinct exponentials span all of ℝ^T (a Vandermonde matrix of distinct nodes)
+        return np.eye(horizon), FULL_WINDOW_METHOD
     stationary = bool(np.all(np.abs(real) < 1) and np.all(np.abs(cplx) < 1))
-    if stationary and rank <= horizon:
+    if stationary:
         q = _truncated_kautz_basis(real, cplx, horizon)
         if q is not None:
             return q, METHOD
+    _check_powers_fit(real, cplx, horizon)
     return _rational_arnoldi_basis(real, cplx, horizon), ARNOLDI_METHOD
+
+
+def _check_powers_fit(real: np.ndarray, cplx: np.ndarray, horizon: int) -> None:
+    """Refuse eigenvalues whose powers λ^τ, τ < T, pass e^300 ≈ 1e130: the basis is built from vectors holding
+    them, and their squared norms would leave float64's range (the basis would be NaN)."""
+    poles = np.concatenate([real + 0j, cplx])
+    growth = (horizon - 1) * np.log(np.maximum(np.abs(poles), 1e-300))
+    bad = poles[growth > 300]
+    if bad.size:
+        largest = bad[np.argmax(np.abs(bad))]
+        limit = int(300 / np.log(abs(largest))) + 1
+        raise ValueError(f"eigenvalue {largest:.6g} (|λ| = {abs(largest):.6g}) grows past float64's range within "
+                         f"the horizon T = {horizon} (|λ|^(T-1) ≈ 1e{growth.max() / np.log(10):.0f}); use a "
+                         f"horizon of at most {limit} for it")
 
 
 def _check_stationary(real: np.ndarray, cplx: np.ndarray) -> None:
