@@ -41,14 +41,19 @@ def test_wrong_size_names_both_sizes():
         set_eigenvalues(user_set(MODES), 8)
 
 
-@pytest.mark.parametrize("bad", [np.array([1.2 + 0j]), np.array([0.0 + 0j]), np.array([np.nan + 0j])])
-def test_unstable_or_invalid_values_are_refused(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad, named", [
+    (np.array([0.5 + 0.1j, 1.2 + 0j]), r"0 < \|A_bar\| < 1 .*got 1\.2\+0j \(index 1\)"),
+    (np.array([0.0 + 0j]), r"0 < \|A_bar\| < 1 .*continuous_eigenvalues.*got 0\+0j \(index 0\)"),
+    (np.array([0.5 + 0j, np.nan + 0j]), r"must be finite numbers; got nan\+0j \(index 1\)"),
+    (np.linspace(1.5, 2.0, 6) + 0j, r"got 1\.5\+0j \(index 0\), .* \(index 3\) and 2 more"),
+])
+def test_unstable_or_invalid_values_are_refused_by_value_and_index(bad, named):
+    with pytest.raises(ValueError, match=named):
         user_set(bad)
 
 
 def test_continuous_user_set_needs_negative_real_part():
-    with pytest.raises(ValueError, match="Re\\(A\\) < 0"):
+    with pytest.raises(ValueError, match=r"Re\(A\) < 0 \(stability\); got 0\.1\+1j \(index 0\)"):
         user_set(np.array([0.1 + 1j]), domain="continuous")
     ok = user_set(np.array([-0.5 + 1j, -0.5 + 2j]), domain="continuous")
     np.testing.assert_array_equal(continuous_eigenvalues(ok, 4), [-0.5 + 1j, -0.5 + 2j])

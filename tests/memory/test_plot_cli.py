@@ -57,6 +57,12 @@ def test_cli_infinite_horizon_max_delay_and_user_file(tmp_path):
     (reloaded,) = json.loads(again.read_text())["results"]
     assert reloaded["eigs"] == "inf" and reloaded["d_state"] == 32
     np.testing.assert_allclose(reloaded["mf"], result["mf"], atol=1e-15)
+    # a file named by --eigs takes its own size too (it asked for the default d_state 32)
+    (tmp_path / "two.txt").write_text("0.5 0.1\n0.3 0.2\n")
+    third = tmp_path / "third.json"
+    assert main(["memory", "--eigs", str(tmp_path / "two.txt"), "--max-delay", "9", "--json", str(third)]) == 0
+    (by_name,) = json.loads(third.read_text())["results"]
+    assert by_name["d_state"] == 4 and by_name["capacity"] == pytest.approx(4.0)
 
 
 def test_cli_table_and_errors(capsys):

@@ -85,6 +85,8 @@ def test_comparison_echo_state_and_linear_attention():
     stationary = compare_memory(("s4d-inv",), d_state=8, horizon=None)
     assert [r.system for r in stationary.rows] == ["S4D s4d-inv", "echo-state RNN (rho=0.9)"]
     assert "no stationary memory" in stationary.notes[0]
+    short = compare_memory(("s4d-inv",), d_state=8, horizon=5)  # shorter than the 10 delays of the accuracy
+    assert short.rows[0].accuracy == pytest.approx(short.rows[0].profile.mf.mean())
 
 
 def test_echo_state_rejects_unstable_radius():

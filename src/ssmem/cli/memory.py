@@ -73,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--max-delay must be < --horizon ({args.horizon}); got {args.max_delay}")
     eigs = args.eigs if args.eigs is not None else ("" if args.eigs_file else DEFAULT_SETS)
     names = [n.strip() for n in eigs.split(",") if n.strip()]
-    # (set, its state size): a named set takes --d-state (default 32), a file its own size unless --d-state is given
-    sets = [(resolve_set(n), args.d_state or 32) for n in names]
+    # (set, its state size): a named set takes --d-state (default 32), a file (by --eigs or --eigs-file) its own
+    # size unless --d-state is given
+    sets = [(s, args.d_state or (2 * s.n_modes if s.n_modes else 32)) for s in map(resolve_set, names)]
     sets += [(s, args.d_state or 2 * s.n_modes) for s in map(load_eigenvalues, args.eigs_file)]
     if not sets:
         raise CLIError("no eigenvalue sets: give --eigs and/or --eigs-file")

@@ -41,12 +41,19 @@ def user_set(values: np.ndarray, *, domain: Domain = "discrete", name: str = "us
     if domain not in ("continuous", "discrete"):
         raise ValueError(f"domain must be 'continuous' or 'discrete', got {domain!r}")
     modes = upper_half(np.asarray(values))
-    if modes.size == 0 or not np.all(np.isfinite(modes)):
-        raise ValueError("user eigenvalues must be a non-empty array of finite numbers")
-    if domain == "continuous" and np.any(modes.real >= 0):
-        raise ValueError("continuous-time eigenvalues must have Re(A) < 0 (stability)")
-    if domain == "discrete" and np.any((np.abs(modes) >= 1) | (modes == 0)):
-        raise ValueError("discrete eigenvalues must satisfy 0 < |A_bar| < 1 (stability)")
+    if modes.size == 0:
+        raise ValueError("user eigenvalues must be a non-empty array of finite numbers; got none")
+    checks = [(~np.isfinite(modes), "user eigenvalues must be finite numbers")]
+    if domain == "continuous":
+        checks.append((modes.real >= 0, "continuous-time eigenvalues must have Re(A) < 0 (stability)"))
+    else:
+        checks.append(((np.abs(modes) >= 1) | (modes == 0), "discrete eigenvalues must satisfy 0 < |A_bar| < 1 "
+                       "(stability; continuous-time eigenvalues go in a .json under 'continuous_eigenvalues')"))
+    for bad, rule in checks:
+        if np.any(bad):
+            index = np.flatnonzero(bad)
+            shown = ", ".join(f"{modes[i]:.6g} (index {i})" for i in index[:4])
+            raise ValueError(f"{rule}; got {shown}" + (f" and {index.size - 4} more" if index.size > 4 else ""))
 
     def make(n_modes: int, rng: np.random.Generator) -> np.ndarray:
         if n_modes != modes.size:

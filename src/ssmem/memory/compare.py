@@ -98,7 +98,8 @@ def compare_memory(
     notes: list[str] = []
 
     def add(system: str, profile: MemoryProfile) -> None:
-        rows.append(ComparisonRow(system, d_state, profile, profile.memory_length(threshold), profile.accuracy(n_delays)))
+        accuracy = profile.accuracy(min(n_delays, profile.mf.size))  # (a horizon shorter than n_delays: all of it)
+        rows.append(ComparisonRow(system, d_state, profile, profile.memory_length(threshold), accuracy))
 
     for name in sets:
         modes = discrete_eigenvalues(name, d_state, dt=dt, seed=seed)
