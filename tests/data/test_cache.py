@@ -107,7 +107,9 @@ def test_a_task_build_fills_and_reuses_the_cache(tmp_path, monkeypatch):
     assert all(np.array_equal(first.train[i][0], again.train[i][0]) for i in range(5))
 
 
-def test_building_reports_progress_only_when_asked(tmp_path, capsys):
+def test_building_reports_progress_only_when_asked(tmp_path, capsys, monkeypatch):
+    import sys
+
     from ssmem.data._progress import data_progress
     from ssmem.data.pathfinder import PathfinderParams
 
@@ -116,6 +118,7 @@ def test_building_reports_progress_only_when_asked(tmp_path, capsys):
 
     quiet = build_task("lra/pathfinder", params("quiet"))
     assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # bars are drawn on terminals only
     with data_progress(True):
         shown = build_task("lra/pathfinder", params("shown"))
         again = build_task("lra/pathfinder", params("shown"))  # from the cache: nothing to report

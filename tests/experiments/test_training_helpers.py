@@ -54,7 +54,7 @@ def test_memory_length_is_the_last_delay_above_threshold():
     assert memory_length(np.zeros(4)) == -1
 
 
-def test_fit_shows_a_bar_per_fit_only_when_asked_and_trains_the_same(capsys):
+def test_fit_shows_a_bar_per_fit_only_when_asked_and_trains_the_same(capsys, monkeypatch):
     def train() -> FitResult:
         bank = ChannelBank(2, 8, init="s4d-lin", dt=0.05, train="all", seed=0)
         u = gaussian_inputs(16, 32, seed=0)
@@ -63,6 +63,12 @@ def test_fit_shows_a_bar_per_fit_only_when_asked_and_trains_the_same(capsys):
 
     quiet = train()
     assert capsys.readouterr().err == ""
+    with fit_progress("demo", True):  # stderr is not a terminal: no bar (a log file would fill with redraws)
+        train()
+    assert capsys.readouterr().err == ""
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     with fit_progress("demo", True):
         shown, again = train(), train()
     err = capsys.readouterr().err

@@ -22,7 +22,8 @@ class _FitBars:
         from tqdm import tqdm
 
         self.count += 1
-        return tqdm(range(total), desc=f"{self.name}: fit {self.count}", unit="step", leave=False, dynamic_ncols=True)
+        return tqdm(range(total), desc=f"{self.name}: fit {self.count}", unit="step", leave=False, dynamic_ncols=True,
+                    disable=None)
 
 
 _ACTIVE: contextvars.ContextVar[_FitBars | None] = contextvars.ContextVar("ssmem_fit_progress", default=None)

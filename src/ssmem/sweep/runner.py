@@ -238,7 +238,7 @@ class _ProgressBar:
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, initial=counts["done"] + counts["failed"], desc=f"sweep {name}",
-                             unit="run", file=sys.stderr, dynamic_ncols=True)
+                             unit="run", file=sys.stderr, dynamic_ncols=True, disable=None)  # no bar off a terminal
             self._bar.set_postfix_str(_postfix(counts))
 
     def message(self, text: str, say: Callable[[str], None]) -> None:

@@ -487,7 +487,7 @@ def _train(
     if progress and main:
         from tqdm import tqdm
 
-        bar = tqdm(total=total, initial=step, desc=cfg.task.name, unit="step", dynamic_ncols=True)
+        bar = tqdm(total=total, initial=step, desc=cfg.task.name, unit="step", dynamic_ncols=True, disable=None)
 
     while step < total and status == "completed":
         epoch, start = divmod(step, per_epoch)
