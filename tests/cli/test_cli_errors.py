@@ -102,6 +102,22 @@ def test_runs_filter_names_unknown_keys_and_values(tmp_path, capsys):
     assert "no run has eigs = 'nosuch'; values in the store: s4d-inv, s4d-lin" in capsys.readouterr().err
     assert main([*argv, "--filter", "eigs=s4d-inv"]) == 0
     assert "1 runs: pending 1" in capsys.readouterr().out
+    # a value held only by runs of another status is no error: no run matches both
+    assert main([*argv, "--status", "done", "--filter", "eigs=s4d-inv"]) == 0
+    assert capsys.readouterr().out.strip().endswith("0 runs")
+
+
+def test_readers_leave_an_empty_file_alone_and_stores_are_named(tmp_path, capsys):
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    assert main(["runs", "--store", str(empty)]) == 2
+    assert f"{empty} is not a results store: it holds no tables" in capsys.readouterr().err
+    assert main(["report", str(empty), "--out", str(tmp_path / "report")]) == 2
+    assert "is not a results store" in capsys.readouterr().err and empty.read_bytes() == b""
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"name": "g", "recipes": ["memory/delay"]}))
+    assert main(["sweep", str(grid), "--store", str(tmp_path), "--no-progress"]) == 1  # a folder as the store
+    assert f"store {tmp_path}: unable to open database file" in capsys.readouterr().err
 
 
 def test_eigs_takes_a_files_size_from_the_file(tmp_path, capsys):
@@ -134,9 +150,12 @@ def test_machine_errors_are_one_line_not_a_traceback(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("a file where a run directory should go")
     argv = ["train", "memory/delay", "train.max_steps=1", "--run-dir", str(blocker / "run"), "--no-progress"]
-    assert main(argv) == 1
+    assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("ssmem train: error: NotADirectoryError:") and "Traceback" not in err
+    assert err.startswith(f"ssmem train: error: {blocker / 'run'}") and "a part of this path is a file" in err
+    assert "Traceback" not in err
+    assert main(["experiment", "fig1", "--quick", "--out", str(blocker / "sub")]) == 2
+    assert "a part of this path is a file, not a folder" in capsys.readouterr().err
 
 
 def test_memory_files_keep_their_size_even_when_named_like_a_set(tmp_path, capsys):

@@ -71,6 +71,13 @@ def test_run_experiment_writes_the_pinned_json(tmp_path, monkeypatch):
         run_experiment("dummy", tmp_path / "out", quick=False, seed=5)
     assert not (tmp_path / "out" / "results.json").exists()
 
+    # a folder holding another experiment's results is refused, not overwritten
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "results.json").write_text(json.dumps({"name": "fig1"}))
+    with pytest.raises(ValueError, match=r"holds the results of experiment 'fig1'; give each experiment its own"):
+        run_experiment("dummy", tmp_path / "taken", quick=False, seed=5)
+    assert json.loads((tmp_path / "taken" / "results.json").read_text()) == {"name": "fig1"}
+
 
 def test_load_of_a_missing_folder_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="no experiment results"):
@@ -85,6 +92,8 @@ def test_cli_lists_and_rejects(capsys, tmp_path):
     assert "valid choices" in capsys.readouterr().err
     assert main(["experiment", "fig1"]) == 2
     assert "--out DIR is required" in capsys.readouterr().err
+    assert main(["experiment", "nope"]) == 2  # the bad name is named first, not the missing --out
+    assert "unknown experiment 'nope'; valid choices:" in capsys.readouterr().err
     (tmp_path / "a_file").write_text("")
     assert main(["experiment", "fig1", "--out", str(tmp_path / "a_file")]) == 2
     assert f"the output folder {str(tmp_path / 'a_file')!r} is a file" in capsys.readouterr().err

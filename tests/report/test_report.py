@@ -340,3 +340,22 @@ def test_reservoir_runs_that_keep_the_recipe_value_pair_with_the_learnable_runs_
     # runs whose configs disagree on the value stay unpaired rather than guessed
     runs[-1].config = {"optim": {"ssm_lr": 0.01}}
     assert reservoir_vs_learnable(group_runs(runs, extra_keys=cell_varied_keys(runs))) == []
+
+
+def test_experiment_folders_of_either_layout_are_read_and_unreadable_ones_named(tmp_path, capsys):
+    from ssmem.report.collect import load_experiments
+
+    one = tmp_path / "one"  # `ssmem experiment fig1 --out one`
+    one.mkdir()
+    (one / "results.json").write_text(json.dumps({"name": "fig1", "results": {}, "findings": []}))
+    assert [e["name"] for e in load_experiments(one)] == ["fig1"]
+    paper = tmp_path / "paper"  # `ssmem paper`'s experiments/<name>/results.json
+    for name, text in (("gradient", json.dumps({"name": "gradient"})), ("fig1", json.dumps({"name": "fig1"})),
+                       ("broken", "{not json")):
+        (paper / name).mkdir(parents=True)
+        (paper / name / "results.json").write_text(text)
+    assert [e["name"] for e in load_experiments(paper)] == ["fig1", "gradient"]  # the main job's order
+    assert f"skipping {paper / 'broken' / 'results.json'}: not valid JSON" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert load_experiments(tmp_path / "empty") == []
+    assert f"no experiment results under {tmp_path / 'empty'}" in capsys.readouterr().err

@@ -90,6 +90,18 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _wrong_kind(err: OSError) -> str:
+    """A file where a folder was needed, or the reverse, said in words with the path."""
+    path = err.filename
+    if isinstance(err, IsADirectoryError):
+        return f"{path} is a folder; name a file there"
+    if isinstance(err, FileExistsError) and path is not None and os.path.isfile(path):
+        return f"{path} is a file; name a folder (it is created when missing)"
+    if isinstance(err, NotADirectoryError):
+        return f"{path}: a part of this path is a file, not a folder"
+    return f"{path}: {err.strerror}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssmem",
@@ -125,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except CLIError as err:
         print(f"ssmem {args.verb}: error: {err}", file=sys.stderr)
+        return 2
+    except (NotADirectoryError, FileExistsError, IsADirectoryError) as err:  # a path of the wrong kind: the user's
+        print(f"ssmem {args.verb}: error: {_wrong_kind(err)}", file=sys.stderr)
         return 2
     except (ValueError, FileNotFoundError) as err:
         # library errors carry a message written for the user (bad names, bad files, bad values)

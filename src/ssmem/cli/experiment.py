@@ -26,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
         for name, experiment in EXPERIMENTS.items():
             print(f"{name:<{width}}  {experiment.description}")
         return 0
+    EXPERIMENTS.get(args.name)  # unknown names fail before any work, listing the valid ones
     if args.out is None:
         raise CLIError(f"--out DIR is required to run experiment {args.name!r}")
-    EXPERIMENTS.get(args.name)  # unknown names fail before any work, listing the valid ones
     result = run_experiment(args.name, args.out, quick=args.quick, seed=args.seed, progress=not args.no_progress)
     print(f"{result.name}: {result.wall_time_s:.1f} s, {len(result.figures)} figures in {args.out}")
     for finding in result.findings:

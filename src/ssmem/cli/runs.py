@@ -28,11 +28,12 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.store).is_file():
         raise CLIError(f"no results store at {args.store}")
     filters = [parse_override(f) for f in args.filter]
-    with Store(args.store) as store:
-        records = store.runs(status=args.status)
-    for key, wanted in filters:
+    with Store(args.store, create=False) as store:
+        records = store.runs()
+    for key, wanted in filters:  # checked against every run: --status may leave none with the value
         _check_filter(records, key, wanted)
-    records = [r for r in records if all(_matches(r.get(k), v) for k, v in filters)]
+    records = [r for r in records if (args.status is None or r.status == args.status)
+               and all(_matches(r.get(k), v) for k, v in filters)]
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=2))
         return 0

@@ -151,6 +151,15 @@ class ExperimentResult:
         return cls(**data)
 
 
+def _results_owner(path: Path) -> str | None:
+    """The experiment name in a results file, or None (no file, or one that names none)."""
+    try:
+        name = json.loads(path.read_text()).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
 def run_experiment(
     name: str, out_dir: str | Path, *, quick: bool = True, seed: int = 0, progress: bool = False
 ) -> ExperimentResult:
@@ -169,6 +178,10 @@ def run_experiment(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"the output folder {str(out)!r} is a file; name a folder (it is created when missing)")
+    other = _results_owner(out / RESULTS_FILE)
+    if other not in (None, experiment.name):
+        raise ValueError(f"{out} holds the results of experiment {other!r}; give each experiment its own folder "
+                         f"(ssmem paper writes OUT/experiments/<name>/)")
     out.mkdir(parents=True, exist_ok=True)
     # only a finished run leaves results.json: an interrupted rerun must not pass for the earlier, finished one
     (out / RESULTS_FILE).unlink(missing_ok=True)

@@ -86,7 +86,7 @@ def task_name(recipe: str, task: str | None = None) -> str:
 def load_runs(store: str | Path | Store, *, status: str | None = "done") -> list[RunData]:
     """The runs of a store (by default only the finished ones), with their curves and memory endpoints."""
     own = not isinstance(store, Store)
-    db = Store(store) if own else store
+    db = Store(store, create=False) if own else store
     try:
         records = db.runs(status=status)
     finally:
@@ -180,8 +180,10 @@ def read_memory_endpoints(path: Path) -> MemoryEndpoints | None:
 
 
 def load_experiments(directory: str | Path | None) -> list[dict[str, Any]]:
-    """Every ``results.json`` under ``directory`` (one per experiment, in the main job's order), each with
-    its folder as ``_dir``."""
+    """The experiments' results under ``directory``, each with its folder as ``_dir``: ``directory/<name>/
+    results.json`` (as ``ssmem paper`` writes them; in the main job's order), or ``directory/results.json``
+    itself (one ``ssmem experiment --out``). A file that is not valid JSON is named on stderr and left out, and
+    so is a directory that holds none."""
     if directory is None or not Path(directory).is_dir():
         return []
     from ..paper import EXPERIMENT_ORDER
@@ -190,11 +192,17 @@ def load_experiments(directory: str | Path | None) -> list[dict[str, Any]]:
         name = path.parent.name
         return (EXPERIMENT_ORDER.index(name) if name in EXPERIMENT_ORDER else len(EXPERIMENT_ORDER), name)
 
+    own = Path(directory) / "results.json"
+    paths = [own] if own.is_file() else sorted(Path(directory).glob("*/results.json"), key=order)
+    if not paths:
+        print(f"ssmem report: no experiment results under {directory} (expected {directory}/<experiment>/"
+              "results.json, or the results.json of one experiment)", file=sys.stderr)
     out = []
-    for path in sorted(Path(directory).glob("*/results.json"), key=order):
+    for path in paths:
         try:
             data = json.loads(path.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            print(f"ssmem report: skipping {path}: not valid JSON ({err})", file=sys.stderr)
             continue
         data["_dir"] = str(path.parent)
         out.append(data)

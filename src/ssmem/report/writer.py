@@ -128,7 +128,7 @@ def pooled_records(stores: Sequence[Path]) -> tuple[list[RunRecord], int]:
     chosen: dict[str, RunRecord] = {}
     repeated = set()
     for path in stores:
-        with Store(path) as db:
+        with Store(path, create=False) as db:
             for record in db.runs():
                 held = chosen.get(record.run_id)
                 if held is not None:

@@ -133,28 +133,46 @@ def retry_while_locked(operation: Callable[[], T], *, timeout_s: float, pause_s:
 class Store:
     """A sweep results store on one SQLite file (created on first use)."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_s: float = 120.0) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 120.0, create: bool = True) -> None:
+        """Open the store at ``path``; ``create=False`` (readers: ``ssmem runs``, the report) refuses a file that
+        holds no store yet instead of writing a new schema into it."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.busy_timeout_s = busy_timeout_s
-        # isolation_level=None: autocommit; every write below opens its own explicit transaction
-        self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None,
-                                     check_same_thread=False)
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            elif not self.path.is_file():
+                raise FileNotFoundError(f"no results store at {self.path}")
+            # isolation_level=None: autocommit; every write below opens its own explicit transaction
+            self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None,
+                                         check_same_thread=False)
+        except sqlite3.OperationalError as err:  # e.g. a folder given as the store
+            raise self._named(err) from None
         self._conn.row_factory = sqlite3.Row
         try:
-            self._open(busy_timeout_s)
+            self._open(busy_timeout_s, create)
         except BaseException as err:
             self._conn.close()
-            # OperationalError (locked past the timeout, disk I/O, ...) is not the file's fault: raised as it is
-            if isinstance(err, sqlite3.DatabaseError) and not isinstance(err, sqlite3.OperationalError):
+            # OperationalError (locked past the timeout, disk I/O, read-only, ...) is not the file's fault
+            if isinstance(err, sqlite3.OperationalError):
+                raise self._named(err) from None
+            if isinstance(err, sqlite3.DatabaseError):
                 raise ValueError(f"{self.path} is not a results store (SQLite: {err})") from None
             raise
 
-    def _open(self, busy_timeout_s: float) -> None:
+    def _named(self, err: sqlite3.OperationalError) -> sqlite3.OperationalError:
+        """The error with the store's path in front (SQLite's own messages name no file)."""
+        text = str(err)
+        return err if text.startswith("store ") else sqlite3.OperationalError(f"store {self.path}: {text}")
+
+    def _open(self, busy_timeout_s: float, create: bool) -> None:
         """WAL mode and the schema (created on first use, its version checked otherwise); another application's
         database is refused before anything is written to it."""
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables and not create:
+            raise ValueError(f"{self.path} is not a results store: it holds no tables (an empty file?); it was "
+                             "left as it is")
         if tables and not {"meta", "runs"} <= tables:
             raise ValueError(
                 f"{self.path} is not a results store: an SQLite database with other tables "
@@ -192,14 +210,18 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error): takes the write lock up front."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error): takes the write lock up front. SQLite's
+        operational errors (read-only file, full disk, locked past the timeout) name the store."""
         try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            raise self._named(err) from None
 
     # -- writing --------------------------------------------------------------------------------------------
 
