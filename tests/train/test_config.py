@@ -140,3 +140,20 @@ def test_lr_schedule_closed_form():
     s = 37
     assert lr_factor(s, **kw) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (s - 10) / 100)))
     assert lr_factor(50, total_steps=100, warmup_steps=0, schedule="constant", min_ratio=0.0) == 1.0
+
+
+def test_relative_file_paths_are_saved_absolute(tmp_path, monkeypatch):
+    """A run made in one directory is resumed, sampled and reported from another: its config must still work."""
+    import numpy as np
+
+    from ssmem.train.config import config_from_dict, config_to_dict
+
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "eigs.npy", np.array([0.9, 0.5 + 0.3j]))
+    (tmp_path / "releases").mkdir()
+    cfg = load_recipe("memory/delay", ["model.init=eigs.npy", "model.d_state=4", "task.data_dir=releases"])
+    assert cfg.model.init == str(tmp_path / "eigs.npy") and cfg.task.data_dir == str(tmp_path / "releases")
+    monkeypatch.chdir("/")
+    again = config_from_dict(config_to_dict(cfg))  # a saved config.yaml read elsewhere
+    assert again.model.init == str(tmp_path / "eigs.npy")
+    assert load_recipe("memory/delay", ["model.init=s4d-lin"]).model.init == "s4d-lin"  # names stay names

@@ -100,8 +100,10 @@ def test_sigkill_mid_save_resumes_from_the_previous_checkpoint(uninterrupted, tm
     assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]  # cleared on resume
 
 
-def test_sigterm_to_ssmem_train_mid_save_leaves_no_temporary_file(uninterrupted, tmp_path):
-    cfg, _, _ = uninterrupted
+def test_sigterm_to_ssmem_train_checkpoints_the_step_and_resumes_exactly(uninterrupted, tmp_path, without_time):
+    """A scheduler's SIGTERM mid-run: the step in progress ends, is checkpointed (step 6, between the regular
+    checkpoints 4 and 8), the command exits 130, and --resume gives the uninterrupted run."""
+    cfg, ref_dir, ref = uninterrupted
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(config_to_yaml(cfg))
     run_dir = tmp_path / "run"
@@ -109,20 +111,37 @@ def test_sigterm_to_ssmem_train_mid_save_leaves_no_temporary_file(uninterrupted,
         f"""
         import os, signal, sys, torch
         from ssmem.cli import main
-        real_save = torch.save
-        def terminated_save(obj, f, *args, **kwargs):
-            if isinstance(obj, dict) and obj.get("step") == 12 and "optimizer" in obj:
-                f.write(b"PK\x03\x04 half a checkpoint")
-                os.kill(os.getpid(), signal.SIGTERM)
-            return real_save(obj, f, *args, **kwargs)
-        torch.save = terminated_save
+        real_step = torch.optim.AdamW.step
+        def step(self, *args, **kwargs):
+            out = real_step(self, *args, **kwargs)
+            self._ssmem_steps = getattr(self, "_ssmem_steps", 0) + 1
+            if self._ssmem_steps == 6:
+                os.kill(os.getpid(), signal.SIGTERM)  # arrives inside step 6
+            return out
+        torch.optim.AdamW.step = step
+        torch.set_num_threads({torch.get_num_threads()})
         sys.exit(main(["train", {str(recipe)!r}, "--run-dir", {str(run_dir)!r}, "--no-progress"]))
         """
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 130 and "interrupted" in proc.stderr, proc.stderr
+    assert proc.returncode == 130 and "stopped after step 6, checkpoint written" in proc.stderr, proc.stderr
+    assert [s for s, _ in list_checkpoints(run_dir)] == [4, 6]
     assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]
-    assert [s for s, _ in list_checkpoints(run_dir)] == [4, 8]
+    result = train(cfg, run_dir, resume=True, progress=False)
+    assert without_time(read_metrics(run_dir)) == without_time(read_metrics(ref_dir))
+    assert result.test_metric == ref.test_metric
+
+
+def test_ctrl_c_in_process_stops_after_the_step_and_restores_the_handler(tmp_path, tiny_config):
+    class CtrlC(Callback):
+        def on_step(self, ctx):
+            if ctx.step == 3:
+                signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(), tmp_path, callbacks=[CtrlC()], progress=False)
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [3]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_run_dir_is_not_overwritten_and_resume_checks_the_config(uninterrupted, tiny_config):

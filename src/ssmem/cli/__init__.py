@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .._signals import stop_on_sigterm  # noqa: F401  (the verbs' SIGTERM set-up)
 
 # verb name → module under ssmem.cli (order = order in --help)
 VERBS: dict[str, str] = {
@@ -78,16 +78,6 @@ def mf_threshold(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must lie in [0, 1) (MF lies in [0, 1]), got {text}")
     return value
-
-
-def stop_on_sigterm() -> None:
-    """A scheduler's (or ``kill``'s) SIGTERM stops the command like Ctrl-C: writes in progress remove their
-    temporary files, the work resumes next time, and the exit code is 130."""
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _wrong_kind(err: OSError) -> str:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
@@ -338,7 +340,18 @@ def config_from_dict(data: dict[str, Any], *, validate: bool = True) -> RunConfi
     if top.get("description") is None:
         top.pop("description", None)
     cfg = RunConfig(**sections, **top)
+    _absolute_paths(cfg)
     return validate_config(cfg) if validate else cfg
+
+
+def _absolute_paths(cfg: RunConfig) -> None:
+    """Relative file paths made absolute (an eigenvalue file as ``model.init``, ``task.data_dir``), so that the
+    saved ``config.yaml`` works from any directory (resume, sample, report)."""
+    init = cfg.model.init
+    if isinstance(init, str) and os.path.splitext(init)[1] and os.path.isfile(os.path.expanduser(init)):
+        cfg.model.init = str(Path(init).expanduser().resolve())
+    if cfg.task.data_dir:
+        cfg.task.data_dir = str(Path(cfg.task.data_dir).expanduser().resolve())
 
 
 def _run_keys() -> list[str]:

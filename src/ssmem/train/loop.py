@@ -62,6 +62,7 @@ from .config import (
     to_plain,
 )
 from .._io import atomic_write_text, exclusive_folder, remove_leftover_temporaries
+from .._signals import stop_between_steps
 from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
 from .recipes import read_yaml
 
@@ -489,68 +490,78 @@ def _train(
 
         bar = tqdm(total=total, initial=step, desc=cfg.task.name, unit="step", dynamic_ncols=True, disable=None)
 
-    while step < total and status == "completed":
-        epoch, start = divmod(step, per_epoch)
-        batches = train_batches(
-            n_train, tc.batch_size, seed=cfg.seed, epoch=epoch, start=start,
-            rank=dist.rank, world_size=dist.world_size, drop_last=tc.drop_last,
-        )  # fmt: skip
-        for x, y in loader(data.train, batches, num_workers=tc.num_workers):
-            net.train()
-            factor = lr_factor(step, total_steps=total, warmup_steps=oc.warmup_steps, schedule=oc.schedule, min_ratio=oc.min_lr_ratio)
-            for group, base in zip(optimizer.param_groups, base_lrs):
-                group["lr"] = base * factor
-            x, y = to_device(x, device), to_device(y, device)
-            loss_sum, count, sums = loss_and_sums(net(x), y, info)
-            # mean over the global batch: DDP averages gradients over ranks, hence the factor world_size
-            global_count = distributed.all_reduce_sum(count.detach(), dist).clamp_min(1.0)
-            loss = loss_sum * (dist.world_size / global_count)
-            if distributed.broadcast_flag(not math.isfinite(sums.loss), dist):
-                status = "diverged"
-                message = f"the training loss became {sums.loss} at step {step + 1}"
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if oc.grad_clip is not None:
-                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), oc.grad_clip)
-                if distributed.broadcast_flag(not math.isfinite(float(norm)), dist):
+    # Ctrl-C (and SIGTERM under the ssmem command) ends the step in progress and checkpoints it first; a second
+    # one stops at once. Not under data parallel: the ranks would see the signal at different steps.
+    with stop_between_steps(not dist.enabled) as stop:
+        while step < total and status == "completed":
+            epoch, start = divmod(step, per_epoch)
+            batches = train_batches(
+                n_train, tc.batch_size, seed=cfg.seed, epoch=epoch, start=start,
+                rank=dist.rank, world_size=dist.world_size, drop_last=tc.drop_last,
+            )  # fmt: skip
+            for x, y in loader(data.train, batches, num_workers=tc.num_workers):
+                net.train()
+                factor = lr_factor(step, total_steps=total, warmup_steps=oc.warmup_steps, schedule=oc.schedule, min_ratio=oc.min_lr_ratio)
+                for group, base in zip(optimizer.param_groups, base_lrs):
+                    group["lr"] = base * factor
+                x, y = to_device(x, device), to_device(y, device)
+                loss_sum, count, sums = loss_and_sums(net(x), y, info)
+                # mean over the global batch: DDP averages gradients over ranks, hence the factor world_size
+                global_count = distributed.all_reduce_sum(count.detach(), dist).clamp_min(1.0)
+                loss = loss_sum * (dist.world_size / global_count)
+                if distributed.broadcast_flag(not math.isfinite(sums.loss), dist):
                     status = "diverged"
-                    message = f"the gradient norm became {float(norm)} at step {step + 1}"
+                    message = f"the training loss became {sums.loss} at step {step + 1}"
                     break
-            optimizer.step()
-            step += 1
-            train_sums.add(sums)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if oc.grad_clip is not None:
+                    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), oc.grad_clip)
+                    if distributed.broadcast_flag(not math.isfinite(float(norm)), dist):
+                        status = "diverged"
+                        message = f"the gradient norm became {float(norm)} at step {step + 1}"
+                        break
+                optimizer.step()
+                step += 1
+                train_sums.add(sums)
 
-            if step % tc.log_every == 0 or step == total:
-                reduced = MetricSums.from_tensor(distributed.all_reduce_sum(train_sums.as_tensor(), dist))
-                last_train = summarize(reduced, info)
-                log.write(row("train", last_train))
-                train_sums = MetricSums.zeros(info)  # training metrics since the last log line
+                if step % tc.log_every == 0 or step == total:
+                    reduced = MetricSums.from_tensor(distributed.all_reduce_sum(train_sums.as_tensor(), dist))
+                    last_train = summarize(reduced, info)
+                    log.write(row("train", last_train))
+                    train_sums = MetricSums.zeros(info)  # training metrics since the last log line
+                    if bar is not None:
+                        bar.set_postfix({"loss": f"{last_train['loss']:.4g}", metric: f"{last_train.get(metric, math.nan):.4g}"})
+                fire("on_step", context())
+                if step % eval_every == 0 or step == total:
+                    distributed.broadcast_buffers(model, dist)  # evaluate the model rank 0 saves
+                    last_val = evaluate(
+                        model, data.val, info, batch_size=eval_bs, device=device, dist=dist,
+                        num_workers=tc.num_workers, max_batches=tc.max_eval_batches,
+                    )  # fmt: skip
+                    log.write(row("val", last_val))
+                    if is_better(last_val[metric]):
+                        best_metric, best_step = last_val[metric], step
+                        if main:
+                            atomic_torch_save(
+                                {"format": FORMAT, "step": step, "metric": best_metric, "model": model.state_dict(),
+                                 "config": config_to_dict(cfg)},
+                                run_dir / CHECKPOINT_DIR / BEST_FILE,
+                            )
+                    fire("on_eval", context("val", last_val))
+                if step % checkpoint_every == 0 or step == total:
+                    checkpoint()
+                elif stop.requested:  # Ctrl-C / SIGTERM during this step: keep it, then stop
+                    checkpoint()
                 if bar is not None:
-                    bar.set_postfix({"loss": f"{last_train['loss']:.4g}", metric: f"{last_train.get(metric, math.nan):.4g}"})
-            fire("on_step", context())
-            if step % eval_every == 0 or step == total:
-                distributed.broadcast_buffers(model, dist)  # evaluate the model rank 0 saves
-                last_val = evaluate(
-                    model, data.val, info, batch_size=eval_bs, device=device, dist=dist,
-                    num_workers=tc.num_workers, max_batches=tc.max_eval_batches,
-                )  # fmt: skip
-                log.write(row("val", last_val))
-                if is_better(last_val[metric]):
-                    best_metric, best_step = last_val[metric], step
+                    bar.update(1)
+                if step >= total:
+                    break
+                if stop.requested:
                     if main:
-                        atomic_torch_save(
-                            {"format": FORMAT, "step": step, "metric": best_metric, "model": model.state_dict(),
-                             "config": config_to_dict(cfg)},
-                            run_dir / CHECKPOINT_DIR / BEST_FILE,
-                        )
-                fire("on_eval", context("val", last_val))
-            if step % checkpoint_every == 0 or step == total:
-                checkpoint()
-            if bar is not None:
-                bar.update(1)
-            if step >= total:
-                break
+                        print(f"\nssmem train: stopped after step {step}, checkpoint written; continue with --resume",
+                              file=sys.stderr)
+                    raise KeyboardInterrupt
     if bar is not None:
         bar.close()
 
