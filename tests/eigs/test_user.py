@@ -90,3 +90,13 @@ def test_missing_and_malformed_files(tmp_path):
     wrong.write_text(json.dumps({"values": [1, 2]}))
     with pytest.raises(ValueError, match="discrete_eigenvalues"):
         load_eigenvalues(wrong)
+
+
+def test_conjugates_that_differ_by_rounding_are_matched_and_repeats_are_named():
+    upper = np.array([0.5 + 0.1j, 0.5 + 0.2j])
+    lower = np.array([np.nextafter(0.5, 1) - 0.1j, np.nextafter(0.5, 0) - 0.2j])  # sorts in the other order
+    closed = user_set(np.concatenate([upper, lower]))
+    assert closed.n_modes == 2  # (was 4: a closed list taken for four modes)
+    with pytest.warns(UserWarning, match=r"user eigenvalues repeat \(0\.5\+0\.1j; .* no memory"):
+        repeated = user_set(np.array([0.5 + 0.1j, 0.5 + 0.1j, 0.3 + 0.2j]))
+    assert repeated.n_modes == 3  # kept as given: the warning says what it costs

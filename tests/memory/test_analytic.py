@@ -258,3 +258,14 @@ def test_conjugate_list_matching_only_to_rounding(rng):
     noisy = np.concatenate([modes, modes.conj() * (1 + 1e-15 * rng.standard_normal(8))])
     assert rank_of(noisy) == 16
     np.testing.assert_allclose(memory_function(noisy, horizon=256).mf, memory_function(modes, horizon=256).mf, atol=1e-13)
+
+
+def test_near_duplicates_count_once_in_large_spectra_too():
+    """Within a relative 1e-12 values are one eigenvalue (float64 cannot tell them apart), in any order."""
+    from ssmem.memory import distinct_spectrum
+
+    modes = np.array([0.5 + 0.1j, 0.5 + 0.1j * (1 + 1e-14), 0.5 - 0.1j, 0.3, 0.3 * (1 + 1e-13), 0.2, 0.2 + 1e-9])
+    real, cplx = distinct_spectrum(modes)
+    assert real.tolist() == [0.2, 0.2 + 1e-9, 0.3] and cplx.tolist() == [0.5 + 0.1j]
+    many = discrete_eigenvalues("lin", 32768, dt=1.0)  # 16384 distinct modes (a k-d tree, not all pairs)
+    assert rank_of(many) == 32768 and rank_of(np.concatenate([many, many[::-1]])) == 32768

@@ -18,7 +18,10 @@ FILE_SUFFIXES = (".npy", ".json", ".txt", ".csv")
 
 
 def upper_half(values: np.ndarray) -> np.ndarray:
-    """The upper-half representatives of a conjugate-closed spectrum, or ``values`` unchanged if not closed."""
+    """The upper-half representatives of a conjugate-closed spectrum, or ``values`` unchanged if not closed.
+
+    Conjugates are matched to within 1e-12 of the largest magnitude, each to its nearest partner (so pairs whose
+    parts differ by rounding are matched, in any order)."""
     values = np.asarray(values, dtype=np.complex128).ravel()
     scale = max(1.0, float(np.max(np.abs(values)))) if values.size else 1.0
     tol = 1e-12 * scale
@@ -27,13 +30,34 @@ def upper_half(values: np.ndarray) -> np.ndarray:
     real = np.sort(values[np.abs(values.imag) <= tol].real)
     closed = (
         len(upper) == len(lower)
-        and np.allclose(np.sort_complex(upper), np.sort_complex(lower.conj()), atol=tol, rtol=0)
+        and _one_to_one_within(upper, lower.conj(), tol)
         and len(real) % 2 == 0
         and np.allclose(real[0::2], real[1::2], atol=tol, rtol=0)
     )
     if not closed:
         return values
     return np.concatenate([upper, real[0::2] + 0j])
+
+
+def _one_to_one_within(a: np.ndarray, b: np.ndarray, tol: float) -> bool:
+    """Whether every value of ``a`` has its own nearest value of ``b`` within ``tol`` (a one-to-one matching)."""
+    if a.size == 0:
+        return True
+    from scipy.spatial import cKDTree
+
+    distance, index = cKDTree(np.stack([b.real, b.imag], axis=1)).query(np.stack([a.real, a.imag], axis=1))
+    return bool(np.all(distance <= tol) and np.unique(index).size == a.size)
+
+
+def _repeated(modes: np.ndarray) -> np.ndarray:
+    """The values of ``modes`` that occur more than once (within 1e-12 of the largest magnitude)."""
+    if modes.size < 2:
+        return modes[:0]
+    from scipy.spatial import cKDTree
+
+    tol = 1e-12 * max(1.0, float(np.max(np.abs(modes))))
+    pairs = cKDTree(np.stack([modes.real, modes.imag], axis=1)).query_pairs(tol, output_type="ndarray")
+    return modes[np.unique(pairs[:, 1])] if pairs.size else modes[:0]
 
 
 def user_set(values: np.ndarray, *, domain: Domain = "discrete", name: str = "user") -> EigenvalueSet:
@@ -54,6 +78,11 @@ def user_set(values: np.ndarray, *, domain: Domain = "discrete", name: str = "us
             index = np.flatnonzero(bad)
             shown = ", ".join(f"{modes[i]:.6g} (index {i})" for i in index[:4])
             raise ValueError(f"{rule}; got {shown}" + (f" and {index.size - 4} more" if index.size > 4 else ""))
+    repeated = _repeated(modes)
+    if repeated.size:
+        shown = ", ".join(f"{v:.6g}" for v in repeated[:4]) + (f" and {repeated.size - 4} more" if repeated.size > 4 else "")
+        warnings.warn(f"user eigenvalues repeat ({shown}; a conjugate pair counts as one mode, given once): each "
+                      "repeat adds two real state dimensions but no memory (the rank counts it once)", stacklevel=2)
 
     def make(n_modes: int, rng: np.random.Generator) -> np.ndarray:
         if n_modes != modes.size:

@@ -54,12 +54,25 @@ REAL_TOLERANCE = 1e-12
 
 
 def _unique_close(values: np.ndarray) -> np.ndarray:
-    """``values`` with near-duplicates (|a - b| ≤ REAL_TOLERANCE·max(|a|, |b|)) kept once, sorted."""
-    kept: list = []
-    for v in np.sort_complex(values) if np.iscomplexobj(values) else np.sort(values):
-        if not kept or np.min(np.abs(np.asarray(kept) - v)) > REAL_TOLERANCE * max(abs(v), 1e-300):
-            kept.append(v)
-    return np.asarray(kept, dtype=values.dtype)
+    """``values`` with near-duplicates (|a - b| ≤ REAL_TOLERANCE·max(|a|, |b|)) kept once (the first in sorted
+    order), sorted. Neighbours in sorted order for real values; a k-d tree for complex ones: O(n log n)."""
+    values = np.sort_complex(values) if np.iscomplexobj(values) else np.sort(values)
+    if values.size < 2:
+        return values
+    if not np.iscomplexobj(values):
+        close = np.abs(np.diff(values)) <= REAL_TOLERANCE * np.maximum(np.abs(values[1:]), np.abs(values[:-1]))
+        return values[np.r_[True, ~close]]
+    from scipy.spatial import cKDTree
+
+    radius = REAL_TOLERANCE * float(np.max(np.abs(values)))
+    pairs = cKDTree(np.stack([values.real, values.imag], axis=1)).query_pairs(radius, output_type="ndarray")
+    if pairs.size == 0:
+        return values
+    a, b = values[pairs[:, 0]], values[pairs[:, 1]]
+    close = np.abs(a - b) <= REAL_TOLERANCE * np.maximum(np.abs(a), np.abs(b))
+    keep = np.ones(values.size, dtype=bool)
+    keep[np.maximum(pairs[close, 0], pairs[close, 1])] = False
+    return values[keep]
 
 
 def distinct_spectrum(modes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
