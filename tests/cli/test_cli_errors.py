@@ -114,6 +114,12 @@ def test_readers_leave_an_empty_file_alone_and_stores_are_named(tmp_path, capsys
     assert f"{empty} is not a results store: it holds no tables" in capsys.readouterr().err
     assert main(["report", str(empty), "--out", str(tmp_path / "report")]) == 2
     assert "is not a results store" in capsys.readouterr().err and empty.read_bytes() == b""
+    assert main(["report", "--store", str(empty), "--out", str(tmp_path / "report")]) == 2  # as sweep and runs
+    assert "is not a results store" in capsys.readouterr().err
+    assert main(["report", "--out", str(tmp_path / "report")]) == 2
+    assert "name the results store(s)" in capsys.readouterr().err
+    assert main(["data", "listops", "-p", "seq_len"]) == 2
+    assert "-p 'seq_len' is not of the form KEY=VALUE (e.g. -p seq_len=512)" in capsys.readouterr().err
     grid = tmp_path / "g.yaml"
     grid.write_text(yaml.safe_dump({"name": "g", "recipes": ["memory/delay"]}))
     assert main(["sweep", str(grid), "--store", str(tmp_path), "--no-progress"]) == 1  # a folder as the store

@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="run seed (used for the data only when data_seed is null); default 0")
     parser.add_argument("--data-dir", default=None, help="where releases live (subdirectories per data set); default $SSMEM_DATA")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no progress report while --prepare builds")
 
 
 def resolve_name(name: str) -> str:
@@ -36,8 +37,12 @@ def _params(name: str, overrides: list[str]):
     from ..data import TASKS
     from ..train.config import dataclass_from_dict, parse_override
 
+    from . import CLIError
+
     values = {}
     for text in overrides:
+        if "=" not in text or not text.partition("=")[0].strip():
+            raise CLIError(f"-p {text!r} is not of the form KEY=VALUE (e.g. -p seq_len=512)")
         path, value = parse_override(text)
         values[".".join(path)] = value
     return dataclass_from_dict(TASKS.get(name).params_cls, values, "params")
@@ -101,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         out["cache_dir"] = str(task_cache_dir(name, params.cache_dir))
         out["cache_entries"] = len(cache_entries(name, params.cache_dir))
     if args.prepare:
-        with data_progress(not args.json):
+        with data_progress(not (args.json or args.no_progress)):
             data = build_task(name, params, seed=args.seed, data_dir=args.data_dir)
         out["info"] = to_plain(dataclasses.asdict(data.info))
         out["sizes"] = {s: len(getattr(data, s)) for s in ("train", "val", "test")}

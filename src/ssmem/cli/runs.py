@@ -27,7 +27,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not Path(args.store).is_file():
         raise CLIError(f"no results store at {args.store}")
-    filters = [parse_override(f) for f in args.filter]
+    filters = []
+    for text in args.filter:
+        if "=" not in text or not text.partition("=")[0].strip():
+            raise CLIError(f"--filter {text!r} is not of the form KEY=VALUE (e.g. --filter eigs=s4d-inv)")
+        filters.append(parse_override(text))
     with Store(args.store, create=False) as store:
         records = store.runs()
     for key, wanted in filters:  # checked against every run: --status may leave none with the value
