@@ -67,14 +67,28 @@ def test_stopped_and_resumed_equals_uninterrupted(uninterrupted, tmp_path, witho
     assert all({"step", "split", "loss", "r2", "epoch", "lr", "time"} <= set(r) for r in read_metrics(ref_dir))
 
 
-def test_sigkill_mid_save_resumes_from_the_previous_checkpoint(uninterrupted, tmp_path, without_time):
-    cfg, ref_dir, ref = uninterrupted
-    recipe = tmp_path / "recipe.yaml"
+def _run_in_a_child(cfg, tmp_path, body: str) -> tuple:
+    """Run ``cfg`` in a fresh process whose script is ``body`` (it sees ``recipe`` and ``run_dir`` as strings):
+    ``(run_dir, completed process)``."""
+    recipe, run_dir = tmp_path / "recipe.yaml", tmp_path / "run"
     recipe.write_text(config_to_yaml(cfg))
-    run_dir = tmp_path / "run"
-    script = textwrap.dedent(
-        f"""
-        import os, signal, torch
+    script = (f"import torch\nrecipe, run_dir = {str(recipe)!r}, {str(run_dir)!r}\n"
+              f"torch.set_num_threads({torch.get_num_threads()})  # CPU reductions are bit-exact at equal counts\n"
+              + textwrap.dedent(body))
+    return run_dir, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def _resumes_to_the_uninterrupted_run(uninterrupted, run_dir, without_time) -> None:
+    cfg, ref_dir, ref = uninterrupted
+    result = train(cfg, run_dir, resume=True, progress=False)
+    assert without_time(read_metrics(run_dir)) == without_time(read_metrics(ref_dir))
+    assert result.test_metric == ref.test_metric
+    assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]  # cleared
+
+
+def test_sigkill_mid_save_resumes_from_the_previous_checkpoint(uninterrupted, tmp_path, without_time):
+    run_dir, proc = _run_in_a_child(uninterrupted[0], tmp_path, """
+        import os, signal
         from ssmem.train import load_recipe, train
         real_save = torch.save
         def dying_save(obj, f, *args, **kwargs):
@@ -84,32 +98,20 @@ def test_sigkill_mid_save_resumes_from_the_previous_checkpoint(uninterrupted, tm
                 os.kill(os.getpid(), signal.SIGKILL)
             return real_save(obj, f, *args, **kwargs)
         torch.save = dying_save
-        torch.set_num_threads({torch.get_num_threads()})  # CPU reductions are bit-exact at equal thread counts
-        train(load_recipe({str(recipe)!r}), {str(run_dir)!r}, progress=False)
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        train(load_recipe(recipe), run_dir, progress=False)
+        """)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     leftovers = [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]
     assert len(leftovers) == 1 and leftovers[0].startswith(".step-00000012.pt.")
     assert [s for s, _ in list_checkpoints(run_dir)] == [4, 8]
-
-    result = train(cfg, run_dir, resume=True, progress=False)
-    assert without_time(read_metrics(run_dir)) == without_time(read_metrics(ref_dir))
-    assert result.test_metric == ref.test_metric
-    assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]  # cleared on resume
+    _resumes_to_the_uninterrupted_run(uninterrupted, run_dir, without_time)
 
 
 def test_sigterm_to_ssmem_train_checkpoints_the_step_and_resumes_exactly(uninterrupted, tmp_path, without_time):
     """A scheduler's SIGTERM mid-run: the step in progress ends, is checkpointed (step 6, between the regular
     checkpoints 4 and 8), the command exits 130, and --resume gives the uninterrupted run."""
-    cfg, ref_dir, ref = uninterrupted
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(config_to_yaml(cfg))
-    run_dir = tmp_path / "run"
-    script = textwrap.dedent(
-        f"""
-        import os, signal, sys, torch
+    run_dir, proc = _run_in_a_child(uninterrupted[0], tmp_path, """
+        import os, signal, sys
         from ssmem.cli import main
         real_step = torch.optim.AdamW.step
         def step(self, *args, **kwargs):
@@ -119,17 +121,12 @@ def test_sigterm_to_ssmem_train_checkpoints_the_step_and_resumes_exactly(uninter
                 os.kill(os.getpid(), signal.SIGTERM)  # arrives inside step 6
             return out
         torch.optim.AdamW.step = step
-        torch.set_num_threads({torch.get_num_threads()})
-        sys.exit(main(["train", {str(recipe)!r}, "--run-dir", {str(run_dir)!r}, "--no-progress"]))
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        sys.exit(main(["train", recipe, "--run-dir", run_dir, "--no-progress"]))
+        """)
     assert proc.returncode == 130 and "stopped after step 6, checkpoint written" in proc.stderr, proc.stderr
     assert [s for s, _ in list_checkpoints(run_dir)] == [4, 6]
     assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]
-    result = train(cfg, run_dir, resume=True, progress=False)
-    assert without_time(read_metrics(run_dir)) == without_time(read_metrics(ref_dir))
-    assert result.test_metric == ref.test_metric
+    _resumes_to_the_uninterrupted_run(uninterrupted, run_dir, without_time)
 
 
 def test_ctrl_c_in_process_stops_after_the_step_and_restores_the_handler(tmp_path, tiny_config):
