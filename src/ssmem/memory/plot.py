@@ -48,7 +48,8 @@ def plot_memory_profiles(
         delays, mf = profile.delays, profile.mf
         if log_delay:  # τ + 1 on the log axis, so that MF(0) is drawn too
             delays = delays + 1
-        right.plot(delays, mf, linewidth=1.2, label=f"{label} (MC={profile.capacity:.1f})")
+        few = mf.size < 3  # a point or two draw no visible line: mark them
+        right.plot(delays, mf, linewidth=1.2, marker="o" if few else None, label=f"{label} (MC={profile.capacity:.1f})")
     left.set_xlabel("mode index n")
     left.set_ylabel(r"$|\bar{A}_n|$")
     left.set_ylim(0, 1.02)
