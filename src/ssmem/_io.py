@@ -6,8 +6,11 @@ A reader (or a process restarted after a kill) sees either the old file or the n
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import socket
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -49,15 +52,20 @@ def remove_leftover_temporaries(folder: str | Path) -> list[Path]:
     return removed
 
 
-class FolderBusyError(RuntimeError):
-    """Another process holds the folder's lock."""
+class FolderBusyError(OSError):
+    """Another process holds the folder's lock: ``holder`` is its ``host:pid`` (None if unknown)."""
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 @contextlib.contextmanager
 def exclusive_folder(folder: str | Path, what: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder`` (a ``.lock`` file inside it, ``flock``; released when the process
-    ends, however it ends) or raise :class:`FolderBusyError` naming the holder's pid. Where ``flock`` does not
-    exist (Windows) no lock is taken."""
+    """Hold an exclusive lock on ``folder`` (a ``.lock`` file inside it holding ``host:pid``, ``flock``; released
+    when the process ends, however it ends) or raise :class:`FolderBusyError` naming the holder. Where ``flock``
+    does not exist (Windows) or the file system refuses locks, the block runs without one (with a warning for
+    the latter)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover
@@ -70,10 +78,17 @@ def exclusive_folder(folder: str | Path, what: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise FolderBusyError(f"{folder} is in use by another process (pid {holder}); {what}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            holder = os.pread(fd, 256, 0).decode(errors="replace").strip() or None
+            raise FolderBusyError(f"{folder} is in use by another process ({holder or 'unknown'}); {what}",
+                                  holder) from None
+        except OSError as err:
+            if err.errno not in (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP):
+                raise
+            warnings.warn(f"{folder}: the file system takes no locks ({err.strerror}); going on without one",
+                          RuntimeWarning, stacklevel=3)
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{socket.gethostname()}:{os.getpid()}\n".encode(), 0)  # as a sweep names its workers
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -102,6 +102,9 @@ def test_runs_filter_names_unknown_keys_and_values(tmp_path, capsys):
     assert "no run has eigs = 'nosuch'; values in the store: s4d-inv, s4d-lin" in capsys.readouterr().err
     assert main([*argv, "--filter", "eigs=s4d-inv"]) == 0
     assert "1 runs: pending 1" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:  # argparse's own usage error
+        main([*argv, "--status", "bogus"])
+    assert stopped.value.code == 2 and "invalid choice: 'bogus'" in capsys.readouterr().err
     # a value held only by runs of another status is no error: no run matches both
     assert main([*argv, "--status", "done", "--filter", "eigs=s4d-inv"]) == 0
     assert capsys.readouterr().out.strip().endswith("0 runs")

@@ -104,6 +104,8 @@ def test_availability_reads_the_first_data_row_too(tmp_path):
         "short_row.csv": ("t,x,y\n0,1.5\n1,2.5,3\n", "data row 1 has 2 fields, the header 3"),
         "header_only.csv": ("t,x,y\n", "at least one data row"),
     }
+    (tmp_path / "na_first.csv").write_text("t,y\n0,NA\n" + "".join(f"{i},{i}\n" for i in range(1, 60)))
+    assert availability("forecast/series", ForecastParams(series=str(tmp_path / "na_first.csv"))).ready  # as building
     for name, (text, reason) in cases.items():
         (tmp_path / name).write_text(text)
         state = availability("forecast/series", ForecastParams(series=str(tmp_path / name)))

@@ -45,6 +45,8 @@ def test_wrong_size_names_both_sizes():
     (np.array([0.5 + 0.1j, 1.2 + 0j]), r"0 < \|A_bar\| < 1 .*got 1\.2\+0j \(index 1\)"),
     (np.array([0.0 + 0j]), r"0 < \|A_bar\| < 1 .*continuous_eigenvalues.*got 0\+0j \(index 0\)"),
     (np.array([0.5 + 0j, np.nan + 0j]), r"must be finite numbers; got nan\+0j \(index 1\)"),
+    (np.array([0.5 + 0.1j, 0.5 - 0.1j, 0.2 + 1.2j, 0.2 - 1.2j]), r"got 0\.2\+1\.2j \(index 2\)"),  # as given
+    (np.array([0.5 - 0.1j, 0.2 - 1.2j, 0.5 + 0.1j, 0.2 + 1.2j]), r"got 0\.2\+1\.2j \(index 3\)"),
     (np.linspace(1.5, 2.0, 6) + 0j, r"got 1\.5\+0j \(index 0\), .* \(index 3\) and 2 more"),
 ])
 def test_unstable_or_invalid_values_are_refused_by_value_and_index(bad, named):

@@ -266,3 +266,34 @@ def test_no_half_written_rows_after_kill_during_writes(tmp_path):
     assert all(r.result == {"payload": list(range(200)), "id": r.run_id} for r in done)
     assert all(r.result == {} for r in records if r.status != "done")
     assert sum(r.status == "running" for r in records) <= 1
+
+
+def test_a_stale_looking_run_whose_directory_is_busy_is_left_to_the_process_training_it(tmp_path):
+    """A live worker whose heartbeat went stale (a suspended process, say) still holds its run directory: a
+    second worker must not fail the run, nor train over it, but hand the claim back to the lock's holder."""
+    import socket
+
+    from ssmem._io import exclusive_folder
+
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"recipes": ["a"], "seeds": [1]}))
+    store_path = tmp_path / "s.db"
+    with Store(store_path) as store:
+        store.add_runs(load_grid(grid).runs())
+        (run_id,) = [r.run_id for r in store.runs()]
+        store.claim([run_id], worker="otherhost:1", stale_after=0)
+        with store.transaction() as conn:
+            conn.execute("UPDATE runs SET heartbeat = 0")  # long stale
+    run_dir = tmp_path / "runs" / run_id
+
+    def like_train(spec, run_dir, *, resume):  # takes the run directory's lock first, as ssmem.train does
+        with exclusive_folder(run_dir, "busy"):
+            return {"status": "completed"}
+
+    with exclusive_folder(run_dir, "busy"):  # the live holder
+        summary = run_sweep(grid, store=store_path, runs_dir=tmp_path / "runs", run_fn=like_train, progress=False,
+                            log=lambda s: None, stale_after=1.0)
+    assert summary.ran == [] and summary.failed == []
+    with Store(store_path) as store:
+        record = store.get(run_id)
+    assert record.status == "running" and record.worker == f"{socket.gethostname()}:{os.getpid()}"

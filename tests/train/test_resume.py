@@ -204,7 +204,7 @@ def test_two_processes_cannot_train_in_one_run_directory(tmp_path, tiny_config):
     from ssmem._io import FolderBusyError, exclusive_folder
 
     with exclusive_folder(tmp_path, "wait"):
-        with pytest.raises(FolderBusyError, match=rf"{tmp_path} is in use by another process \(pid {os.getpid()}\)"):
+        with pytest.raises(FolderBusyError, match=rf"{tmp_path} is in use by another process \(.*:{os.getpid()}\)"):
             train(tiny_config("train.max_steps=2"), tmp_path, progress=False)
     assert not (tmp_path / "config.yaml").exists()  # nothing was written
     result = train(tiny_config("train.max_steps=2"), tmp_path, progress=False)  # the lock went with its holder
@@ -294,3 +294,54 @@ def test_rows_lost_from_a_cut_metrics_file_are_named(uninterrupted, tmp_path, ca
     assert "stops at step 6, before the checkpoint's step 16: the training rows of steps 7-15 are lost" in err
     ref_rows = without_time(read_metrics(ref_dir))
     assert without_time(read_metrics(copy)) == [r for r in ref_rows if r["step"] <= 6 or r["step"] > 16]
+
+
+def test_ctrl_c_during_the_last_step_still_stops(tmp_path, tiny_config):
+    """Under a sweep or the main job the next run must not start after a Ctrl-C in a run's last step."""
+
+    class CtrlC(Callback):
+        def on_step(self, ctx):
+            if ctx.step == 4:
+                signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config("train.max_steps=4"), tmp_path, callbacks=[CtrlC()], progress=False)
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [4] and not (tmp_path / "result.json").exists()
+
+
+def test_runs_saved_with_relative_paths_resume(tmp_path, tiny_config, monkeypatch):
+    """Runs saved before paths were made absolute hold model.init as given: the same file is the same run."""
+    from ssmem.train.loop import run_config_differences
+
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "eigs.npy", np.array([0.9, 0.5 + 0.3j, 0.7, 0.2 + 0.1j]))
+    cfg = tiny_config("model.init=eigs.npy")
+    saved = dataclasses.asdict(cfg)
+    saved["model"]["init"] = "eigs.npy"  # as an older ssmem wrote it
+    assert run_config_differences(cfg, saved, "the checkpoint") == []
+    saved["model"]["init"] = "other.npy"
+    assert run_config_differences(cfg, saved, "the checkpoint") == [
+        f"model.init: 'other.npy' in the checkpoint, '{tmp_path / 'eigs.npy'}' now"]
+
+
+def test_a_busy_run_directory_is_one_line_and_a_file_system_without_locks_is_a_warning(tmp_path, tiny_config,
+                                                                                        monkeypatch, capsys):
+    import errno
+    import fcntl
+
+    from ssmem._io import exclusive_folder
+    from ssmem.cli import main
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(config_to_yaml(tiny_config("train.max_steps=2")))
+    with exclusive_folder(tmp_path / "run", "busy"):
+        assert main(["train", str(recipe), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "is in use by another process" in err and "Traceback" not in err and err.count("\n") == 1
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.warns(RuntimeWarning, match="the file system takes no locks"):
+        assert train(tiny_config("train.max_steps=2"), tmp_path / "nolock", progress=False).steps == 2

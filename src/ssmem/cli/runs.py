@@ -12,7 +12,8 @@ COLUMNS = ("run_id", "status", "recipe", "eigs", "train_mode", "seed", "steps", 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default="runs.db", help="the SQLite results store; default runs.db")
-    parser.add_argument("--status", default=None, help="only runs in this status (pending, running, done, failed)")
+    parser.add_argument("--status", default=None, choices=("pending", "running", "done", "failed"),
+                        help="only runs in this status")
     parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                         help="only runs whose field, override or result KEY equals VALUE (repeatable), e.g. "
                              "eigs=s4d-inv, model.train=reservoir, study=main")

@@ -16,6 +16,7 @@ longer than 1.5× its median step (rows missing from the file; the windows run o
 from __future__ import annotations
 
 import csv
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from .task import TaskData, TaskInfo, register_task
 SPLITS = ("train", "val", "test")
 _MISSING = {"", "na", "nan", "null", "none"}
 _READER_VERSION = 2  # part of the cache key: bump when the arrays read from a CSV change
+_HEAD_ROWS = 1000  # rows `ssmem data` reads to judge a CSV without building the task
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,8 @@ def _check_time_order(path: Path, time_column: str, times: list[str]) -> None:
         i = int(back[0]) + 1
         raise MalformedDataError(path, f"time column {time_column!r}: data row {i + 1} ({times[i]!r}) does not come "
                                        f"after row {i} ({times[i - 1]!r}); rows must be one series in time order "
-                                       "(sort the file, or keep one series of a stacked file)")
+                                       "(sort the file, keep one series of a stacked file, or name the column that "
+                                       "orders the rows with time_column=...)")
 
 
 def count_time_gaps(times: list[str]) -> int:
@@ -372,7 +375,8 @@ def _header_problem(path: Path, time_column: str | None, columns: tuple[str, ...
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             header = [h.strip() for h in next(reader, [])]
-            first = next((row for row in reader if any(cell.strip() for cell in row)), None)
+            # the first rows (a column's first cell may be missing: its first present one tells its kind)
+            rows = list(itertools.islice((row for row in reader if any(cell.strip() for cell in row)), _HEAD_ROWS))
     except UnicodeDecodeError as err:
         return f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
     except (OSError, csv.Error) as err:
@@ -382,10 +386,10 @@ def _header_problem(path: Path, time_column: str | None, columns: tuple[str, ...
         return f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: {', '.join(header)}"
     if columns and targets and not set(targets) <= set(columns):
         return f"target column(s) {', '.join(repr(t) for t in targets if t not in columns)} are not among the input columns {', '.join(columns)}"
-    if first is None:
+    if not rows:
         return f"{path}: expected a header row and at least one data row"
-    if len(first) != len(header):
-        return f"{path}: data row 1 has {len(first)} fields, the header {len(header)}"
-    if not columns and header and not _value_columns(header, [first], time_column or header[0]):
+    if len(rows[0]) != len(header):
+        return f"{path}: data row 1 has {len(rows[0])} fields, the header {len(header)}"
+    if not columns and header and not _value_columns(header, rows, time_column or header[0]):
         return f"{path}: no numeric value columns besides the time column {time_column or header[0]!r} (columns: {', '.join(header)}; the file must be comma-separated)"
     return None

@@ -73,10 +73,15 @@ def user_set(values: np.ndarray, *, domain: Domain = "discrete", name: str = "us
     else:
         checks.append(((np.abs(modes) >= 1) | (modes == 0), "discrete eigenvalues must satisfy 0 < |A_bar| < 1 "
                        "(stability; continuous-time eigenvalues go in a .json under 'continuous_eigenvalues')"))
+    given = np.asarray(values, dtype=np.complex128).ravel()
+
+    def position(value: complex) -> int:  # where the value stands in the list as given (not its upper half)
+        return int(np.flatnonzero((given == value) | np.isnan(given) & np.isnan(value))[0])
+
     for bad, rule in checks:
         if np.any(bad):
             index = np.flatnonzero(bad)
-            shown = ", ".join(f"{modes[i]:.6g} (index {i})" for i in index[:4])
+            shown = ", ".join(f"{modes[i]:.6g} (index {position(modes[i])})" for i in index[:4])
             raise ValueError(f"{rule}; got {shown}" + (f" and {index.size - 4} more" if index.size > 4 else ""))
     repeated = _repeated(modes)
     if repeated.size:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .._io import FolderBusyError
 from .grid import Grid, RunSpec, check_runs, load_grid
 from .store import Claim, Store, this_worker
 
@@ -143,7 +144,8 @@ def run_sweep(
             bar.message(f"[{counts['done'] + 1}/{len(specs)}] {spec.run_id}"
                         + (f" (resuming, attempt {claim.attempt})" if claim.resume else ""), say)
             ok = _run_one(db, claim, spec, run_dir, run_fn, heartbeat_every=heartbeat_every, say=say)
-            (summary.ran if ok else summary.failed).append(spec.run_id)
+            if ok is not None:  # None: another live process is training it
+                (summary.ran if ok else summary.failed).append(spec.run_id)
             bar.update(db.counts(ids))
         bar.close()
         summary.counts = db.counts(ids)
@@ -155,8 +157,9 @@ def run_sweep(
 
 
 def _run_one(db: Store, claim: Claim, spec: RunSpec, run_dir: Path, run_fn: RunFn, *, heartbeat_every: float,
-             say: Callable[[str], None]) -> bool:
-    """Run one claimed run; record done/failed; give the run back if interrupted. True if done."""
+             say: Callable[[str], None]) -> bool | None:
+    """Run one claimed run; record done/failed; give the run back if interrupted. True if done, None if another
+    live process holds its run directory (a stale-looking claim that was not stale: the run is left to it)."""
     beat = _Heartbeat(db.path, claim, every=heartbeat_every)
     beat.start()
     try:
@@ -165,6 +168,14 @@ def _run_one(db: Store, claim: Claim, spec: RunSpec, run_dir: Path, run_fn: RunF
         beat.stop()
         db.release(claim)
         raise
+    except FolderBusyError as err:
+        beat.stop()
+        if err.holder is not None:  # the holder is the worker that trains it (train runs in the worker)
+            db.hand_back(claim, err.holder)
+        else:
+            db.release(claim)
+        say(f"  skipped: {spec.run_id}: {err}")
+        return None
     except Exception as err:  # a failed run is recorded, the sweep goes on
         beat.stop()
         message = "".join(traceback.format_exception_only(type(err), err)).strip()

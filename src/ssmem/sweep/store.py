@@ -290,6 +290,10 @@ class Store:
         return self._update_held(claim, "status = 'failed', error = ?, result = ?, finished_at = ?",
                                  (error, json.dumps(_jsonable(result or {}), sort_keys=True), time.time()))
 
+    def hand_back(self, claim: Claim, worker: str) -> bool:
+        """Return a claimed run to ``worker``, found still running it (its heartbeat had only gone stale)."""
+        return self._update_held(claim, "worker = ?, heartbeat = ?", (worker, time.time()))
+
     def release(self, claim: Claim) -> bool:
         """Give an interrupted run back (status ``pending``; the next claim resumes it)."""
         return self._update_held(claim, "status = 'pending', worker = NULL", ())

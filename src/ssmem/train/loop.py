@@ -203,6 +203,12 @@ def run_config_differences(cfg: RunConfig, saved: dict[str, Any], source: str) -
     if isinstance(saved_model, dict) and "auto" in (saved_model.get("norm"), current_model["norm"]):
         if _resolved_norm(saved_model, cfg) == _resolved_norm(current_model, cfg):
             saved_model["norm"] = current_model["norm"]
+    # runs saved before paths were made absolute hold them as given: the same file is the same run
+    for section, name in (("model", "init"), ("task", "data_dir")):
+        stored = saved.get(section, {}).get(name) if isinstance(saved.get(section), dict) else None
+        if isinstance(stored, str) and stored and not Path(stored).expanduser().is_absolute():
+            if str(Path(stored).expanduser().resolve()) == current[section][name]:
+                saved[section][name] = current[section][name]
     for key in RESUME_MAY_CHANGE:
         *sections, name = key.split(".")
         for config in (saved, current):
@@ -233,6 +239,13 @@ def _check_same_run(run_dir: Path, cfg: RunConfig, saved: dict[str, Any], source
     diffs = run_config_differences(cfg, saved, source)
     if diffs:
         raise CheckpointError(f"cannot resume {run_dir}: the configuration differs from {source}'s: " + "; ".join(diffs))
+
+
+def _stopped(step: int, main: bool) -> None:
+    """End a run that was asked to stop (Ctrl-C, SIGTERM) after its step ``step`` was checkpointed."""
+    if main:
+        print(f"\nssmem train: stopped after step {step}, checkpoint written; continue with --resume", file=sys.stderr)
+    raise KeyboardInterrupt
 
 
 def _check_best_weights(run_dir: Path, best_file: Path, best_step: int, main: bool) -> None:
@@ -558,10 +571,9 @@ def _train(
                 if step >= total:
                     break
                 if stop.requested:
-                    if main:
-                        print(f"\nssmem train: stopped after step {step}, checkpoint written; continue with --resume",
-                              file=sys.stderr)
-                    raise KeyboardInterrupt
+                    _stopped(step, main)
+        if stop.requested and status == "completed":  # asked during the last step: it is checkpointed, stop anyway
+            _stopped(step, main)
     if bar is not None:
         bar.close()
 
