@@ -129,15 +129,16 @@ def test_sigterm_to_ssmem_train_checkpoints_the_step_and_resumes_exactly(uninter
     _resumes_to_the_uninterrupted_run(uninterrupted, run_dir, without_time)
 
 
-def test_ctrl_c_in_process_stops_after_the_step_and_restores_the_handler(tmp_path, tiny_config):
+@pytest.mark.parametrize("at, max_steps", [(3, 20), (4, 4)])  # mid-run; the last step (a sweep must stop too)
+def test_ctrl_c_in_process_stops_after_the_step_and_restores_the_handler(tmp_path, tiny_config, at, max_steps):
     class CtrlC(Callback):
         def on_step(self, ctx):
-            if ctx.step == 3:
+            if ctx.step == at:
                 signal.raise_signal(signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(), tmp_path, callbacks=[CtrlC()], progress=False)
-    assert [s for s, _ in list_checkpoints(tmp_path)] == [3]
+        train(tiny_config(f"train.max_steps={max_steps}"), tmp_path, callbacks=[CtrlC()], progress=False)
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [at] and not (tmp_path / "result.json").exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -294,19 +295,6 @@ def test_rows_lost_from_a_cut_metrics_file_are_named(uninterrupted, tmp_path, ca
     assert "stops at step 6, before the checkpoint's step 16: the training rows of steps 7-15 are lost" in err
     ref_rows = without_time(read_metrics(ref_dir))
     assert without_time(read_metrics(copy)) == [r for r in ref_rows if r["step"] <= 6 or r["step"] > 16]
-
-
-def test_ctrl_c_during_the_last_step_still_stops(tmp_path, tiny_config):
-    """Under a sweep or the main job the next run must not start after a Ctrl-C in a run's last step."""
-
-    class CtrlC(Callback):
-        def on_step(self, ctx):
-            if ctx.step == 4:
-                signal.raise_signal(signal.SIGINT)
-
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config("train.max_steps=4"), tmp_path, callbacks=[CtrlC()], progress=False)
-    assert [s for s, _ in list_checkpoints(tmp_path)] == [4] and not (tmp_path / "result.json").exists()
 
 
 def test_runs_saved_with_relative_paths_resume(tmp_path, tiny_config, monkeypatch):
