@@ -18,7 +18,10 @@ def is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+MAX_SEED = 2**63 - 1  # torch's generators take signed 64-bit seeds
+
+
 def check_seed(seed: object) -> None:
-    """``seed`` is None or a non-negative integer (what NumPy's and torch's generators accept)."""
-    if seed is not None and not (is_integer(seed) and seed >= 0):
-        raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
+    """``seed`` is None or an integer in 0..2⁶³ - 1 (what both NumPy's and torch's generators accept)."""
+    if seed is not None and not (is_integer(seed) and 0 <= seed <= MAX_SEED):
+        raise ValueError(f"seed must be None or an integer in 0..{MAX_SEED}, got {seed!r}")

@@ -72,6 +72,7 @@ def test_int_is_accepted_where_a_float_is_expected_but_not_the_reverse():
         ("model", r"not of the form key=value"),
         ("model=3", r"name a key of section 'model'"),
         ("device=tpu", r"'tpu' is not one of 'cpu', 'cuda', 'auto'"),
+        ("seed=100000000000000000", r"seed must lie in 0\.\.9223372036854774 \(layer i is seeded with seed·1000 \+ i"),
     ],
 )
 def test_bad_overrides_name_the_key_and_the_choices(override, message):
@@ -157,3 +158,13 @@ def test_relative_file_paths_are_saved_absolute(tmp_path, monkeypatch):
     again = config_from_dict(config_to_dict(cfg))  # a saved config.yaml read elsewhere
     assert again.model.init == str(tmp_path / "eigs.npy")
     assert load_recipe("memory/delay", ["model.init=s4d-lin"]).model.init == "s4d-lin"  # names stay names
+
+
+def test_an_architecture_that_does_not_fit_the_task_names_the_one_that_does():
+    from ssmem.data.task import task_info
+    from ssmem.train import build_model, task_params
+
+    cfg = load_recipe("lra/retrieval-cpu", ["model.architecture=classifier"])
+    info = task_info(cfg.task.name, task_params(cfg.task))
+    with pytest.raises(ConfigError, match=r"does not fit a task with pairs=True; use model.architecture=dual or auto"):
+        build_model(cfg.model, info, seed=0)

@@ -94,8 +94,13 @@ class SSMBlock(nn.Module):
         """GELU → dropout → Linear(H, 2H) → GLU, on the last axis."""
         return F.glu(self.output_linear(self.dropout(F.gelu(y))), dim=-1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """``x (B, L, H)``; ``valid (B, L)`` bool (optional): steps that are padding are zeroed before the SSM
+        layer, the only part that mixes time steps, so they cannot reach the valid steps (a bidirectional layer
+        reads ahead)."""
         z = self.norm(x) if self.prenorm else x
+        if valid is not None:
+            z = z * valid[..., None].to(z.dtype)
         out = x + self._mix(self.layer(z))
         return out if self.prenorm else self.norm(out)
 

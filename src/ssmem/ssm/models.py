@@ -78,11 +78,12 @@ class SequenceTower(nn.Module):
             shape = f"(B, L, d_input={self.d_input})" if sequence else f"(B, d_input={self.d_input})"
             raise ValueError(f"expected inputs of shape {shape}; got {tuple(x.shape)}")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """Features ``(B, L, H)``; ``valid (B, L)`` bool (optional) marks the steps that are not padding."""
         self._check_input(x, sequence=True)
         h = self.encoder(x)  # (B, L, H)
         for block in self.blocks:
-            h = block(h)
+            h = block(h, valid)
         return self.final_norm(h)
 
     def initial_state(self, batch: int) -> list:
@@ -101,8 +102,15 @@ class SequenceTower(nn.Module):
         return [block.layer for block in self.blocks]
 
 
+def valid_steps(lengths: torch.Tensor, batch: int, length: int, device: torch.device) -> torch.Tensor:
+    """``(B, L)`` bool: step t of sequence b is within its first ``lengths[b]`` steps."""
+    lengths = checked_lengths(lengths, batch, length, device)
+    return torch.arange(length, device=device)[None, :] < lengths[:, None]
+
+
 def pool(features: torch.Tensor, pooling: str, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """``(B, L, H) → (B, H)``: mean over time or the last step, over the first ``lengths[b]`` steps if given."""
+    check_pooling(pooling)
     if lengths is None:
         return features.mean(1) if pooling == "mean" else features[:, -1]
     lengths = checked_lengths(lengths, *features.shape[:2], features.device)
@@ -183,15 +191,21 @@ class SequenceClassifier(_PooledTower):
         self.decoder = nn.Linear(d_model, d_output, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits ``(B, d_output)``; ``lengths (B,)`` (optional) restricts pooling to the unpadded steps."""
-        return self.decoder(pool(self.tower(x), self.pooling, lengths))
+        """Logits ``(B, d_output)``. ``lengths (B,)`` (optional): sequence b is its first ``lengths[b]`` steps; the
+        padding after them is kept from the SSM layers and the pooling, so in eval mode a padded sequence gives
+        the logits it gives alone (in training, batch norm's statistics still include the padded steps)."""
+        if lengths is None:
+            return self.decoder(pool(self.tower(x), self.pooling))
+        valid = valid_steps(lengths, x.shape[0], x.shape[1], x.device)
+        return self.decoder(pool(self.tower(x, valid), self.pooling, lengths))
 
 
 class DualSequenceClassifier(_PooledTower):
     """Two sequences through one shared tower, pooled to a and b; head on [a, b, a − b, a·b] → logits.
 
     Same arguments as :class:`SequenceClassifier`. The head is Linear(4H, H) → GELU → Linear(H, d_output).
-    ``forward((x1, x2))`` or ``forward(x1, x2)`` → ``(B, d_output)``; ``lengths`` is a pair or None.
+    ``forward((x1, x2))`` or ``forward(x1, x2)`` → ``(B, d_output)``; ``lengths`` is a pair (either may be None)
+    or None, with the meaning :meth:`SequenceClassifier.forward` gives it.
     """
 
     def _make_head(self, d_model: int, d_output: int, device, dtype) -> None:
@@ -214,16 +228,17 @@ class DualSequenceClassifier(_PooledTower):
         len1, len2 = (None, None) if lengths is None else lengths
         if x1.shape == x2.shape:
             # one pass through the shared tower (batch statistics then cover both sequences, with or without lengths)
-            features = self.tower(torch.cat([x1, x2], dim=0))
-            both = None
+            both = valid = None
             if len1 is not None or len2 is not None:
-                batch, length = features.shape[0] // 2, features.shape[1]
-                full = torch.full((batch,), length, dtype=torch.long, device=features.device)
-                both = torch.cat([full if n is None else checked_lengths(n, batch, length, features.device) for n in (len1, len2)])
+                batch, length = x1.shape[:2]
+                full = torch.full((batch,), length, dtype=torch.long, device=x1.device)
+                both = torch.cat([full if n is None else checked_lengths(n, batch, length, x1.device) for n in (len1, len2)])
+                valid = valid_steps(both, 2 * batch, length, x1.device)
+            features = self.tower(torch.cat([x1, x2], dim=0), valid)
             a, b = pool(features, self.pooling, both).chunk(2, dim=0)
         else:
-            a = pool(self.tower(x1), self.pooling, len1)
-            b = pool(self.tower(x2), self.pooling, len2)
+            a, b = (pool(self.tower(x, None if n is None else valid_steps(n, *x.shape[:2], x.device)), self.pooling, n)
+                    for x, n in ((x1, len1), (x2, len2)))
         return self.head(torch.cat([a, b, a - b, a * b], dim=-1))
 
 

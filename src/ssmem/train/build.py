@@ -21,7 +21,9 @@ def architecture_for(cfg: ModelConfig, info: TaskInfo) -> str:
     if not info.per_step and arch == "causal":
         raise ConfigError("model.architecture=causal needs a task with per-step targets")
     if info.pairs != (arch == "dual"):
-        raise ConfigError(f"model.architecture={arch!r} does not fit a task with pairs={info.pairs}")
+        fits = "dual" if info.pairs else "classifier"
+        raise ConfigError(f"model.architecture={arch!r} does not fit a task with pairs={info.pairs}; use "
+                          f"model.architecture={fits} or auto")
     if arch == "causal" and cfg.bidirectional:
         raise ConfigError("a per-step (causal) task needs unidirectional layers: set model.bidirectional=false")
     if arch == "causal" and cfg.norm == "batch":

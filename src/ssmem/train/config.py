@@ -19,6 +19,8 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from .._values import MAX_SEED
+
 LayerName = Literal["s4d", "s4"]
 TrainMode = Literal["all", "reservoir", "readout"]
 Architecture = Literal["auto", "classifier", "dual", "causal"]
@@ -274,8 +276,9 @@ def validate_config(cfg: RunConfig) -> RunConfig:
             raise ConfigError(f"{where} must be positive and finite, got {value!r}")
 
     m, o, t = cfg.model, cfg.optim, cfg.train
-    if cfg.seed < 0:
-        raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
+    if not 0 <= cfg.seed <= MAX_RUN_SEED:
+        raise ConfigError(f"seed must lie in 0..{MAX_RUN_SEED} (layer i is seeded with seed·1000 + i, a 64-bit "
+                          f"torch seed), got {cfg.seed}")
     positive(m.d_model, "model.d_model")
     positive(m.n_layers, "model.n_layers")
     positive(m.d_state, "model.d_state")
@@ -324,6 +327,9 @@ def validate_config(cfg: RunConfig) -> RunConfig:
     params = task_params(cfg.task)  # unknown task / bad params raise here
     cfg.task.params = to_plain(params)
     return cfg
+
+
+MAX_RUN_SEED = MAX_SEED // 1000 - 1  # room for the per-layer seeds of ssmem.train.build.layer_seed
 
 
 def config_from_dict(data: dict[str, Any], *, validate: bool = True) -> RunConfig:
