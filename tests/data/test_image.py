@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 
 from ssmem.data import build_task
 from ssmem.data._errors import DataNotFoundError, MalformedDataError
@@ -78,6 +79,10 @@ def test_digits_needs_no_files():
     assert len(data.train) + len(data.val) + len(data.test) == 1797
     assert len(data.test) == 1797 // 5
     assert 0.08 < data.info.chance < 0.15
+    # subsets are drawn from their own streams: the test images do not move with n_train
+    small, large = (build_task("lra/image", ImageParams(dataset="digits", n_train=k, n_test=100, cache=False))
+                    for k in (500, 600))
+    assert torch.equal(small.test.pixels, large.test.pixels) and len(small.train) == 500
 
 
 def test_missing_files_name_layout_and_package(tmp_path):

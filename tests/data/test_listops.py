@@ -3,6 +3,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 from ssmem.data import build_task
 from ssmem.data._errors import DataNotFoundError, MalformedDataError
@@ -158,3 +159,25 @@ def test_release_missing_and_malformed(tmp_path):
 def test_bad_source_is_named():
     with pytest.raises(ValueError, match="'download'.*generate, release"):
         build_task("lra/listops", ListOpsParams(source="download"))
+
+
+def test_a_tree_stops_growing_at_its_budget():
+    """leaf_prob = 0 grows trees of millions of tokens: with a budget the draw stops once it is exceeded."""
+    tree, length = generate_tree(random.Random(0), leaf_prob=0.0, budget=100)
+    assert 100 <= length < 100 + 12  # at most one more argument than the budget allows
+    full, full_length = generate_tree(random.Random(3), leaf_prob=0.75)
+    assert generate_tree(random.Random(3), leaf_prob=0.75, budget=10**9) == (full, full_length)
+    with pytest.raises(ValueError, match=r"no ListOps tree with 10 < length < 100 in 20000 draws .*leaf_prob=0.0"):
+        build_task("lra/listops", ListOpsParams(n_train=2, n_val=1, n_test=1, leaf_prob=0.0, seq_len=128, min_length=10,
+                                                max_length=100, cache=False))
+
+
+def test_generated_splits_are_drawn_apart():
+    """Each split has its own stream (the test set does not move with n_train); sizes of 0 are refused."""
+    def test_tokens(n_train):
+        params = ListOpsParams(n_train=n_train, n_val=5, n_test=20, seq_len=128, min_length=10, max_length=100, cache=False)
+        return build_task("lra/listops", params).test.tokens
+
+    assert torch.equal(test_tokens(50), test_tokens(60))
+    with pytest.raises(ValueError, match=r"n_val must be >= 1 for source='generate' \(the split is drawn"):
+        ListOpsParams(n_val=0)

@@ -40,6 +40,9 @@ BAD_PARAMS = [
     ("lra/listops", {"max_length": 3000}, r"max_length 3000 exceeds seq_len \+ 1 = 2049"),
     ("lra/listops", {"max_depth": 2, "max_args": 3}, r"at most 5 tokens .* none is longer than min_length=500"),
     ("lra/listops", {"leaf_prob": 1.0}, r"at most 1 tokens"),
+    ("lra/listops", {"n_test": 0}, r"n_test must be >= 1 for source='generate' \(the split is drawn: 0 would leave"),
+    ("lra/pathfinder", {"n_val": 0}, r"n_val must be >= 1 for source='generate'"),
+    ("lra/retrieval", {"n_val": 0}, r"n_val must be >= 1 for source='corpus' \(pairs are drawn\)"),
 ]
 
 

@@ -117,6 +117,16 @@ def test_bad_resolution_is_named():
         build_task("lra/pathfinder", PathfinderParams(resolution=48, n_train=2, n_val=2, n_test=2))
 
 
+def test_contours_that_cannot_be_placed_are_a_named_bad_value(capsys):
+    """A parameter error, not a crash: the command line prints one line (exit 2)."""
+    from ssmem.cli import main
+
+    argv = ["data", "lra/pathfinder", "-p", "contour_length=100", "-p", "n_train=1", "-p", "n_val=1", "-p", "n_test=1",
+            "--prepare", "--no-progress", "-p", "cache=false"]
+    assert main(argv) == 2
+    assert "could not place 5 contours on a 32x32 image" in capsys.readouterr().err
+
+
 def test_parallel_generation_draws_the_same_images(monkeypatch):
     from ssmem.data import pathfinder
 

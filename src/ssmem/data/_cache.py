@@ -25,7 +25,7 @@ import numpy as np
 
 from ._progress import say
 
-CACHE_FORMAT = 3  # bump when the stored layout of any task changes
+CACHE_FORMAT = 4  # bump when the stored layout or the drawing of any task changes
 _KEY_FIELD = "__cache_key__"
 # parameters that say where, whether or how fast to compute, not what is computed
 _NOT_KEYED = frozenset({"cache_dir", "cache", "workers"})

@@ -70,6 +70,15 @@ def check_subsets(params: Any) -> None:
     check_data_seed(params)
 
 
+def check_drawn_sizes(params: Any, what: str) -> None:
+    """Split sizes of data that are drawn (generated, or pairs made): each ``n_*`` >= 1, since 0 cannot mean
+    "keep all" there and would leave the split empty; ``what`` names the setting in the message."""
+    for name in SPLIT_SIZES:
+        value = getattr(params, name)
+        if is_real(value) and value < 1:
+            raise ValueError(f"{name} must be >= 1 for {what} (the split is drawn: 0 would leave it empty), got {value!r}")
+
+
 def check_data_seed(params: Any) -> None:
     if params.data_seed is not None:
         check_at_least(params, 0, "data_seed")

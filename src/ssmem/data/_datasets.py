@@ -158,11 +158,12 @@ def pixel_stats(pixels: np.ndarray, chunk: int = 4096) -> tuple[float, float]:
     return mean / 255.0, (var**0.5 / 255.0) or 1.0
 
 
-def majority_chance(train_labels: np.ndarray, test_labels: np.ndarray) -> float:
-    """Chance level: the test accuracy of the best constant prediction (the test split's most frequent class).
+def majority_chance(train_labels: np.ndarray, test_labels: np.ndarray) -> float | None:
+    """Chance level: the test accuracy of the best constant prediction (the test split's most frequent class);
+    None (unknown) for an empty test split.
 
     This is never below predicting the training split's majority class, so "above chance" is a safe claim.
     """
     if len(test_labels) == 0:
-        return 0.0
+        return None
     return float(np.bincount(test_labels).max() / len(test_labels))

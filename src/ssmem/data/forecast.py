@@ -278,16 +278,16 @@ def _build_arrays(params: ForecastParams, data_seed: int) -> dict[str, np.ndarra
     mean, std = train_rows.mean(axis=0), train_rows.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     series = (values - mean) / std
-    rng = np.random.default_rng(data_seed)
     bounds = {"train": (params.lookback, cut_val), "val": (max(cut_val, params.lookback), cut_test), "test": (max(cut_test, params.lookback), n_rows)}
     arrays = {"series": series, "mean": mean, "std": std, "columns": np.array(columns), "targets": np.array([columns.index(t) for t in targets]), "season": np.array(season), "n_missing": np.array(n_missing), "n_time_gaps": np.array(count_time_gaps(times))}
-    for split, (lo, hi) in bounds.items():
+    for k, (split, (lo, hi)) in enumerate(bounds.items()):
         ends = _window_ends(lo, hi, params.horizon, params.stride)
         if len(ends) == 0:
             raise ValueError(f"the {split} split of {params.series!r} has no full window (lookback {params.lookback} + "
                              f"horizon {params.horizon} rows; the series has {n_rows} rows); lower lookback/horizon or "
                              "change the fractions")
-        arrays[f"{split}_ends"] = ends[subsample(getattr(params, f"n_{split}"), len(ends), rng)]
+        # a stream per split: one split's size does not move another's windows
+        arrays[f"{split}_ends"] = ends[subsample(getattr(params, f"n_{split}"), len(ends), np.random.default_rng([data_seed, k]))]
     return arrays
 
 

@@ -160,8 +160,9 @@ def _build_arrays(params: ImageParams, data_seed: int, data_dir: Path | None) ->
     if n_val >= len(train_y):
         raise ValueError(f"n_val = {n_val} leaves no training images out of {len(train_y)}")
     val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-    train = train[_subset(params.n_train, len(train), rng)]
-    test = _subset(params.n_test, len(test_y), rng)
+    # each subset from its own stream: the test images do not move with n_train
+    train = train[_subset(params.n_train, len(train), np.random.default_rng([data_seed, 0]))]
+    test = _subset(params.n_test, len(test_y), np.random.default_rng([data_seed, 2]))
     return {
         "train_x": train_x[train], "train_y": train_y[train],
         "val_x": train_x[val], "val_y": train_y[val],

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import cached, file_fingerprint
-from ._checks import check_at_least, check_choice, check_probability, check_subsets
+from ._checks import check_at_least, check_choice, check_drawn_sizes, check_probability, check_subsets
 from ._datasets import TokenDataset, majority_chance
 from ._progress import item_bar
 from ._errors import DataNotFoundError, MalformedDataError
@@ -40,15 +40,23 @@ SOURCES = ("generate", "release")
 Tree = int | tuple[str, list["Tree"]]
 
 
-def generate_tree(rng: random.Random, *, max_depth: int = 10, max_args: int = 10, leaf_prob: float = 0.75, depth: int = 1) -> tuple[Tree, int]:
-    """A random expression tree and its length in tokens (operators, digits and ``]``)."""
+def generate_tree(rng: random.Random, *, max_depth: int = 10, max_args: int = 10, leaf_prob: float = 0.75, depth: int = 1,
+                  budget: int | None = None) -> tuple[Tree, int]:
+    """A random expression tree and its length in tokens (operators, digits and ``]``).
+
+    With ``budget``, drawing stops as soon as the length reaches it (the tree is then incomplete and its length
+    ≥ ``budget``: a caller rejecting such trees never builds them whole; a small ``leaf_prob`` would otherwise
+    grow trees of millions of tokens)."""
     if depth >= max_depth or rng.random() < leaf_prob:
         return rng.randrange(10), 1
     n_args = rng.randint(2, max_args)
     op = OPERATORS[rng.randrange(len(OPERATORS))]
     args, length = [], 2
     for _ in range(n_args):
-        child, child_len = generate_tree(rng, max_depth=max_depth, max_args=max_args, leaf_prob=leaf_prob, depth=depth + 1)
+        if budget is not None and length >= budget:
+            break
+        child, child_len = generate_tree(rng, max_depth=max_depth, max_args=max_args, leaf_prob=leaf_prob,
+                                         depth=depth + 1, budget=None if budget is None else budget - length)
         args.append(child)
         length += child_len
     return (op, args), length
@@ -130,17 +138,19 @@ def longest_tree(*, max_depth: int, max_args: int, leaf_prob: float) -> int:
 
 def generate(
     n: int, rng: random.Random, *, min_length: int, max_length: int, max_depth: int, max_args: int, leaf_prob: float,
-    max_misses: int = 100_000,
+    max_misses: int = 20_000,
 ) -> list[Tree]:
     """``n`` trees with ``min_length < length < max_length``, by rejection.
 
     Raises ``ValueError`` after ``max_misses`` draws in a row outside the range (at the LRA settings about 8% of
-    the draws are kept, so that means the range is out of the generator's reach)."""
+    the draws are kept, so 20,000 misses in a row mean a chance below 1e-700 there: the range is out of the
+    generator's reach). Draws stop growing a tree once it reaches ``max_length`` (rejected anyway)."""
     trees: list[Tree] = []
     misses = 0
     with item_bar(n, "listops trees", "tree") as bar:
         while len(trees) < n:
-            tree, length = generate_tree(rng, max_depth=max_depth, max_args=max_args, leaf_prob=leaf_prob)
+            tree, length = generate_tree(rng, max_depth=max_depth, max_args=max_args, leaf_prob=leaf_prob,
+                                         budget=max_length)
             if min_length < length < max_length:
                 trees.append(tree)
                 bar.update(1)
@@ -189,6 +199,7 @@ class ListOpsParams:
         check_subsets(self)
         if self.source != "generate":
             return
+        check_drawn_sizes(self, "source='generate'")
         if self.max_length < self.min_length + 2:
             raise ValueError(
                 f"ListOps keeps trees with min_length < length < max_length: max_length ({self.max_length}) must be "
@@ -253,11 +264,10 @@ def _build_arrays(params: ListOpsParams, data_seed: int, data_dir: Path | None) 
             seqs, labels = read_release_tsv(folder / f"basic_{split}.tsv", getattr(params, f"n_{split}"))
             arrays[f"{split}_x"], arrays[f"{split}_y"] = encode(seqs, params.seq_len), labels
         return arrays
-    rng = random.Random(data_seed)
     for split in SPLITS:
         trees = generate(
             getattr(params, f"n_{split}"),
-            rng,
+            random.Random(f"listops:{data_seed}:{split}"),  # a stream per split: the test set does not move with n_train
             min_length=params.min_length,
             max_length=params.max_length,
             max_depth=params.max_depth,

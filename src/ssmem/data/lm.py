@@ -79,14 +79,15 @@ def _build_arrays(params: LMParams, data_seed: int) -> dict[str, np.ndarray]:
     texts = [d.text for d in load_documents(params.corpus)]
     streams = split_streams(texts, val_fraction=params.val_fraction, test_fraction=params.test_fraction, rng=rng)
     arrays = {}
-    for split in SPLITS:
+    for k, split in enumerate(SPLITS):
         stream = streams[split]
         n_windows = max(0, (len(stream) - 1) // params.seq_len)
         if n_windows == 0:
             raise ValueError(f"the {split} split of {params.corpus!r} has {len(stream)} bytes, fewer than seq_len + 1 = {params.seq_len + 1}")
         starts = np.arange(n_windows) * params.seq_len
         arrays[f"{split}_stream"] = stream
-        arrays[f"{split}_starts"] = starts[subsample(getattr(params, f"n_{split}"), n_windows, rng)]
+        # a stream per split: one split's size does not move another's windows
+        arrays[f"{split}_starts"] = starts[subsample(getattr(params, f"n_{split}"), n_windows, np.random.default_rng([data_seed, k]))]
     return arrays
 
 

@@ -32,7 +32,7 @@ import torch
 from scipy.ndimage import maximum_filter
 
 from ._cache import cached, file_fingerprint
-from ._checks import check_at_least, check_choice, check_subsets
+from ._checks import check_at_least, check_choice, check_drawn_sizes, check_subsets
 from ._datasets import PixelDataset, pixel_stats, majority_chance
 from ._progress import item_bar
 from ._errors import DataNotFoundError, MalformedDataError
@@ -205,7 +205,7 @@ def draw_sample(
             square = _square(centre, geo.marker_radius)
             image[square[:, 0], square[:, 1]] = INK
         return PathfinderSample(image, int(label), np.rint(markers).astype(np.int64))
-    raise RuntimeError(
+    raise ValueError(  # the parameters' fault: named as a bad value
         f"could not place {len(lengths)} contours on a {resolution}x{resolution} image in {max_tries} tries; "
         f"lower n_distractors ({n_distractors}), distractor_length or contour_length ({contour_length})"
     )
@@ -245,6 +245,8 @@ class PathfinderParams:
         if self.max_turn_degrees > 180:
             raise ValueError(f"max_turn_degrees must lie in [0, 180], got {self.max_turn_degrees!r}")
         check_subsets(self)
+        if self.source == "generate":
+            check_drawn_sizes(self, "source='generate'")
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import cached, file_fingerprint
-from ._checks import check_document_chunks
+from ._checks import check_document_chunks, check_drawn_sizes
 from ._chunks import chunk_split, choose_classes, split_documents, to_bytes_row
 from ._datasets import PairDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
@@ -58,6 +58,8 @@ class RetrievalParams:
 
     def __post_init__(self) -> None:
         check_document_chunks(self, SOURCES)
+        if self.source == "corpus":
+            check_drawn_sizes(self, "source='corpus' (pairs are drawn)")
 
 
 def make_pairs(labels: np.ndarray, documents: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -140,9 +142,11 @@ def _build_arrays(params: RetrievalParams, data_seed: int, data_dir: Path | None
     class_of = {name: k for k, name in enumerate(classes)}
     rng = np.random.default_rng(data_seed)
     parts = split_documents(docs, classes, params.label, val_fraction=params.val_fraction, test_fraction=params.test_fraction, rng=rng)
-    for split in SPLITS:
+    for k, split in enumerate(SPLITS):
         chunks = chunk_split(docs, parts[split], class_of, params.label, params.seq_len)
-        first, second, target = make_pairs(chunks.labels, chunks.documents, getattr(params, f"n_{split}"), rng)
+        # a stream per split: one split's size does not move another's pairs
+        first, second, target = make_pairs(chunks.labels, chunks.documents, getattr(params, f"n_{split}"),
+                                           np.random.default_rng([data_seed, k]))
         arrays |= {f"{split}_x": chunks.tokens, f"{split}_y": target, f"{split}_first": first, f"{split}_second": second, f"{split}_doc": chunks.documents}
     return arrays
 

@@ -95,8 +95,9 @@ def _build_imdb(params: TextParams, data_seed: int, data_dir: Path | None) -> di
     if n_val >= len(train_y):
         raise ValueError(f"n_val = {n_val} leaves no training reviews: {root / 'train'} holds {len(train_y)}")
     val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-    train = train[subsample(params.n_train, len(train), rng)]
-    test = subsample(params.n_test, len(test_y), rng)
+    # each subset from its own stream: the test reviews do not move with n_train
+    train = train[subsample(params.n_train, len(train), np.random.default_rng([data_seed, 0]))]
+    test = subsample(params.n_test, len(test_y), np.random.default_rng([data_seed, 2]))
     return {
         "train_x": train_x[train], "train_y": train_y[train], "train_doc": train,
         "val_x": train_x[val], "val_y": train_y[val], "val_doc": val,
@@ -112,9 +113,10 @@ def _build_corpus(params: TextParams, data_seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(data_seed)
     parts = split_documents(docs, classes, params.label, val_fraction=params.val_fraction, test_fraction=params.test_fraction, rng=rng)
     arrays: dict[str, np.ndarray] = {"classes": np.array(classes)}
-    for split in SPLITS:
+    for k, split in enumerate(SPLITS):
         chunks = chunk_split(docs, parts[split], class_of, params.label, params.seq_len)
-        keep = subsample(getattr(params, f"n_{split}"), len(chunks.labels), rng)
+        # a stream per split: one split's size does not move another's chunks
+        keep = subsample(getattr(params, f"n_{split}"), len(chunks.labels), np.random.default_rng([data_seed, k]))
         arrays[f"{split}_x"], arrays[f"{split}_y"], arrays[f"{split}_doc"] = chunks.tokens[keep], chunks.labels[keep], chunks.documents[keep]
     return arrays
 
