@@ -136,10 +136,15 @@ def test_ctrl_c_in_process_stops_after_the_step_and_restores_the_handler(tmp_pat
             if ctx.step == at:
                 signal.raise_signal(signal.SIGINT)
 
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(f"train.max_steps={max_steps}"), tmp_path, callbacks=[CtrlC()], progress=False)
+    # Python's own Ctrl-C handler, as in a terminal (a shell's background job starts with SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny_config(f"train.max_steps={max_steps}"), tmp_path, callbacks=[CtrlC()], progress=False)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert [s for s, _ in list_checkpoints(tmp_path)] == [at] and not (tmp_path / "result.json").exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_run_dir_is_not_overwritten_and_resume_checks_the_config(uninterrupted, tiny_config):
