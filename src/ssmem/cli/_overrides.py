@@ -1,4 +1,5 @@
-"""Shared by the verbs that take ``RECIPE [key=value ...]``: overrides may come before or after the options.
+"""Shared by the verbs that take ``key=value`` arguments: the form check (:func:`check_key_value`), and for
+``RECIPE [key=value ...]`` overrides that may come before or after the options (:func:`split_overrides`).
 
 argparse cannot mix a variable-length positional with options (``RECIPE --run-dir DIR a=b`` would leave
 ``a=b`` unparsed), so those verbs collect everything after the recipe and sort it here.
@@ -9,6 +10,12 @@ from __future__ import annotations
 import argparse
 
 from . import CLIError
+
+
+def check_key_value(text: str, option: str, example: str) -> None:
+    """``text`` (given to ``option``) has the form ``KEY=VALUE`` with a key (CLIError naming ``example``)."""
+    if "=" not in text or not text.partition("=")[0].strip():
+        raise CLIError(f"{option} {text!r} is not of the form KEY=VALUE (e.g. {option} {example})")
 
 
 def split_overrides(args: argparse.Namespace, flags: dict[str, str]) -> None:

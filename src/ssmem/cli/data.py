@@ -36,13 +36,11 @@ def resolve_name(name: str) -> str:
 def _params(name: str, overrides: list[str]):
     from ..data import TASKS
     from ..train.config import dataclass_from_dict, parse_override
-
-    from . import CLIError
+    from ._overrides import check_key_value
 
     values = {}
     for text in overrides:
-        if "=" not in text or not text.partition("=")[0].strip():
-            raise CLIError(f"-p {text!r} is not of the form KEY=VALUE (e.g. -p seq_len=512)")
+        check_key_value(text, "-p", "seq_len=512")
         path, value = parse_override(text)
         values[".".join(path)] = value
     return dataclass_from_dict(TASKS.get(name).params_cls, values, "params")

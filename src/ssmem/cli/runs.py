@@ -25,14 +25,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ..sweep import Store, parse_override
     from . import CLIError
+    from ._overrides import check_key_value
 
     if not Path(args.store).is_file():
         raise CLIError(f"no results store at {args.store}")
-    filters = []
     for text in args.filter:
-        if "=" not in text or not text.partition("=")[0].strip():
-            raise CLIError(f"--filter {text!r} is not of the form KEY=VALUE (e.g. --filter eigs=s4d-inv)")
-        filters.append(parse_override(text))
+        check_key_value(text, "--filter", "eigs=s4d-inv")
+    filters = [parse_override(text) for text in args.filter]
     with Store(args.store, create=False) as store:
         records = store.runs()
     for key, wanted in filters:  # checked against every run: --status may leave none with the value

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._registry import Registry
-from .task import TASKS
+from .task import SPLITS, TASKS
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,13 @@ def data_seed_of(params: Any, seed: int) -> int:
     A fixed ``data_seed`` (the default) keeps one data set across the seeds of a sweep.
     """
     return int(seed if params.data_seed is None else params.data_seed)
+
+
+def split_rng(data_seed: int, split: str) -> np.random.Generator:
+    """The random stream of one split (``train``, ``val``, ``test``) of a task's data: each split draws its
+    subset or pairs from its own stream, so one split's size does not move another split's items (a test set
+    stays the same when ``n_train`` changes)."""
+    return np.random.default_rng([int(data_seed), SPLITS.index(split)])
 
 
 def candidate_dirs(explicit: str | Path | None, data_dir: Path | None, subdir: str, defaults: tuple[str, ...] = ()) -> list[Path]:

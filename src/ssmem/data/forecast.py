@@ -27,11 +27,10 @@ from ._checks import check_at_least, check_split_fractions, check_subsets
 from ._chunks import subsample
 from ._datasets import ForecastDataset
 from ._errors import DataNotFoundError, MalformedDataError
-from ._sources import Availability, data_seed_of, register_availability
+from ._sources import Availability, data_seed_of, register_availability, split_rng
 from .corpora import _package_dir
-from .task import TaskData, TaskInfo, register_task
+from .task import SPLITS, TaskData, TaskInfo, register_task
 
-SPLITS = ("train", "val", "test")
 _MISSING = {"", "na", "nan", "null", "none"}
 _READER_VERSION = 2  # part of the cache key: bump when the arrays read from a CSV change
 _HEAD_ROWS = 1000  # rows `ssmem data` reads to judge a CSV without building the task
@@ -117,7 +116,7 @@ def read_csv_series(
         with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a byte-order mark is not a name
             rows = list(csv.reader(handle))
     except UnicodeDecodeError as err:
-        raise MalformedDataError(path, f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+        raise MalformedDataError(path, _not_utf8(err)) from None
     if len(rows) < 2:
         raise MalformedDataError(path, "expected a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
@@ -226,6 +225,10 @@ def _first_present(body: list[list[str]], k: int) -> str:
     return ""
 
 
+def _not_utf8(err: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
+
+
 def _is_number(cell: str) -> bool:
     try:
         float(cell)
@@ -280,14 +283,13 @@ def _build_arrays(params: ForecastParams, data_seed: int) -> dict[str, np.ndarra
     series = (values - mean) / std
     bounds = {"train": (params.lookback, cut_val), "val": (max(cut_val, params.lookback), cut_test), "test": (max(cut_test, params.lookback), n_rows)}
     arrays = {"series": series, "mean": mean, "std": std, "columns": np.array(columns), "targets": np.array([columns.index(t) for t in targets]), "season": np.array(season), "n_missing": np.array(n_missing), "n_time_gaps": np.array(count_time_gaps(times))}
-    for k, (split, (lo, hi)) in enumerate(bounds.items()):
+    for split, (lo, hi) in bounds.items():
         ends = _window_ends(lo, hi, params.horizon, params.stride)
         if len(ends) == 0:
             raise ValueError(f"the {split} split of {params.series!r} has no full window (lookback {params.lookback} + "
                              f"horizon {params.horizon} rows; the series has {n_rows} rows); lower lookback/horizon or "
                              "change the fractions")
-        # a stream per split: one split's size does not move another's windows
-        arrays[f"{split}_ends"] = ends[subsample(getattr(params, f"n_{split}"), len(ends), np.random.default_rng([data_seed, k]))]
+        arrays[f"{split}_ends"] = ends[subsample(getattr(params, f"n_{split}"), len(ends), split_rng(data_seed, split))]
     return arrays
 
 
@@ -303,7 +305,7 @@ def forecast_info(params: ForecastParams) -> TaskInfo:
                 reader = csv.reader(handle)
                 header, body = [h.strip() for h in next(reader)], list(reader)
         except UnicodeDecodeError as err:
-            raise MalformedDataError(path, f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+            raise MalformedDataError(path, _not_utf8(err)) from None
         time_column = time_column or header[0]
         columns = _value_columns(header, body, time_column)
     n_targets = len(targets or columns)
@@ -378,7 +380,7 @@ def _header_problem(path: Path, time_column: str | None, columns: tuple[str, ...
             # the first rows (a column's first cell may be missing: its first present one tells its kind)
             rows = list(itertools.islice((row for row in reader if any(cell.strip() for cell in row)), _HEAD_ROWS))
     except UnicodeDecodeError as err:
-        return f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
+        return f"{path}: {_not_utf8(err)}"
     except (OSError, csv.Error) as err:
         return f"{path}: cannot read the header ({err})"
     missing = [c for c in dict.fromkeys((time_column or "", *columns, *targets)) if c and c not in header]

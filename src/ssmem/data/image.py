@@ -17,7 +17,7 @@ from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_choice, check_subsets
 from ._datasets import PixelDataset, pixel_stats, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
-from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
+from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability, split_rng
 from .cifar import TEST_FILES, TRAIN_FILES, read_batch, to_gray
 from .idx import read_idx
 from .task import TaskData, TaskInfo, register_task
@@ -160,9 +160,8 @@ def _build_arrays(params: ImageParams, data_seed: int, data_dir: Path | None) ->
     if n_val >= len(train_y):
         raise ValueError(f"n_val = {n_val} leaves no training images out of {len(train_y)}")
     val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-    # each subset from its own stream: the test images do not move with n_train
-    train = train[_subset(params.n_train, len(train), np.random.default_rng([data_seed, 0]))]
-    test = _subset(params.n_test, len(test_y), np.random.default_rng([data_seed, 2]))
+    train = train[_subset(params.n_train, len(train), split_rng(data_seed, "train"))]
+    test = _subset(params.n_test, len(test_y), split_rng(data_seed, "test"))
     return {
         "train_x": train_x[train], "train_y": train_y[train],
         "val_x": train_x[val], "val_y": train_y[val],

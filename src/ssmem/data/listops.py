@@ -27,14 +27,13 @@ from ._datasets import TokenDataset, majority_chance
 from ._progress import item_bar
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
-from .task import TaskData, TaskInfo, register_task
+from .task import SPLITS, TaskData, TaskInfo, register_task
 
 OPERATORS = ("[MIN", "[MAX", "[MED", "[SM")
 END = "]"
 PAD = 0
 VOCAB: tuple[str, ...] = ("<pad>", *(str(d) for d in range(10)), *OPERATORS, END)
 TOKEN_IDS = {token: i for i, token in enumerate(VOCAB)}
-SPLITS = ("train", "val", "test")
 SOURCES = ("generate", "release")
 
 Tree = int | tuple[str, list["Tree"]]

@@ -18,11 +18,10 @@ from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_split_fractions, check_subsets
 from ._chunks import subsample
 from ._datasets import NextByteDataset
-from ._sources import Availability, data_seed_of, register_availability
+from ._sources import Availability, data_seed_of, register_availability, split_rng
 from .corpora import corpus_available, corpus_files, load_documents
-from .task import TaskData, TaskInfo, register_task
+from .task import SPLITS, TaskData, TaskInfo, register_task
 
-SPLITS = ("train", "val", "test")
 
 
 @dataclass
@@ -79,15 +78,14 @@ def _build_arrays(params: LMParams, data_seed: int) -> dict[str, np.ndarray]:
     texts = [d.text for d in load_documents(params.corpus)]
     streams = split_streams(texts, val_fraction=params.val_fraction, test_fraction=params.test_fraction, rng=rng)
     arrays = {}
-    for k, split in enumerate(SPLITS):
+    for split in SPLITS:
         stream = streams[split]
         n_windows = max(0, (len(stream) - 1) // params.seq_len)
         if n_windows == 0:
             raise ValueError(f"the {split} split of {params.corpus!r} has {len(stream)} bytes, fewer than seq_len + 1 = {params.seq_len + 1}")
         starts = np.arange(n_windows) * params.seq_len
         arrays[f"{split}_stream"] = stream
-        # a stream per split: one split's size does not move another's windows
-        arrays[f"{split}_starts"] = starts[subsample(getattr(params, f"n_{split}"), n_windows, np.random.default_rng([data_seed, k]))]
+        arrays[f"{split}_starts"] = starts[subsample(getattr(params, f"n_{split}"), n_windows, split_rng(data_seed, split))]
     return arrays
 
 

@@ -25,9 +25,8 @@ import torch
 from torch.utils.data import TensorDataset
 
 from ._checks import SPLIT_SIZES, check_at_least, check_choice
-from .task import TaskData, TaskInfo, register_task
+from .task import SPLITS, TaskData, TaskInfo, register_task
 
-SPLITS = ("train", "val", "test")
 DISTRIBUTIONS = ("gaussian", "uniform")
 
 

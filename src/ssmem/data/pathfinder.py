@@ -37,11 +37,10 @@ from ._datasets import PixelDataset, pixel_stats, majority_chance
 from ._progress import item_bar
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
-from .task import TaskData, TaskInfo, register_task
+from .task import SPLITS, TaskData, TaskInfo, register_task
 
 RESOLUTIONS = (32, 64, 128)
 SOURCES = ("generate", "release")
-SPLITS = ("train", "val", "test")
 INK = 255
 
 

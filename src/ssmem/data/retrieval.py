@@ -25,12 +25,11 @@ from ._chunks import chunk_split, choose_classes, split_documents, to_bytes_row
 from ._datasets import PairDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
 from ._progress import say
-from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
+from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability, split_rng
 from .corpora import corpus_available, corpus_files, load_documents
-from .task import TaskData, TaskInfo, register_task
+from .task import SPLITS, TaskData, TaskInfo, register_task
 
 SOURCES = ("corpus", "aan")
-SPLITS = ("train", "val", "test")
 AAN_FILES = {"train": "new_aan_pairs.train.tsv", "val": "new_aan_pairs.eval.tsv", "test": "new_aan_pairs.test.tsv"}
 
 
@@ -142,11 +141,10 @@ def _build_arrays(params: RetrievalParams, data_seed: int, data_dir: Path | None
     class_of = {name: k for k, name in enumerate(classes)}
     rng = np.random.default_rng(data_seed)
     parts = split_documents(docs, classes, params.label, val_fraction=params.val_fraction, test_fraction=params.test_fraction, rng=rng)
-    for k, split in enumerate(SPLITS):
+    for split in SPLITS:
         chunks = chunk_split(docs, parts[split], class_of, params.label, params.seq_len)
-        # a stream per split: one split's size does not move another's pairs
         first, second, target = make_pairs(chunks.labels, chunks.documents, getattr(params, f"n_{split}"),
-                                           np.random.default_rng([data_seed, k]))
+                                           split_rng(data_seed, split))
         arrays |= {f"{split}_x": chunks.tokens, f"{split}_y": target, f"{split}_first": first, f"{split}_second": second, f"{split}_doc": chunks.documents}
     return arrays
 

@@ -62,6 +62,9 @@ class TaskInfo:
             raise ValueError("a task has either real input (d_input) or token input (vocab_size), not both/neither")
 
 
+SPLITS = ("train", "val", "test")  # the splits every task has, in this order
+
+
 @dataclass
 class TaskData:
     """A built task: its info and its train/val/test splits."""

@@ -21,12 +21,11 @@ from ._checks import check_document_chunks
 from ._chunks import chunk_split, choose_classes, split_documents, subsample, to_bytes_row
 from ._datasets import TokenDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
-from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
+from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability, split_rng
 from .corpora import corpus_available, corpus_files, load_documents
-from .task import TaskData, TaskInfo, register_task
+from .task import SPLITS, TaskData, TaskInfo, register_task
 
 SOURCES = ("corpus", "imdb")
-SPLITS = ("train", "val", "test")
 
 
 @dataclass
@@ -95,9 +94,8 @@ def _build_imdb(params: TextParams, data_seed: int, data_dir: Path | None) -> di
     if n_val >= len(train_y):
         raise ValueError(f"n_val = {n_val} leaves no training reviews: {root / 'train'} holds {len(train_y)}")
     val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-    # each subset from its own stream: the test reviews do not move with n_train
-    train = train[subsample(params.n_train, len(train), np.random.default_rng([data_seed, 0]))]
-    test = subsample(params.n_test, len(test_y), np.random.default_rng([data_seed, 2]))
+    train = train[subsample(params.n_train, len(train), split_rng(data_seed, "train"))]
+    test = subsample(params.n_test, len(test_y), split_rng(data_seed, "test"))
     return {
         "train_x": train_x[train], "train_y": train_y[train], "train_doc": train,
         "val_x": train_x[val], "val_y": train_y[val], "val_doc": val,
@@ -113,10 +111,9 @@ def _build_corpus(params: TextParams, data_seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(data_seed)
     parts = split_documents(docs, classes, params.label, val_fraction=params.val_fraction, test_fraction=params.test_fraction, rng=rng)
     arrays: dict[str, np.ndarray] = {"classes": np.array(classes)}
-    for k, split in enumerate(SPLITS):
+    for split in SPLITS:
         chunks = chunk_split(docs, parts[split], class_of, params.label, params.seq_len)
-        # a stream per split: one split's size does not move another's chunks
-        keep = subsample(getattr(params, f"n_{split}"), len(chunks.labels), np.random.default_rng([data_seed, k]))
+        keep = subsample(getattr(params, f"n_{split}"), len(chunks.labels), split_rng(data_seed, split))
         arrays[f"{split}_x"], arrays[f"{split}_y"], arrays[f"{split}_doc"] = chunks.tokens[keep], chunks.labels[keep], chunks.documents[keep]
     return arrays
 

@@ -336,6 +336,7 @@ def config_from_dict(data: dict[str, Any], *, validate: bool = True) -> RunConfi
     """Build a :class:`RunConfig` from its plain form (a recipe or a saved ``config.yaml``)."""
     if not isinstance(data, dict):
         raise ConfigError(f"a run configuration is a mapping with keys {', '.join(_run_keys())}, got {data!r}")
+    data = with_absolute_paths(data)
     unknown = [k for k in data if k not in _run_keys()]
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r}; valid keys: {', '.join(_run_keys())}")
@@ -346,18 +347,23 @@ def config_from_dict(data: dict[str, Any], *, validate: bool = True) -> RunConfi
     if top.get("description") is None:
         top.pop("description", None)
     cfg = RunConfig(**sections, **top)
-    _absolute_paths(cfg)
     return validate_config(cfg) if validate else cfg
 
 
-def _absolute_paths(cfg: RunConfig) -> None:
-    """Relative file paths made absolute (an eigenvalue file as ``model.init``, ``task.data_dir``), so that the
-    saved ``config.yaml`` works from any directory (resume, sample, report)."""
-    init = cfg.model.init
-    if isinstance(init, str) and os.path.splitext(init)[1] and os.path.isfile(os.path.expanduser(init)):
-        cfg.model.init = str(Path(init).expanduser().resolve())
-    if cfg.task.data_dir:
-        cfg.task.data_dir = str(Path(cfg.task.data_dir).expanduser().resolve())
+def with_absolute_paths(plain: dict[str, Any]) -> dict[str, Any]:
+    """A plain configuration with its relative file paths made absolute (an eigenvalue file named by
+    ``model.init``, ``task.data_dir``), so that a saved ``config.yaml`` works from any directory (resume, sample,
+    report); also how a resume reads configurations saved before paths were stored absolute."""
+    out = dict(plain)
+    for section, name, must_be_file in (("model", "init", True), ("task", "data_dir", False)):
+        part = out.get(section)
+        value = part.get(name) if isinstance(part, dict) else None
+        if not isinstance(value, str) or not value:
+            continue
+        if must_be_file and not (os.path.splitext(value)[1] and os.path.isfile(os.path.expanduser(value))):
+            continue  # a set's name, not a file
+        out[section] = {**part, name: str(Path(value).expanduser().resolve())}
+    return out
 
 
 def _run_keys() -> list[str]:

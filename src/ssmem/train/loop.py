@@ -60,6 +60,7 @@ from .config import (
     dataclass_from_dict,
     task_params,
     to_plain,
+    with_absolute_paths,
 )
 from .._io import atomic_write_text, exclusive_folder, remove_leftover_temporaries
 from .._signals import stop_between_steps
@@ -197,18 +198,13 @@ def _resolved_norm(model: dict[str, Any], cfg: RunConfig) -> str | None:
 def run_config_differences(cfg: RunConfig, saved: dict[str, Any], source: str) -> list[str]:
     """How ``cfg`` differs from the plain configuration ``saved`` (read from ``source``), one entry per key, leaving
     out the keys a resumed run may change (:data:`RESUME_MAY_CHANGE`)."""
-    saved, current = copy.deepcopy(dict(saved)), config_to_dict(cfg)
+    # (runs saved before paths were stored absolute hold them as given: the same file is the same run)
+    saved, current = with_absolute_paths(copy.deepcopy(dict(saved))), config_to_dict(cfg)
     # model.norm=auto names the norm it resolves to: a run saved with that norm spelled out is the same run
     saved_model, current_model = saved.get("model"), current["model"]
     if isinstance(saved_model, dict) and "auto" in (saved_model.get("norm"), current_model["norm"]):
         if _resolved_norm(saved_model, cfg) == _resolved_norm(current_model, cfg):
             saved_model["norm"] = current_model["norm"]
-    # runs saved before paths were made absolute hold them as given: the same file is the same run
-    for section, name in (("model", "init"), ("task", "data_dir")):
-        stored = saved.get(section, {}).get(name) if isinstance(saved.get(section), dict) else None
-        if isinstance(stored, str) and stored and not Path(stored).expanduser().is_absolute():
-            if str(Path(stored).expanduser().resolve()) == current[section][name]:
-                saved[section][name] = current[section][name]
     for key in RESUME_MAY_CHANGE:
         *sections, name = key.split(".")
         for config in (saved, current):
