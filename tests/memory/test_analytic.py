@@ -269,3 +269,15 @@ def test_near_duplicates_count_once_in_large_spectra_too():
     assert real.tolist() == [0.2, 0.2 + 1e-9, 0.3] and cplx.tolist() == [0.5 + 0.1j]
     many = discrete_eigenvalues("lin", 32768, dt=1.0)  # 16384 distinct modes (a k-d tree, not all pairs)
     assert rank_of(many) == 32768 and rank_of(np.concatenate([many, many[::-1]])) == 32768
+
+
+@pytest.mark.parametrize("zero_at", [0, 1, 2])
+def test_a_zero_eigenvalue_anywhere_in_the_pole_order_against_mpmath(zero_at):
+    """λ = 0 (bilinear with Δ·|A| = 2) is the impulse: filtering the newest vector by its section alone adds
+    nothing, so each step filters the shifted vector (this MF was off by 0.7 with 0 as the second pole)."""
+    others = [-0.5, 0.9999, 0.9998 * np.exp(0.01j), 0.9997 * np.exp(0.02j)]
+    modes = np.array(others[:zero_at] + [0.0] + others[zero_at:])
+    profile = memory_function(modes, horizon=16)
+    assert profile.method == "rational-arnoldi"
+    np.testing.assert_allclose(profile.mf, mp_memory_function(modes, 16, range(16), dps=60), atol=1e-10, rtol=0)
+    assert profile.mf.sum() == pytest.approx(7.0, abs=1e-10)

@@ -168,3 +168,10 @@ def test_an_architecture_that_does_not_fit_the_task_names_the_one_that_does():
     info = task_info(cfg.task.name, task_params(cfg.task))
     with pytest.raises(ConfigError, match=r"does not fit a task with pairs=True; use model.architecture=dual or auto"):
         build_model(cfg.model, info, seed=0)
+
+
+def test_an_eigenvalue_set_with_the_s4_layer_is_named_as_ignored():
+    with pytest.warns(UserWarning, match=r"model.init='s4d-lin' is ignored with model.layer=s4"):
+        load_recipe("memory/delay", ["model.layer=s4", "model.init=s4d-lin"])
+    for init in ("s4d-inv", "s4d-legs"):  # the default and the set the S4 layer starts from: nothing to say
+        assert load_recipe("memory/delay", ["model.layer=s4", f"model.init={init}"]).model.layer == "s4"

@@ -29,10 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from .._values import is_integer
-from ..memory.analytic import as_modes, distinct_spectrum
+from ..memory.analytic import as_modes, distinct_spectrum, rational_arnoldi
 
 def distinct_poles(modes: np.ndarray) -> np.ndarray:
     """All distinct eigenvalues of the real system from its upper-half modes: ``(n_modes,) → (r,)`` complex128.
@@ -53,22 +52,10 @@ def distinct_poles(modes: np.ndarray) -> np.ndarray:
 def rational_krylov_basis(poles: np.ndarray, horizon: int) -> np.ndarray:
     """An orthonormal basis of span{(a_k^τ)_{τ<T}} on the horizon, by rational Arnoldi: ``(T, n)`` complex128.
 
-    ``poles`` must be distinct; column k spans the k-th Newton sequence [a_1..a_k] z^τ modulo the earlier ones.
+    ``poles`` must be distinct (at most ``horizon`` of them); column k spans the k-th Newton sequence
+    [a_1..a_k] z^τ modulo the earlier ones (:func:`ssmem.memory.analytic.rational_arnoldi`).
     """
-    poles = np.asarray(poles, dtype=np.complex128)
-    basis = np.zeros((horizon, poles.size), dtype=np.complex128)
-    start = np.zeros(horizon, dtype=np.complex128)
-    start[0] = 1.0
-    for k, a in enumerate(poles):
-        shifted = start if k == 0 else np.concatenate([[0.0], basis[:-1, k - 1]])  # Z v_{k-1}
-        column = lfilter([1.0], [1.0, -a], shifted)  # (I - a Z)⁻¹
-        for _ in range(2):  # classical Gram–Schmidt, repeated once for orthogonality to working precision
-            column = column - basis[:, :k] @ (basis[:, :k].conj().T @ column)
-        norm = np.linalg.norm(column)
-        if norm == 0.0:
-            raise ValueError(f"the memory subspace broke down at pole {k} ({a}); are the poles distinct?")
-        basis[:, k] = column / norm
-    return basis
+    return rational_arnoldi(np.asarray(poles, dtype=np.complex128), horizon)
 
 
 @dataclass(frozen=True)

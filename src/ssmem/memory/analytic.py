@@ -164,28 +164,40 @@ def _real_basis(q: np.ndarray) -> np.ndarray:
     return u[:, : int(np.sum(sv > 0.5))]
 
 
-def _rational_arnoldi_basis(real: np.ndarray, cplx: np.ndarray, horizon: int) -> np.ndarray:
-    """``(T, min(rank, T))`` complex orthonormal basis of S_T, built on the window itself (any |λ|).
+def rational_arnoldi(poles: np.ndarray, horizon: int) -> np.ndarray:
+    """Orthonormal basis ``(T, n)`` (complex128) of span{(λ_k^τ)_{τ<T}} for ``n ≤ T`` distinct ``poles``, in order.
 
-    Rational Arnoldi: with V_k = span of the first k exponentials on τ < T (rational functions N/D_k,
-    deg N < k), filtering the newest orthonormal vector q_k by the next pole's section 1/(1 - λ z⁻¹) lands in
-    V_{k+1}; orthogonalising it against q_1..q_k gives q_{k+1}. Causal filtering commutes with truncation to
-    the window, so every vector is exact on τ < T, and no vector is ever far from orthonormal: this stays
-    accurate where the truncated Takenaka–Malmquist basis is numerically rank-deficient (slow, clustered
-    modes whose infinite-horizon basis functions live mostly beyond T). Runs over the complex poles one at a
-    time (each conjugate separately); the span is conjugate-closed (see :func:`_real_basis`). Costs O(T·N²).
+    Rational Arnoldi: with V_k the span of the first k exponentials on τ < T (rational functions N/D_k,
+    deg N < k), filtering the shifted newest orthonormal vector Z q_k by the next pole's section
+    1/(1 - λ z⁻¹) lands in V_{k+1} (numerator degree ≤ k) and adds the new direction even for λ = 0, whose
+    sequence is the impulse; orthogonalising it against q_1..q_k (twice, a third time when needed) gives
+    q_{k+1}. Causal filtering commutes with truncation to the window, so every vector is exact on τ < T and
+    none is ever far from orthonormal: this stays accurate where the truncated Takenaka–Malmquist basis is
+    numerically rank-deficient (slow, clustered modes whose infinite-horizon basis functions live mostly
+    beyond T). Costs O(T·n²). Raises ``ValueError`` if a pole adds no direction (repeated poles, n > T).
     """
-    poles = np.concatenate([real + 0j, cplx, cplx.conj()])
-    rank = min(poles.size, horizon)
-    q = np.zeros((horizon, rank), dtype=np.complex128, order="F")  # q[:, :k] contiguous for BLAS
-    cont = np.zeros(horizon, dtype=np.complex128)
-    cont[0] = 1.0  # continuation vector: the impulse, then always the newest basis vector
+    poles = np.asarray(poles, dtype=np.complex128)
+    q = np.zeros((horizon, poles.size), dtype=np.complex128, order="F")  # q[:, :k] contiguous for BLAS
+    impulse = np.zeros(horizon, dtype=np.complex128)
+    impulse[0] = 1.0
     # many small matrix-vector products: BLAS threads only add synchronisation cost here
     with threadpool_limits(limits=1, user_api="blas"):
-        for k, lam in enumerate(poles[:rank]):
+        for k, lam in enumerate(poles):
+            cont = impulse if k == 0 else _shift(q[:, k - 1])  # Z q_k
             w = _orthogonalize(q, k, lfilter([1.0], [1.0, -lam], cont))
-            q[:, k] = cont = w / np.linalg.norm(w)
+            norm = np.linalg.norm(w)
+            if not norm > 0.0:
+                raise ValueError(f"the memory subspace broke down at pole {k} ({lam}); are the poles distinct "
+                                 f"and at most the horizon ({horizon}) in number?")
+            q[:, k] = w / norm
     return q
+
+
+def _rational_arnoldi_basis(real: np.ndarray, cplx: np.ndarray, horizon: int) -> np.ndarray:
+    """``(T, min(rank, T))`` complex orthonormal basis of S_T by :func:`rational_arnoldi` (any |λ|), over the
+    poles one at a time (each conjugate separately); the span is conjugate-closed (see :func:`_real_basis`)."""
+    poles = np.concatenate([real + 0j, cplx, cplx.conj()])
+    return rational_arnoldi(poles[: min(poles.size, horizon)], horizon)
 
 
 def _truncated_kautz_basis(real: np.ndarray, cplx: np.ndarray, horizon: int) -> np.ndarray | None:

@@ -13,6 +13,7 @@ import math
 import os
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -301,6 +302,9 @@ def validate_config(cfg: RunConfig) -> RunConfig:
             resolve_set(m.init)
         except (KeyError, ValueError, FileNotFoundError, OSError) as err:
             raise ConfigError(f"model.init: {err}") from None
+    elif m.init not in (ModelConfig.init, "s4d-legs"):
+        warnings.warn(f"model.init={m.init!r} is ignored with model.layer=s4 (the S4 layer always starts from "
+                      "HiPPO-LegS; use model.layer=s4d for other eigenvalue sets)", UserWarning, stacklevel=2)
     positive(o.lr, "optim.lr")
     positive(o.ssm_lr, "optim.ssm_lr")
     if not (math.isfinite(o.weight_decay) and o.weight_decay >= 0):
