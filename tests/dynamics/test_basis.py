@@ -95,6 +95,9 @@ def test_whitening_maps_raw_vectors_and_states_to_the_basis(rng):
     np.testing.assert_allclose(
         finite_horizon_states(modes, u, horizon=128, input_weights=b_bar) @ W.T, whitened_states(basis, u), atol=1e-9
     )
+    b_bar[[2, 5]] = 0  # silent modes: their states stay 0, so no W can reach the basis (it was off by 0.5)
+    with pytest.raises(ValueError, match=r"input_weights are zero for modes \[2, 5\]"):
+        whitening_matrix(modes, basis, input_weights=b_bar)
 
 
 def test_finite_horizon_states_equal_the_recurrence_while_t_is_inside_the_horizon(rng):

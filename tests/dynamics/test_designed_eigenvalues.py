@@ -7,6 +7,7 @@ import pytest
 
 from ssmem.dynamics import whitened_memory_basis
 from ssmem.eigs import EIGENVALUE_SETS, discrete_eigenvalues
+from ssmem.memory import memory_function
 from ssmem.eigs.designed import (
     arc_eigenvalues,
     ARC_DECAY,
@@ -31,8 +32,13 @@ def test_stationary_closed_form_is_the_long_horizon_limit():
     # |Ā|^T negligible: the finite-horizon MF equals the stationary staircase (1 - ρ) ρ^⌊τ/N⌋
     radius, n_modes = 0.95, 8
     numerical = whitened_memory_basis(circle_eigenvalues(n_modes, radius), horizon=1000).memory_function[:200]
-    stationary = circle_memory_function(n_modes, radius, horizon=None, max_delay=200)
+    stationary = circle_memory_function(n_modes, radius, horizon=None, max_delay=199)  # delays 0..199
     np.testing.assert_allclose(stationary, numerical, atol=1e-12)
+    exact = memory_function(circle_eigenvalues(n_modes, radius), horizon=None, max_delay=199).mf
+    np.testing.assert_allclose(stationary, exact, atol=1e-12)  # the same delays as memory_function's max_delay
+    for bad in (0.0, 1.0, 1.2):
+        with pytest.raises(ValueError, match=rf"radius must lie in \(0, 1\); got {bad}"):
+            circle_memory_function(n_modes, bad, horizon=64)
     rho = radius ** (4 * n_modes)
     assert stationary[0] == pytest.approx(1 - rho) and stationary[16] == pytest.approx((1 - rho) * rho)
 

@@ -63,6 +63,17 @@ def test_sample_gradient_equals_autograd_on_simulated_states(basis, rng):
     population = predicted_readout_gradient(basis, w, h)
     assert np.linalg.norm(population - w_t.grad.numpy()) < 0.25 * np.linalg.norm(population)
     assert np.linalg.norm(population - w_t.grad.numpy()) > 1e-6
+    # a teacher reaching past the horizon: its unseen delays still correlate with the seen ones in the sample
+    long_kernel = rng.normal(size=HORIZON + 5)
+    w_t.grad = None
+    (0.5 * ((states @ w_t - torch.tensor(teacher_targets(u, long_kernel)[:, HORIZON - 1 :])) ** 2).mean()).backward()
+    long_h = teacher_information(long_kernel, horizon=HORIZON)
+    wide_R = input_autocorrelation(u, horizon=HORIZON, delays=HORIZON + 5)
+    np.testing.assert_allclose(wide_R[:, :HORIZON], R, atol=1e-15)
+    np.testing.assert_allclose(predicted_readout_gradient(basis, w, long_h, input_autocorrelation=wide_R),
+                               w_t.grad.numpy(), atol=1e-10)
+    with pytest.raises(ValueError, match=rf"reaches delay {HORIZON + 4} .* delays={HORIZON + 5}\)"):
+        predicted_readout_gradient(basis, w, long_h, input_autocorrelation=R)
 
 
 @pytest.mark.parametrize("activation, loss", [("tanh", "mse"), ("sigmoid", "bce"), ("sigmoid", "mse"), ("identity", "mse")])
@@ -123,6 +134,17 @@ def test_bad_arguments_are_named(basis):
         error_signal(np.zeros(3), np.zeros(3), activation="tanh", loss="hinge")
     with pytest.raises(ValueError, match="valid choices: identity, tanh, sigmoid"):
         error_signal(np.zeros(3), np.zeros(3), activation="relu", loss="mse")
+    with pytest.raises(ValueError, match="loss 'bce' needs outputs in \\(0, 1\\), so activation 'sigmoid'; got activation 'tanh'"):
+        error_signal(np.zeros(3), np.zeros(3), activation="tanh", loss="bce")
+    u = np.zeros((3, 40))
+    with pytest.raises(ValueError, match=r"horizon must be an integer in 1..40 \(the sequence length\); got 48"):
+        nonlinear_readout_gradient(basis, u, u)
+    with pytest.raises(ValueError, match=r"horizon must be an integer in 1..40 \(the sequence length\); got 0"):
+        input_autocorrelation(u, horizon=0)
+    with pytest.raises(ValueError, match=r"inputs \(40,\) and the signal \(3, 40\) must be sequences"):
+        nonlinear_readout_gradient(basis, u[0], u)
+    with pytest.raises(ValueError, match=r"delays must be an integer >= horizon \(8\); got 4"):
+        input_autocorrelation(u, horizon=8, delays=4)
     teacher = teacher_information(3, horizon=HORIZON)
     for noise in (-0.5, float("nan")):
         with pytest.raises(ValueError, match=rf"noise_variance must be a finite number >= 0, got {noise}"):

@@ -27,6 +27,20 @@ def test_s4d_layer_channels_match_their_sets():
     assert summary["memory_length"]["median"] == float(np.median(lengths))
 
 
+def test_s4d_modes_without_input_hold_no_memory():
+    layer = S4D(2, 8, init="s4d-inv", seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        layer.B[0, :2] = 0  # channel 0: two of its four modes never receive input
+    result = layer_memory(layer, horizon=64)
+    modes = layer.discrete_eigenvalues().numpy()
+    assert result.profiles[0].rank == 4 and result.profiles[1].rank == 8  # was 8 for both
+    np.testing.assert_allclose(result.profiles[0].mf, memory_function(modes[0, 2:], horizon=64).mf, atol=1e-12)
+    with torch.no_grad():
+        layer.B[1] = 0
+    with pytest.raises(ValueError, match=r"channels \[1\] have B = 0 on every mode"):
+        layer_memory(layer, horizon=64)
+
+
 def test_s4_layer_channels_equal_s4d_real():
     """Each S4 channel (dense bilinear LegS at its Δ) remembers like s4d-real with N modes at that Δ."""
     layer = S4(2, 8, dt_min=0.01, dt_max=0.1, seed=1, dtype=torch.float64)

@@ -98,3 +98,24 @@ def test_unknown_set_lists_choices():
     with pytest.raises(ValueError, match="valid choices"):
         memory_tradeoff(("s4d-nope",))
     assert "s4d-inv" in EIGENVALUE_SETS.names()
+
+
+def test_an_empty_tradeoff_has_a_header_only_table():
+    empty = memory_tradeoff(("s4d-inv",), d_state=4, dts=())
+    assert empty.rows == [] and empty.table().splitlines()[0].split()[:3] == ["eigs", "dt", "rank"]
+
+
+def test_dense_discretisation_of_a_small_full_matrix_uses_all_of_it(rng):
+    """A tiny-scale full A passed an absolute-tolerance triangularity check and lost its upper part."""
+    from ssmem.memory.equivalence import discretize_dense
+
+    A = 1e-9 * (rng.normal(size=(3, 3)) - 3 * np.eye(3))
+    B = rng.normal(size=3)
+    dt = 1e9
+    left = np.eye(3) - dt * A / 2
+    A_bar, B_bar = discretize_dense(A, B, dt, "bilinear")
+    np.testing.assert_allclose(A_bar, np.linalg.solve(left, np.eye(3) + dt * A / 2), atol=1e-12)
+    np.testing.assert_allclose(B_bar, np.linalg.solve(left, dt * B), atol=1e-12)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="dt must be a positive finite step size"):
+            discretize_dense(A, B, bad)

@@ -129,8 +129,17 @@ def whitening_matrix(
     """W with W α_τ = α̃_τ (= ``basis.vectors[τ]``): ``(rank, 2·n_modes)`` float64.
 
     With M = [α_τ]_τ (T, 2n) and Q = ``basis.vectors``: M = Q R, R = Qᵀ M, so W = pinv(Rᵀ). The whitened state
-    is x̃_t = W x_t. Its accuracy degrades with cond(Σ)^{1/2}; prefer the basis itself where possible.
+    is x̃_t = W x_t. Its accuracy degrades with cond(Σ)^{1/2}; prefer the basis itself where possible. Every
+    mode must be excited (B̄_n ≠ 0).
     """
+    if input_weights is not None:
+        weights = np.asarray(input_weights, dtype=np.complex128).ravel()
+        silent = np.flatnonzero(weights == 0)
+        if silent.size:
+            raise ValueError(
+                f"input_weights are zero for modes {silent.tolist()} ({np.asarray(modes).ravel()[silent].tolist()}): "
+                "those states never move, so no W reaches the basis; build the basis from the excited modes only"
+            )
     raw = memory_vectors(modes, horizon=basis.horizon, input_weights=input_weights)
     coefficients = basis.vectors.T @ raw  # R: (r, 2n)
     return np.linalg.pinv(coefficients.T)

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._values import is_real
+from .._values import is_integer, is_real
 from .basis import WhitenedBasis
-from .teacher import lagged_cross_covariance
+from .teacher import check_horizon_within, lagged_cross_covariance
 
 ACTIVATIONS = ("identity", "tanh", "sigmoid")
 LOSSES = ("mse", "bce")
@@ -82,29 +82,48 @@ def predicted_readout_gradient(
     """∂L/∂w for the whitened linear readout: ``(r,)`` float64.
 
     Population convention (``input_autocorrelation=None``): w - Σ_τ α̃_τ h*_τ. With the sample input
-    autocorrelation R̂ ``(T, T)`` of the steps the loss averages over: Ãᵀ R̂ (Ã w - h*), exact for that sample.
+    autocorrelation R̂ ``(T, K)`` of the steps the loss averages over (:func:`input_autocorrelation` with
+    ``delays=K``): Ãᵀ (R̂_{:, <T} Ã w - R̂ h*_{<K}), exact for that sample. The teacher's delays at or beyond T
+    still correlate with the seen ones in a finite sample, so R̂ needs a column for every delay where h* ≠ 0.
     """
-    h, _ = _split(basis, teacher_info)
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (basis.rank,):
         raise ValueError(f"weights must have shape ({basis.rank},); got {w.shape}")
     if input_autocorrelation is None:
+        h, _ = _split(basis, teacher_info)
         return w - basis.vectors.T @ h
+    _split(basis, teacher_info)  # checks
+    h = np.asarray(teacher_info, dtype=np.float64)
     R = np.asarray(input_autocorrelation, dtype=np.float64)
-    if R.shape != (basis.horizon, basis.horizon):
-        raise ValueError(f"input_autocorrelation must be ({basis.horizon}, {basis.horizon}); got {R.shape}")
-    return basis.vectors.T @ (R @ (readout_kernel(basis, w) - h))
+    if R.ndim != 2 or R.shape[0] != basis.horizon or R.shape[1] < basis.horizon:
+        raise ValueError(f"input_autocorrelation must be ({basis.horizon}, K) with K >= {basis.horizon}; got {R.shape}")
+    reached = int(np.flatnonzero(h)[-1]) + 1 if np.any(h) else 0
+    if reached > R.shape[1]:
+        raise ValueError(f"the teacher reaches delay {reached - 1} but input_autocorrelation has {R.shape[1]} "
+                         f"delays; use input_autocorrelation(inputs, horizon={basis.horizon}, delays={reached})")
+    h = np.pad(h, (0, max(0, R.shape[1] - h.size)))[: R.shape[1]]
+    return basis.vectors.T @ (R[:, : basis.horizon] @ readout_kernel(basis, w) - R @ h)
 
 
-def input_autocorrelation(inputs: np.ndarray, *, horizon: int) -> np.ndarray:
-    """R̂_{ττ'} = mean_t u_{t-τ} u_{t-τ'} over steps t ≥ horizon - 1 (and batch): ``(..., L) → (T, T)``.
+def input_autocorrelation(inputs: np.ndarray, *, horizon: int, delays: int | None = None) -> np.ndarray:
+    """R̂_{ττ'} = mean_t u_{t-τ} u_{t-τ'} over steps t ≥ horizon - 1 (and batch), τ < T, τ' < K: ``(..., L) →
+    (T, K)`` with K = ``delays`` (default T, at least T); input before t = 0 counts as zero.
 
     Meant for small horizons (it forms the lagged input matrix).
     """
-    u = np.asarray(inputs, dtype=np.float64).reshape(-1, np.shape(inputs)[-1])
-    steps = np.arange(horizon - 1, u.shape[-1])
-    lagged = np.stack([u[:, steps - tau] for tau in range(horizon)], axis=-1).reshape(-1, horizon)
-    return lagged.T @ lagged / lagged.shape[0]
+    u = np.asarray(inputs, dtype=np.float64)
+    if u.ndim == 0 or u.shape[-1] == 0:
+        raise ValueError(f"inputs must be sequences (..., L) with L >= 1; got shape {u.shape}")
+    u = u.reshape(-1, u.shape[-1])
+    horizon = check_horizon_within(horizon, u.shape[-1])
+    if delays is None:
+        delays = horizon
+    if not is_integer(delays) or delays < horizon:
+        raise ValueError(f"delays must be an integer >= horizon ({horizon}); got {delays!r}")
+    padded = np.concatenate([np.zeros((u.shape[0], int(delays))), u], axis=1)  # u_{t} at column t + K
+    steps = np.arange(horizon - 1, u.shape[-1]) + int(delays)
+    lagged = np.stack([padded[:, steps - tau] for tau in range(int(delays))], axis=-1).reshape(-1, int(delays))
+    return lagged[:, :horizon].T @ lagged / lagged.shape[0]
 
 
 @dataclass(frozen=True)
@@ -154,8 +173,8 @@ def _activation(name: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def error_signal(pre_activation: np.ndarray, targets: np.ndarray, *, activation: str, loss: str) -> np.ndarray:
     """The factor G_t = ℓ'(y_t, ŷ_t) f'(z_t) of a nonlinear readout, same shape as ``pre_activation``.
 
-    Losses: ``mse`` ℓ = ½(y - ŷ)²; ``bce`` ℓ = -ŷ log y - (1 - ŷ) log(1 - y) (y in (0, 1)); with the sigmoid,
-    bce gives G = y - ŷ.
+    Losses: ``mse`` ℓ = ½(y - ŷ)²; ``bce`` ℓ = -ŷ log y - (1 - ŷ) log(1 - y), which needs y in (0, 1) and so
+    the sigmoid, with which it gives G = y - ŷ.
     """
     z = np.asarray(pre_activation, dtype=np.float64)
     target = np.asarray(targets, dtype=np.float64)
@@ -163,9 +182,10 @@ def error_signal(pre_activation: np.ndarray, targets: np.ndarray, *, activation:
     if loss == "mse":
         return (y - target) * slope
     if loss == "bce":
-        if activation == "sigmoid":
-            return y - target  # ℓ'·f' = (y - ŷ)/(y(1 - y)) · y(1 - y), without the cancellation
-        return (y - target) / (y * (1.0 - y)) * slope
+        if activation != "sigmoid":
+            raise ValueError(f"loss 'bce' needs outputs in (0, 1), so activation 'sigmoid'; got activation "
+                             f"{activation!r} (use loss 'mse' with it)")
+        return y - target  # ℓ'·f' = (y - ŷ)/(y(1 - y)) · y(1 - y), without the cancellation
     raise ValueError(f"unknown loss {loss!r}; valid choices: {', '.join(LOSSES)}")
 
 

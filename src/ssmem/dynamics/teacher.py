@@ -49,6 +49,13 @@ def empirical_teacher_information(inputs: np.ndarray, targets: np.ndarray, *, ho
     return lagged_cross_covariance(u, y, horizon=horizon) / np.mean(u**2)
 
 
+def check_horizon_within(horizon: int, length: int) -> int:
+    """``horizon`` as an int, if it is an integer in 1..``length`` (sequences must see the whole horizon)."""
+    if not is_integer(horizon) or not 1 <= horizon <= length:
+        raise ValueError(f"horizon must be an integer in 1..{length} (the sequence length); got {horizon!r}")
+    return int(horizon)
+
+
 def lagged_cross_covariance(inputs: np.ndarray, signal: np.ndarray, *, horizon: int) -> np.ndarray:
     """c_τ = mean_t s_t u_{t-τ} over steps t ≥ horizon - 1 (and over leading batch axes): ``(horizon,)`` float64.
 
@@ -56,7 +63,10 @@ def lagged_cross_covariance(inputs: np.ndarray, signal: np.ndarray, *, horizon: 
     """
     u = np.asarray(inputs, dtype=np.float64)
     s = np.array(signal, dtype=np.float64)
+    if u.shape != s.shape or u.ndim == 0:
+        raise ValueError(f"inputs {u.shape} and the signal {s.shape} must be sequences (..., L) of the same shape")
     length = u.shape[-1]
+    horizon = check_horizon_within(horizon, length)
     s[..., : horizon - 1] = 0.0  # only steps that see the whole horizon count
     size = 1 << int(np.ceil(np.log2(2 * length)))
     corr = np.fft.irfft(np.fft.rfft(s, n=size) * np.conj(np.fft.rfft(u, n=size)), n=size)[..., :horizon]

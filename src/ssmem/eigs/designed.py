@@ -55,11 +55,15 @@ def _check_positive_int(value: int, what: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def _check_radius(radius: float) -> None:
+    if not 0.0 < radius < 1.0:
+        raise ValueError(f"radius must lie in (0, 1); got {radius!r}")
+
+
 def circle_eigenvalues(n_modes: int, radius: float) -> np.ndarray:
     """The closed-form family on one circle: r·exp(iπ(2k+1)/N), k = 0..n_modes-1: ``(n_modes,)`` complex128."""
     n_modes = _check_positive_int(n_modes, "n_modes")
-    if not 0.0 < radius < 1.0:
-        raise ValueError(f"radius must lie in (0, 1); got {radius!r}")
+    _check_radius(radius)
     d_state = 2 * n_modes
     return radius * np.exp(1j * np.pi * (2 * np.arange(n_modes) + 1) / d_state)
 
@@ -67,14 +71,16 @@ def circle_eigenvalues(n_modes: int, radius: float) -> np.ndarray:
 def circle_memory_function(n_modes: int, radius: float, *, horizon: int | None, max_delay: int | None = None) -> np.ndarray:
     """The closed-form MF of :func:`circle_eigenvalues` (see the module docstring): ``(D,)`` float64.
 
-    D = ``horizon`` for a finite horizon, else ``max_delay`` (required when ``horizon`` is None).
+    D = ``horizon`` for a finite horizon (delays 0..T-1), else ``max_delay + 1`` (delays 0..``max_delay``, as in
+    :func:`ssmem.memory.memory_function`; required when ``horizon`` is None).
     """
     d_state = 2 * _check_positive_int(n_modes, "n_modes")
+    _check_radius(radius)
     rho = radius ** (2 * d_state)
     if horizon is None:
         if max_delay is None:
             raise ValueError("pass max_delay for the stationary (horizon=None) memory function")
-        tau = np.arange(_check_positive_int(max_delay, "max_delay"))
+        tau = np.arange(_check_positive_int(max_delay, "max_delay", 0) + 1)
         return (1.0 - rho) * rho ** (tau // d_state)
     horizon = _check_positive_int(horizon, "horizon", d_state)
     tau = np.arange(horizon)

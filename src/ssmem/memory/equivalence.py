@@ -31,10 +31,12 @@ def discretize_dense(
     bilinear: Ā = (I - ΔA/2)⁻¹(I + ΔA/2), B̄ = (I - ΔA/2)⁻¹ΔB (triangular solves keep a triangular A triangular);
     zoh: [[Ā, B̄], [0, 1]] = exp(Δ [[A, B], [0, 0]]).
     """
+    if not (is_real(dt) and np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a positive finite step size, got {dt!r}")
     d_state = A.shape[0]
     if discretization == "bilinear":
         left = np.eye(d_state) - dt * A / 2
-        lower = np.allclose(np.triu(A, 1), 0)
+        lower = not np.triu(A, 1).any()  # exactly lower-triangular (as HiPPO-LegS is); a tolerance would drop entries
         if lower:
             return (
                 solve_triangular(left, np.eye(d_state) + dt * A / 2, lower=True),

@@ -5,7 +5,8 @@ A layer qualifies if it exposes either
 * ``state_matrices() -> (A_bar (H, N, N), B_bar (H, N), C)``: a dense layer (S4); each channel goes through
   :func:`ssmem.memory.dense_memory_function`; or
 * ``discrete_eigenvalues() -> (H, n_modes)`` complex: a diagonal layer (S4D); each channel goes through
-  :func:`ssmem.memory.memory_function` (every mode is taken as excited, B̄_n ≠ 0).
+  :func:`ssmem.memory.memory_function`, over the modes with B_n ≠ 0 where the layer has ``ssm_parameters()``
+  (as S4D does; otherwise every mode is taken as excited).
 
 MF concerns the state only (C and D do not enter). A model qualifies if ``model.ssm_layers()`` lists its layers.
 """
@@ -129,7 +130,16 @@ def layer_memory(
         modes = _numpy(layer.discrete_eigenvalues())
         if modes.ndim != 2:
             raise ValueError(f"discrete_eigenvalues() must give (H, n_modes); got shape {modes.shape}")
-        profiles = [memory_function(m, horizon=horizon, max_delay=max_delay) for m in modes]
+        excited = np.ones(modes.shape, dtype=bool)
+        if hasattr(layer, "ssm_parameters"):  # B̄_n = 0 exactly when B_n = 0: such a mode never moves
+            excited = _numpy(layer.ssm_parameters()["B"]) != 0
+            if excited.shape != modes.shape:
+                raise ValueError(f"ssm_parameters()['B'] must have the shape of the eigenvalues {modes.shape}; "
+                                 f"got {excited.shape}")
+        silent = np.flatnonzero(~excited.any(axis=1))
+        if silent.size:
+            raise ValueError(f"channels {silent.tolist()} have B = 0 on every mode: their state holds no memory")
+        profiles = [memory_function(m[e], horizon=horizon, max_delay=max_delay) for m, e in zip(modes, excited)]
     else:
         raise TypeError(
             f"{type(layer).__name__} has neither state_matrices() (dense SSM) nor discrete_eigenvalues() (diagonal SSM)"

@@ -61,7 +61,7 @@ class MemoryTradeoff:
         if markdown:
             lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
             return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body]) + "\n"
-        widths = [max(len(h), *(len(c[i]) for c in body)) for i, h in enumerate(head)]
+        widths = [max([len(h), *(len(c[i]) for c in body)]) for i, h in enumerate(head)]
         fmt = "  ".join(f"{{:>{w}}}" for w in widths)
         return "\n".join([fmt.format(*head)] + [fmt.format(*c) for c in body]) + "\n"
 
