@@ -137,11 +137,11 @@ def test_groups_claims_and_curves_from_fabricated_store(tmp_path):
     # faster, overfits less, matches on most tasks (2 of 3), ListOps exception, ~10% frozen, memory barely grows
     assert statuses == ["confirmed", "confirmed", "confirmed", "confirmed", "confirmed", "confirmed"]
     faster, overfits, match = findings[:3]
-    assert "listops/s4d-inv: 200 vs 400" in faster.evidence and faster.evidence.endswith("RC faster in 3 of 3")
-    assert "text/s4d-inv: 5.00 vs 20.00" in overfits.evidence  # gaps 0.05 vs 0.20, in accuracy points
+    assert "listops/s4d-inv: 200 vs 400 (n = 3/3)" in faster.evidence and faster.evidence.endswith("RC faster in 3 of 3")
+    assert "text/s4d-inv: 5.00 vs 20.00 (n = 3/3)" in overfits.evidence  # gaps 0.05 vs 0.20, in accuracy points
     assert overfits.evidence.endswith("smaller for RC in 3 of 3")
     assert "RC matches or beats on 2 of 3 tasks (text, retrieval)" in match.evidence
-    assert "listops/s4d-inv: 31.00 vs 42.00 (worse)" in match.evidence
+    assert "listops/s4d-inv: 31.00 vs 42.00 (n = 3/3) (worse)" in match.evidence
     assert "one LRA block (H = 256, N = 64, bidirectional S4D + GLU + norm) in reservoir mode: 8.4% frozen" in findings[4].evidence
     assert "listops/s4d-inv: 1,000 of 9,000 (11.1%)" in findings[4].evidence
 
@@ -176,7 +176,44 @@ def test_rc_comparisons_need_learnable_eigenvalues_that_moved(tmp_path, move, st
     assert [f.status for f in findings[:4]] == [status] * 4
     assert all(f"moved by a median {100 * move:.1f}% of their distance" in f.evidence for f in findings[:4])
     assert ("under 5%" in findings[0].evidence) == (status == "inconclusive")
-    assert findings[4].status == findings[5].status == "confirmed"  # the frozen share and memory claims stand
+    assert findings[4].status == "confirmed"  # the frozen share stands
+    assert findings[5].status == status  # memory cannot have grown with eigenvalues that did not move
+
+
+def _pair(task, metric, higher, learnable, reservoir):
+    """A grouped learnable/reservoir pair of ``task`` with the given test values per seed."""
+    def run(mode, seed, value):
+        return RunData(run_id=f"{mode}{seed}", study="main", recipe=f"x/{task}", task=task, eigs="s4d-inv",
+                       train_mode=mode, seed=seed, params={}, status="done", metric=metric, higher_is_better=higher,
+                       test_metric=value, best_val_metric=value, final_val_metric=value, steps=10,
+                       wall_time_s=1.0, trainable=1, frozen=0)
+
+    return [run("all", i, v) for i, v in enumerate(learnable)] + [run("reservoir", i, v) for i, v in enumerate(reservoir)]
+
+
+def test_matching_follows_the_metric_direction_and_needs_seeds_on_both_sides():
+    # mean squared error: RC five times worse must not "match or beat" (it did: 0.50 >= 0.10 - 0.01)
+    match = lra_findings(group_runs(_pair("vic_elec", "mse", False, (0.10, 0.11), (0.50, 0.52))))[2]
+    assert match.status == "not confirmed"
+    assert "vic_elec/s4d-inv: 0.51 vs 0.11 (n = 2/2, mse: lower is better) (worse)" in match.evidence
+    better = lra_findings(group_runs(_pair("vic_elec", "mse", False, (0.50, 0.52), (0.10, 0.11))))[2]
+    assert better.status == "confirmed"
+    within = lra_findings(group_runs(_pair("vic_elec", "mse", False, (1.000, 1.000), (1.009, 1.009))))[2]
+    assert within.status == "confirmed"  # 0.9% worse: within 1% of the learnable value
+    # one learnable seed left (the others failed): nothing to compare, and the evidence says so
+    few = lra_findings(group_runs(_pair("listops", "accuracy", True, (0.30,), (0.40, 0.41, 0.42))))
+    assert [f.status for f in few[:4]] == ["inconclusive"] * 4
+    assert "left out, fewer than 2 runs a side: listops/s4d-inv (RC 3, learnable 1)" in few[2].evidence
+
+
+def test_ties_count_neither_way(tmp_path):
+    from ssmem.report.claims import _reservoir_lower
+    from ssmem.report.tables import reservoir_vs_learnable
+
+    rows = group_runs(_pair("text", "accuracy", True, (0.9, 0.9), (0.9, 0.9)))
+    parts, hits, total, note = _reservoir_lower(reservoir_vs_learnable(rows), lambda side: side.test,
+                                                lambda c, v: f"{v:.2f}")
+    assert (hits, total, note) == (0, 0, "") and parts == ["text/s4d-inv: 0.90 vs 0.90 (n = 2/2) (tie)"]
 
 
 def test_memory_growth_is_not_barely(tmp_path):

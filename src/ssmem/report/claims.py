@@ -2,18 +2,23 @@
 
 Rules (ours), stated in each finding's evidence:
 
-* "matches or beats": the reservoir's mean test metric is at least the learnable mean minus
-  ``MATCH_TOLERANCE`` (1 percentage point of accuracy);
+* every RC-against-learnable comparison takes the pairs (task, set, setting) with at least ``MIN_SEEDS``
+  finished runs on each side (the others are named as left out) and shows each side's number of runs;
+  an exact tie counts neither way;
+* "matches or beats": the reservoir's mean test metric is no worse than the learnable mean by more than
+  ``MATCH_TOLERANCE``: 1 percentage point of accuracy, or 1 % of the learnable value for other metrics (in
+  the direction the metric improves: lower mean squared error or bits per byte is better);
 * a claim about "most" tasks or pairs holds when it holds for more than half of them;
 * "barely extends memory": the trained 90%-capacity delay (the delay holding 90 % of the MF sum) is at most
   ``MEMORY_GROWTH`` times the initial one, on average over the learnable runs;
 * "about 10 % untrained": the frozen share of one LRA block (H = 256, N = 64, bidirectional S4D with its GLU
   mixing layer and norm, as built by ssmem) lies within ``FROZEN_SHARE`` ± ``FROZEN_SHARE_TOLERANCE``; the
   shares of the runs (which depend on their width) are shown beside it;
-* RC against learnable (faster, overfits less, matches or beats, the ListOps exception) needs learnable runs
-  whose eigenvalues moved: when the median move |Ā_trained - Ā_initial| is below ``MIN_EIGENVALUE_MOVE`` of the
-  distance 1 - |Ā_initial| to the unit circle, both modes trained nearly the same model and the comparison is
-  "inconclusive" (the measured move is in the evidence).
+* claims about trained eigenvalues (RC faster, overfits less, matches or beats, the ListOps exception, memory
+  barely extends) need learnable runs whose eigenvalues moved: when the median move |Ā_trained - Ā_initial|
+  is below ``MIN_EIGENVALUE_MOVE`` of the distance 1 - |Ā_initial| to the unit circle, both modes trained
+  nearly the same model (and memory cannot have grown), so the claim is "inconclusive" (the measured move is in
+  the evidence).
 
 A claim without the runs to test it is "inconclusive". Findings of the theory experiments are passed on
 as the experiments wrote them.
@@ -27,12 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from .tables import Comparison, GroupRow, fmt_metric, reservoir_vs_learnable
+from .tables import Comparison, GroupRow, Stat, fmt_metric, reservoir_vs_learnable
 
 MATCH_TOLERANCE = 0.01
 MEMORY_GROWTH = 1.25
 FROZEN_SHARE, FROZEN_SHARE_TOLERANCE = 0.10, 0.025
 MIN_EIGENVALUE_MOVE = 0.05
+MIN_SEEDS = 2
 STATUSES = ("confirmed", "not confirmed", "inconclusive")
 
 
@@ -49,17 +55,18 @@ class Finding:
 def lra_findings(rows: Sequence[GroupRow]) -> list[Finding]:
     """The LRA claims of the paper (PAPER.md §6), checked on grouped runs."""
     pairs = reservoir_vs_learnable(rows)
-    comparisons = [_faster(pairs), _overfits_less(pairs), _matches(pairs), _listops_exception(pairs)]
     move = eigenvalue_move([c.learnable for c in pairs])
+    trained = [_faster(pairs), _overfits_less(pairs), _matches(pairs), _listops_exception(pairs),
+               _memory_barely_extends(rows)]
     if move is not None:
         note = (f"; the learnable runs' eigenvalues moved by a median {100 * move:.1f}% of their distance to the "
                 "unit circle")
         if move < MIN_EIGENVALUE_MOVE:
             note += (f" (under {100 * MIN_EIGENVALUE_MOVE:.0f}%: both modes trained nearly the same model, so "
-                     "the comparison cannot tell them apart)")
-        comparisons = [Finding(f.claim, "inconclusive" if move < MIN_EIGENVALUE_MOVE and f.status != "inconclusive"
-                               else f.status, f.evidence + note, f.source) for f in comparisons]
-    return [*comparisons, _frozen_share(rows), _memory_barely_extends(rows, move)]
+                     "the runs cannot tell)")
+        trained = [Finding(f.claim, "inconclusive" if move < MIN_EIGENVALUE_MOVE and f.status != "inconclusive"
+                           else f.status, f.evidence + note, f.source) for f in trained]
+    return [*trained[:4], _frozen_share(rows), trained[4]]
 
 
 def eigenvalue_move(rows: Sequence[GroupRow]) -> float | None:
@@ -91,68 +98,89 @@ def _majority(hits: int, total: int) -> str:
     return "confirmed" if hits * 2 > total else "not confirmed"
 
 
-def _reservoir_lower(
-    pairs: Sequence[Comparison], statistic: Callable[[GroupRow], Any], show: Callable[[Comparison, float], str]
-) -> tuple[list[str], int, int]:
-    """Over the pairs where both sides have a mean of ``statistic`` (a statistic of a side's group): the parts
-    ``"task/eigs: RC vs learnable"`` (values written by ``show``), how often RC's mean is the lower, and the count."""
-    parts, hits = [], 0
+def _seeded_pairs(
+    pairs: Sequence[Comparison], statistic: Callable[[GroupRow], Stat]
+) -> tuple[list[tuple[Comparison, Stat, Stat]], str]:
+    """``(comparison, learnable, reservoir)`` for the pairs with at least ``MIN_SEEDS`` values of ``statistic``
+    on each side, and a note naming the pairs left out for fewer ("" when none)."""
+    used, few = [], []
     for c in pairs:
         a, b = statistic(c.learnable), statistic(c.reservoir)
-        if a.mean is None or b.mean is None:
-            continue
+        if a.n >= MIN_SEEDS and b.n >= MIN_SEEDS:
+            used.append((c, a, b))
+        elif a.n or b.n:
+            few.append(f"{c.label} (RC {b.n}, learnable {a.n})")
+    note = f"; left out, fewer than {MIN_SEEDS} runs a side: {', '.join(few)}" if few else ""
+    return used, note
+
+
+def _reservoir_lower(
+    pairs: Sequence[Comparison], statistic: Callable[[GroupRow], Stat], show: Callable[[Comparison, float], str]
+) -> tuple[list[str], int, int, str]:
+    """Over the pairs with enough runs of ``statistic`` (a statistic of a side's group): the parts
+    ``"task/eigs: RC vs learnable (n = RC/learnable)"`` (values written by ``show``), how often RC's mean is the
+    lower, how many pairs are not tied, and the note on left-out pairs."""
+    used, note = _seeded_pairs(pairs, statistic)
+    parts, hits, total = [], 0, 0
+    for c, a, b in used:
         hits += b.mean < a.mean
-        parts.append(f"{c.label}: {show(c, b.mean)} vs {show(c, a.mean)}")
-    return parts, hits, len(parts)
+        total += b.mean != a.mean
+        tie = " (tie)" if b.mean == a.mean else ""
+        parts.append(f"{c.label}: {show(c, b.mean)} vs {show(c, a.mean)} (n = {b.n}/{a.n}){tie}")
+    return parts, hits, total, note
 
 
 def _faster(pairs: Sequence[Comparison]) -> Finding:
     claim = "Reservoir (RC) training converges faster than learnable eigenvalues"
-    parts, hits, total = _reservoir_lower(pairs, lambda side: side.convergence_steps, lambda c, v: f"{v:.0f}")
+    parts, hits, total, note = _reservoir_lower(pairs, lambda side: side.convergence_steps, lambda c, v: f"{v:.0f}")
     evidence = (f"steps to reach 95% of the final validation metric, RC vs learnable (mean over seeds): "
-                f"{'; '.join(parts) or 'no pairs'}; RC faster in {hits} of {total}")
+                f"{'; '.join(parts) or 'no pairs'}; RC faster in {hits} of {total}{note}")
     return Finding(claim, _majority(hits, total), evidence)
 
 
 def _overfits_less(pairs: Sequence[Comparison]) -> Finding:
     claim = "RC overfits less (smaller train − validation gap)"
-    parts, hits, total = _reservoir_lower(
+    parts, hits, total, note = _reservoir_lower(
         pairs, lambda side: side.gap, lambda c, v: f"{v * fmt_metric(c.learnable.metric)[0]:.2f}"
     )
     evidence = (f"final train − validation metric, RC vs learnable: {'; '.join(parts) or 'no pairs'}; "
-                f"smaller for RC in {hits} of {total}")
+                f"smaller for RC in {hits} of {total}{note}")
     return Finding(claim, _majority(hits, total), evidence)
+
+
+def match_tolerance(metric: str, learnable_mean: float) -> float:
+    """How much worse than the learnable mean still "matches": 1 pp of accuracy, else 1 % of the value."""
+    return MATCH_TOLERANCE if metric == "accuracy" else MATCH_TOLERANCE * abs(learnable_mean)
 
 
 def _matches(pairs: Sequence[Comparison]) -> Finding:
     claim = "RC matches or beats learnable eigenvalues on most tasks"
     by_task: dict[str, list[bool]] = {}
     parts = []
-    for c in pairs:
-        a, b = c.learnable.test, c.reservoir.test
-        if a.mean is None or b.mean is None:
-            continue
-        ok = b.mean >= a.mean - MATCH_TOLERANCE
+    used, note = _seeded_pairs(pairs, lambda side: side.test)
+    for c, a, b in used:
+        better = 1.0 if c.learnable.higher_is_better else -1.0
+        ok = better * (b.mean - a.mean) >= -match_tolerance(c.learnable.metric, a.mean) - 1e-12  # (rounding)
         by_task.setdefault(c.task, []).append(ok)
         scale, _ = fmt_metric(c.learnable.metric)
-        parts.append(f"{c.label}: {b.mean * scale:.2f} vs {a.mean * scale:.2f}{'' if ok else ' (worse)'}")
+        direction = "" if c.learnable.higher_is_better else f", {c.learnable.metric}: lower is better"
+        parts.append(f"{c.label}: {b.mean * scale:.2f} vs {a.mean * scale:.2f} (n = {b.n}/{a.n}{direction})"
+                     f"{'' if ok else ' (worse)'}")
     matched = [t for t, oks in by_task.items() if sum(oks) * 2 > len(oks)]
-    evidence = (f"test metric RC vs learnable (tolerance {MATCH_TOLERANCE * 100:.0f} pp): "
+    evidence = (f"test metric RC vs learnable (tolerance 1 pp of accuracy, else 1% of the learnable value): "
                 f"{'; '.join(parts) or 'no pairs'}; RC matches or beats on {len(matched)} of {len(by_task)} "
-                f"tasks ({', '.join(matched) or 'none'})")
+                f"tasks ({', '.join(matched) or 'none'}){note}")
     return Finding(claim, _majority(len(matched), len(by_task)), evidence)
 
 
 def _listops_exception(pairs: Sequence[Comparison]) -> Finding:
     claim = "ListOps is the exception: learnable eigenvalues beat RC there"
-    listops = [c for c in pairs if c.task == "listops" and c.learnable.test.mean is not None
-               and c.reservoir.test.mean is not None]
-    wins = [c for c in listops if c.learnable.test.mean > c.reservoir.test.mean + MATCH_TOLERANCE]
-    parts = [f"{c.eigs}: learnable {c.learnable.test.mean * 100:.2f} vs RC {c.reservoir.test.mean * 100:.2f}"
-             for c in listops]
+    used, note = _seeded_pairs([c for c in pairs if c.task == "listops"], lambda side: side.test)
+    wins = [c for c, a, b in used if a.mean > b.mean + MATCH_TOLERANCE]
+    parts = [f"{c.eigs}: learnable {a.mean * 100:.2f} vs RC {b.mean * 100:.2f} (n = {a.n}/{b.n})" for c, a, b in used]
     evidence = (f"ListOps test accuracy: {'; '.join(parts) or 'no ListOps pairs'}; learnable ahead by more "
-                f"than {MATCH_TOLERANCE * 100:.0f} pp for {len(wins)} of {len(listops)} sets")
-    return Finding(claim, _majority(len(wins), len(listops)), evidence)
+                f"than {MATCH_TOLERANCE * 100:.0f} pp for {len(wins)} of {len(used)} sets{note}")
+    return Finding(claim, _majority(len(wins), len(used)), evidence)
 
 
 def lra_block_frozen_share(d_model: int = 256, d_state: int = 64) -> float:
@@ -177,7 +205,7 @@ def _frozen_share(rows: Sequence[GroupRow]) -> Finding:
                                   f"{runs}", source="parameter count")
 
 
-def _memory_barely_extends(rows: Sequence[GroupRow], move: float | None = None) -> Finding:
+def _memory_barely_extends(rows: Sequence[GroupRow]) -> Finding:
     claim = "Gradient training of the eigenvalues barely extends memory"
     parts, ratios = [], []
     for r in rows:
@@ -192,6 +220,5 @@ def _memory_barely_extends(rows: Sequence[GroupRow], move: float | None = None) 
         return Finding(claim, "inconclusive", "no learnable runs recorded their memory")
     mean = float(np.mean(ratios))
     status = "confirmed" if mean <= MEMORY_GROWTH else "not confirmed"
-    moved = "" if move is None else f"; eigenvalues moved by a median {100 * move:.1f}% of their distance to the unit circle"
     return Finding(claim, status, f"{'; '.join(parts)}; mean trained/initial 90%-capacity delay {mean:.2f} "
-                                  f"(barely = at most {MEMORY_GROWTH}){moved}")
+                                  f"(barely = at most {MEMORY_GROWTH})")

@@ -106,6 +106,11 @@ class GroupRow:
     lra_data: bool = False  # every run is on the LRA benchmark's data (not a -cpu stand-in)
 
     @property
+    def higher_is_better(self) -> bool:
+        """Whether the group's metric improves upwards (accuracy, R²) rather than downwards (MSE, bits per byte)."""
+        return all(r.higher_is_better for r in self.runs)
+
+    @property
     def setting(self) -> str:
         """The extra keys as ``key=value`` (``recipe`` where a run keeps its recipe's value)."""
         return " ".join(f"{k}={'recipe' if v is None else v}" for k, v in self.extra)
