@@ -55,10 +55,10 @@ def test_run_id_is_stable_and_hashes_sorted_overrides():
 def test_same_run_in_two_studies_runs_once_and_later_overrides_win():
     grid = parse_grid({
         "recipes": ["r"], "seeds": [1], "overrides": ["model.bidirectional=true"],
-        "studies": [{"name": "a"}, {"name": "b", "overrides": ["model.bidirectional=true", "seed=5"]}],
+        "studies": [{"name": "a"}, {"name": "b", "overrides": ["model.bidirectional=false", "model.bidirectional=true"]}],
     })
     runs = grid.runs()
-    # study b: seed=5 is overridden by the seed axis (the seed comes last), so both studies are the same run
+    # study b: its later override wins, so both studies are the same run
     assert len(runs) == 1 and runs[0].study == "a"
     assert runs[0].params == {"model.bidirectional": True, "seed": 1}
 
@@ -80,6 +80,11 @@ def test_top_level_grid_is_one_study(tmp_path):
         ({"recipes": ["r"], "axes": {"model.freeze_fraction": 0.5}}, "must be a non-empty list"),
         ({"recipes": ["r"], "overrides": ["model.init"]}, "not of the form key=value"),
         ({"recipes": ["r"], "studies": [{"name": "a"}, {"name": "a"}]}, "two studies are named 'a'"),
+        # what a run is labelled by has its own keys (an axis on model.init gave runs labelled with another set)
+        ({"recipes": ["r"], "eigs": ["s4d-inv"], "axes": {"model.init": ["s4d-lin"]}},
+         "'model.init' cannot be set in 'axes' (runs are labelled by it); list its values under the study's 'eigs'"),
+        ({"recipes": ["r"], "axes": {"model.train": ["reservoir"]}}, "under the study's 'train' key"),
+        ({"recipes": ["r"], "overrides": ["seed=5"]}, "'seed' cannot be set in 'overrides'"),
     ],
 )
 def test_bad_grids_say_what_is_wrong(bad, message):

@@ -4,8 +4,8 @@ A grid is one *study* or a list of them. A study is the cartesian product
 
     recipes × eigenvalue sets (``model.init``) × train modes (``model.train``) × axes × seeds
 
-with a fixed list of ``overrides`` applied to every run of the study. ``axes`` maps any override key to a
-list of values (``model.freeze_fraction: [0, 0.25, 0.5, 0.75, 1]``). Keys given at the top level next to
+with a fixed list of ``overrides`` applied to every run of the study. ``axes`` maps any override key (but
+``model.init``, ``model.train`` and ``seed``, which have their own keys above) to a list of values (``model.freeze_fraction: [0, 0.25, 0.5, 0.75, 1]``). Keys given at the top level next to
 ``studies`` are defaults every study inherits::
 
     name: lra-cpu
@@ -256,7 +256,7 @@ def _parse_study(raw: dict[str, Any], *, default_name: str, where: str) -> Study
     train = _str_list(raw.get("train"), "train", where) or [None]
     overrides = _str_list(raw.get("overrides"), "overrides", where)
     for text in overrides:
-        parse_override(text)  # validates the form
+        _check_not_named(parse_override(text)[0], "overrides", where)
     axes_raw = raw.get("axes") or {}
     if not isinstance(axes_raw, dict):
         raise ValueError(f"{where}: 'axes' must map override keys to lists of values")
@@ -264,6 +264,7 @@ def _parse_study(raw: dict[str, Any], *, default_name: str, where: str) -> Study
     for key, values in axes_raw.items():
         if not isinstance(values, list) or not values:
             raise ValueError(f"{where}: axis {key!r} must be a non-empty list of values, got {values!r}")
+        _check_not_named(str(key), "axes", where)
         axes.append((str(key), tuple(values)))
     return Study(
         name=name,
@@ -275,6 +276,17 @@ def _parse_study(raw: dict[str, Any], *, default_name: str, where: str) -> Study
         overrides=tuple(overrides),
         description=str(raw.get("description", "")),
     )
+
+
+# the grid's own keys for the overrides a run is labelled by
+_NAMED_KEYS = {EIGS_KEY: "eigs", TRAIN_KEY: "train", SEED_KEY: "seeds"}
+
+
+def _check_not_named(key: str, section: str, where: str) -> None:
+    """Refuse an override or axis that sets what a run is labelled by (its id, the store and report columns)."""
+    if key in _NAMED_KEYS:
+        raise ValueError(f"{where}: {key!r} cannot be set in '{section}' (runs are labelled by it); list its values "
+                         f"under the study's '{_NAMED_KEYS[key]}' key instead")
 
 
 def _str_list(value: Any, key: str, where: str, *, required: bool = False) -> list[str]:
