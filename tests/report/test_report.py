@@ -3,6 +3,7 @@
 import base64
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -396,3 +397,18 @@ def test_experiment_folders_of_either_layout_are_read_and_unreadable_ones_named(
     (tmp_path / "empty").mkdir()
     assert load_experiments(tmp_path / "empty") == []
     assert f"no experiment results under {tmp_path / 'empty'}" in capsys.readouterr().err
+
+
+def test_a_store_moved_with_its_run_folders_keeps_them(tmp_path, capsys):
+    import shutil
+
+    fabricate(tmp_path / "here")
+    shutil.move(str(tmp_path / "here"), str(tmp_path / "there"))  # e.g. copied off a cluster
+    runs = load_runs(tmp_path / "there" / "runs.db")
+    assert all(r.curve("val", "accuracy") is not None and r.memory is not None for r in runs)  # were all lost
+    assert all(Path(r.run_dir).parent == tmp_path / "there" / "runs" for r in Store(tmp_path / "there" / "runs.db").runs(status="done"))
+    gone = next((tmp_path / "there" / "runs").iterdir())
+    shutil.rmtree(gone)
+    runs = load_runs(tmp_path / "there" / "runs.db")
+    assert sum(r.curve("val", "accuracy") is None for r in runs) == 1
+    assert f"run {gone.name}: its folder {gone} is missing" in capsys.readouterr().err

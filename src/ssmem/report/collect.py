@@ -99,6 +99,10 @@ def run_data(record: RunRecord) -> RunData:
     res = record.result
     counts = res.get("param_counts") or {}
     run_dir = Path(record.run_dir) if record.run_dir else None
+    if run_dir is not None and record.status == "done" and not run_dir.is_dir():
+        print(f"ssmem report: run {record.run_id}: its folder {run_dir} is missing, so its curves, memory and "
+              "settings are left out (was the store moved without its run folders?)", file=sys.stderr)
+        run_dir = None
     return RunData(
         run_id=record.run_id,
         study=record.study,

@@ -274,7 +274,13 @@ class Store:
         return None
 
     def set_run_dir(self, claim: Claim, run_dir: str | Path) -> None:
-        self._update_held(claim, "run_dir = ?", (str(run_dir),))
+        """Record the run's folder, relative to the store's own folder (so that a store moved or copied with its
+        run folders still finds them; records give it back absolute)."""
+        self._update_held(claim, "run_dir = ?", (os.path.relpath(Path(run_dir).resolve(), self._folder),))
+
+    @property
+    def _folder(self) -> Path:
+        return self.path.resolve().parent
 
     def heartbeat(self, claim: Claim) -> bool:
         """Refresh the claim's heartbeat; ``False`` if the worker no longer holds the run."""
@@ -342,13 +348,13 @@ class Store:
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY created_at, rowid"
-        return [_record(row) for row in self._conn.execute(sql, args).fetchall()]
+        return [_record(row, self._folder) for row in self._conn.execute(sql, args).fetchall()]
 
     def get(self, run_id: str) -> RunRecord:
         row = self._conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id!r} in store {self.path}")
-        return _record(row)
+        return _record(row, self._folder)
 
     def counts(self, run_ids: Sequence[str] | None = None) -> dict[str, int]:
         """Number of runs per status (of all runs, or of ``run_ids``)."""
@@ -379,9 +385,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _record(row: sqlite3.Row) -> RunRecord:
-    """A row as a :class:`RunRecord` (the columns are named as the fields; three of them hold JSON)."""
+def _record(row: sqlite3.Row, folder: Path) -> RunRecord:
+    """A row as a :class:`RunRecord` (the columns are named as the fields; three of them hold JSON; the run's
+    folder is stored relative to the store's ``folder``, or absolute by stores written before)."""
     values = {f.name: row[f.name] for f in fields(RunRecord)}
+    if values["run_dir"]:
+        values["run_dir"] = os.path.normpath(folder / values["run_dir"])
     values["overrides"] = tuple(json.loads(values["overrides"]))
     values["params"] = json.loads(values["params"])
     values["result"] = json.loads(values["result"]) if values["result"] else {}
