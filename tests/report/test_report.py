@@ -314,15 +314,19 @@ def test_runs_that_differ_in_more_than_the_seed_are_not_pooled(tmp_path):
                 test, task = (0.5 if spec.params["optim.lr"] == 0.01 else 0.7) + 0.01 * spec.seed, "lra/image"
             else:
                 test, task = 0.4 + 0.01 * spec.seed, "lra/listops"
-            store.finish(claim, {"test_metric": test, "metric": "accuracy", "task": task})
+            store.finish(claim, {"test_metric": test, "metric": "accuracy", "task": task,
+                                 "param_counts": {"trainable": 100, "frozen": 0}})
     report = write_report(path, tmp_path / "report")
     md = report.markdown_path.read_text()
     assert "| task | set | train | setting | data | n | metric | test | best val | published S4D |" in md
+    # the parameter table keeps one row per setting too (the second lr's row was dropped)
+    assert "| task | set | train | setting | trainable | frozen | frozen share |" in md
+    assert "| image | recipe | recipe | optim.lr=0.003 | 100 |" in md and "| image | recipe | recipe | optim.lr=0.01 | 100 |" in md
     assert "| image | recipe | recipe | optim.lr=0.003 | stand-in | 2 | accuracy (%) | 71.50 ± 0.71 |" in md
     assert "| image | recipe | recipe | optim.lr=0.01 | stand-in | 2 | accuracy (%) | 51.50 ± 0.71 |" in md
     # a second setting of image does not split listops: its modes are still compared
     assert "| listops | recipe | all | – | stand-in | 2 |" in md
-    assert "listops/recipe: 41.50 vs 41.50" in report.findings[2].evidence
+    assert "listops/recipe: 41.50 vs 41.50 (n = 2/2)" in report.findings[2].evidence
 
 
 def test_a_damaged_memory_record_costs_only_its_run(tmp_path, capsys):
@@ -412,3 +416,24 @@ def test_a_store_moved_with_its_run_folders_keeps_them(tmp_path, capsys):
     runs = load_runs(tmp_path / "there" / "runs.db")
     assert sum(r.curve("val", "accuracy") is None for r in runs) == 1
     assert f"run {gone.name}: its folder {gone} is missing" in capsys.readouterr().err
+
+
+def test_plots_show_what_the_tables_do():
+    from ssmem.report.plots import _mean_curve, ablation_series
+
+    def run(seed, extra, value):
+        return RunData(run_id=f"r{seed}{extra}", study="s", recipe="lra/listops-cpu", task="listops", eigs="s4d-inv",
+                       train_mode="all", seed=seed, params=dict(extra), status="done", metric="accuracy",
+                       higher_is_better=True, test_metric=value, best_val_metric=value, final_val_metric=value,
+                       steps=2, wall_time_s=1.0, trainable=1, frozen=0,
+                       curves={"val": {"accuracy": Curve(np.array([1, 2]), np.array([value / 2, value]))}})
+
+    runs = [run(s, (("model.d_model", d), ("optim.lr", lr)), v)
+            for (d, lr, v) in [(8, 0.1, 0.4), (16, 0.1, 0.5), (8, 0.2, 0.7), (16, 0.2, 0.8)] for s in (1, 2)]
+    runs[0].test_metric = runs[0].curves["val"]["accuracy"].values[-1] = 0.38
+    rows = group_runs(runs, extra_keys=["model.d_model", "optim.lr"])
+    _, mean, std = _mean_curve(rows[0], "val", "accuracy")
+    assert std[-1] == pytest.approx(rows[0].test.std)  # the band is the tables' sample std (was ddof = 0)
+    series = ablation_series("model.d_model", rows)  # one line per lr (was one zig-zag line over both)
+    assert sorted(series) == ["listops s4d-inv / all (lr=0.1)", "listops s4d-inv / all (lr=0.2)"]
+    assert sorted((x, round(y, 6)) for x, y, _ in series["listops s4d-inv / all (lr=0.2)"]) == [(8, 70.0), (16, 80.0)]

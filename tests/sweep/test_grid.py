@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from ssmem.sweep import load_grid, parse_grid, parse_shard, run_id_for, select_shard, shard_of
-from ssmem.sweep.grid import GRIDS_DIR, list_grids
+from ssmem.sweep.grid import GRIDS_DIR, format_value, list_grids, parse_override
 
 GRID = {
     "name": "demo",
@@ -125,3 +125,11 @@ def test_grid_lookup_names_the_shipped_grids_and_refuses_missing_files(tmp_path)
     with pytest.raises(FileNotFoundError, match="no such grid file"):
         load_grid(tmp_path / "missing.yaml")
     assert load_grid("lra-quick").runs() == load_grid(GRIDS_DIR / "lra-quick.yaml").runs()
+
+
+def test_axis_values_read_back_as_the_values_given():
+    grid = parse_grid({"recipes": ["r"], "axes": {"optim.lr": [1.0e-5, 0.001, 2e20], "model.dropout": [0.0]}})
+    lrs = [spec.params["optim.lr"] for spec in grid.runs()]
+    assert lrs == [1e-5, 0.001, 2e20] and all(isinstance(v, float) for v in lrs)  # 1e-05 came back a string
+    for value in (1e-5, -3e-7, float("inf"), float("-inf"), 0.5, True, None, "s4d-lin", 3):
+        assert parse_override(f"k={format_value(value)}")[1] == value

@@ -27,7 +27,8 @@ def _save(fig, path: Path) -> Path:
 
 
 def _mean_curve(group: GroupRow, split: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Mean and std over seeds on the steps all seeds logged: ``(steps, mean, std)``."""
+    """Mean and sample std (ddof = 1, as the tables) over seeds on the steps all seeds logged: ``(steps, mean,
+    std)``."""
     curves = [c for c in (r.curve(split, key) for r in group.runs) if c is not None and c.steps.size]
     if not curves:
         return None
@@ -37,7 +38,7 @@ def _mean_curve(group: GroupRow, split: str, key: str) -> tuple[np.ndarray, np.n
     if steps.size == 0:
         return None
     values = np.stack([c.values[np.searchsorted(c.steps, steps)] for c in curves])
-    return steps, values.mean(axis=0), values.std(axis=0)
+    return steps, values.mean(axis=0), values.std(axis=0, ddof=1) if len(curves) > 1 else np.zeros(steps.size)
 
 
 def training_curves(task: str, groups: Sequence[GroupRow], path: Path) -> Path:
@@ -165,18 +166,25 @@ def trained_memory(task: str, groups: Sequence[GroupRow], path: Path) -> Path:
     return _save(fig, path)
 
 
-def ablation(title: str, key: str, rows: Sequence[GroupRow], path: Path) -> Path:
-    """Test metric against one varied override (numeric: lines; otherwise grouped points)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+def ablation_series(key: str, rows: Sequence[GroupRow]) -> dict[str, list[tuple[object, float, float]]]:
+    """Per line of the ablation plot (task, set, mode and the values of the study's other varied keys): the
+    points ``(value of key, test mean, test std)`` in display units."""
     series: dict[str, list[tuple[object, float, float]]] = {}
     for r in rows:
         if r.test.mean is None:
             continue
-        value = dict(r.extra).get(key)
         scale, _ = fmt_metric(r.metric)
-        series.setdefault(f"{r.task} {r.eigs} / {r.train_mode}", []).append(
-            (value, r.test.mean * scale, (r.test.std or 0) * scale))
+        others = " ".join(f"{k.split('.')[-1]}={'recipe' if v is None else v}" for k, v in r.extra if k != key)
+        series.setdefault(f"{r.task} {r.eigs} / {r.train_mode}" + (f" ({others})" if others else ""), []).append(
+            (dict(r.extra).get(key), r.test.mean * scale, (r.test.std or 0) * scale))
+    return series
+
+
+def ablation(title: str, key: str, rows: Sequence[GroupRow], path: Path) -> Path:
+    """Test metric against one varied override (numeric: lines; otherwise grouped points)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    series = ablation_series(key, rows)
     values = sorted({v for pts in series.values() for v, _, _ in pts}, key=str)
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     for i, (name, pts) in enumerate(series.items()):

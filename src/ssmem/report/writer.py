@@ -12,7 +12,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,20 +190,27 @@ def _findings_table(findings: Sequence[Finding]) -> Table:
                  tuple((f.status, f.claim, f.evidence, f.source) for f in findings))
 
 
+def _cells(rows: Sequence[GroupRow]) -> tuple[tuple[str, ...], Callable[[GroupRow], tuple[str, ...]]]:
+    """The leading columns naming a group: task, set, train mode and, when any group has one, its setting (runs
+    that differ in more than the seed are rows of their own); the header and the cells of a row."""
+    settings = any(r.extra for r in rows)
+    head = ("task", "set", "train", *(("setting",) if settings else ()))
+    return head, lambda r: (r.task, r.eigs, r.train_mode, *((r.setting or "–",) if settings else ()))
+
+
 def _lra_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) -> list[Block]:
     if not rows:
         return [Heading("LRA results"), Paragraph("No finished runs.")]
     table_rows = []
-    settings = any(r.extra for r in rows)  # runs that differ in more than the seed are rows of their own
+    head, cells = _cells(rows)
     lra_tasks = any(r.task in LRA_TASKS for r in rows)  # the data column: LRA data or a stand-in
     for r in rows:
         scale, unit = fmt_metric(r.metric)
-        setting = (r.setting or "–",) if settings else ()
         reference = "–" if r.published is None else f"{r.published:.2f}"
         if r.published is None and not r.lra_data and r.train_mode == "all" and r.task in LRA_TASKS:
             reference = "– (other data)"
         data = (("LRA" if r.lra_data else "stand-in" if r.task in LRA_TASKS else "–"),) if lra_tasks else ()
-        table_rows.append((r.task, r.eigs, r.train_mode, *setting, *data, str(r.test.n), f"{r.metric}{unit}",
+        table_rows.append((*cells(r), *data, str(r.test.n), f"{r.metric}{unit}",
                            r.test.fmt(scale), r.best_val.fmt(scale), reference))
     stand_ins = any(not r.lra_data and r.task in LRA_TASKS for r in rows)
     blocks: list[Block] = [
@@ -218,9 +225,8 @@ def _lra_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) -> li
                      "and Bible chunks for text and retrieval, short ListOps expressions, small Pathfinder "
                      "images): their numbers measure the same models on easier or different data and are not "
                      "comparable with the published ones." if stand_ins else "")),
-        Table(("task", "set", "train", *(("setting",) if settings else ()), *(("data",) if lra_tasks else ()), "n",
-               "metric", "test",
-               "best val", "published S4D"), tuple(table_rows)),
+        Table((*head, *(("data",) if lra_tasks else ()), "n", "metric", "test", "best val", "published S4D"),
+              tuple(table_rows)),
         _published_table(),
     ]
     figures.append(plots.accuracy_bars(rows, fig_dir / "lra_test.png"))
@@ -253,8 +259,9 @@ def _convergence_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path
     useful = [r for r in rows if r.convergence_steps.mean is not None or r.gap.mean is not None]
     if not useful:
         return []
-    table = Table(("task", "set", "train", "steps to 95% of final val", "train − val gap", "wall time (s)"),
-                  tuple((r.task, r.eigs, r.train_mode, r.convergence_steps.fmt(digits=0),
+    head, cells = _cells(useful)
+    table = Table((*head, "steps to 95% of final val", "train − val gap", "wall time (s)"),
+                  tuple((*cells(r), r.convergence_steps.fmt(digits=0),
                          r.gap.fmt(fmt_metric(r.metric)[0]),
                          _mean_fmt([x.wall_time_s for x in r.runs], 0)) for r in useful))
     figures.append(plots.convergence_and_gap(useful, fig_dir / "convergence.png"))
@@ -270,32 +277,33 @@ def _params_section(rows: list[GroupRow]) -> list[Block]:
     useful = [r for r in rows if r.trainable is not None]
     if not useful:
         return []
+    head, cells = _cells(useful)
     seen, table_rows = set(), []
     for r in useful:
-        key = (r.task, r.eigs, r.train_mode)
-        if key in seen:
+        if cells(r) in seen:
             continue
-        seen.add(key)
+        seen.add(cells(r))
         frozen = r.frozen or 0
-        table_rows.append((r.task, r.eigs, r.train_mode, f"{r.trainable:,}", f"{frozen:,}",
+        table_rows.append((*cells(r), f"{r.trainable:,}", f"{frozen:,}",
                            f"{100 * frozen / max(r.trainable + frozen, 1):.1f}%"))
     return [Heading("Trainable and frozen parameters"),
-            Table(("task", "set", "train", "trainable", "frozen", "frozen share"), tuple(table_rows))]
+            Table((*head, "trainable", "frozen", "frozen share"), tuple(table_rows))]
 
 
 def _memory_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) -> list[Block]:
     useful = [r for r in rows if r.capacity_initial.mean is not None]
     if not useful:
         return []
+    head, cells = _cells(useful)
     blocks: list[Block] = [
         Heading("Memory of the trained eigenvalues"),
         Paragraph("MF of each channel's discrete eigenvalues (exact, horizon T = 1024) before and after "
                   "training, averaged over channels and layers. 90%-capacity delay: the delay by which 90% of "
                   "the summed MF is reached (the experiments' and `ssmem memory`'s memory length is another "
                   "measure: the last delay with MF > 0.01). Capacity: the per-channel sum of MF."),
-        Table(("task", "set", "train", "capacity initial", "capacity trained", "90%-capacity delay initial",
+        Table((*head, "capacity initial", "capacity trained", "90%-capacity delay initial",
                "90%-capacity delay trained"),
-              tuple((r.task, r.eigs, r.train_mode, r.capacity_initial.fmt(), r.capacity_trained.fmt(),
+              tuple((*cells(r), r.capacity_initial.fmt(), r.capacity_trained.fmt(),
                      r.memory_length_initial.fmt(digits=0), r.memory_length_trained.fmt(digits=0))
                     for r in useful)),
     ]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,13 +118,22 @@ class Grid:
 
 
 def format_value(value: Any) -> str:
-    """A Python value as the YAML scalar an override expects (``True`` → ``true``, ``None`` → ``null``)."""
+    """A Python value as the YAML scalar an override expects (``True`` → ``true``, ``None`` → ``null``, ``1e-05``
+    → ``1.0e-05``: a float reads back as a float)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+        text = repr(value)
+        mantissa, e, exponent = text.partition("e")
+        if e and "." not in mantissa:  # YAML reads 1e-05 as a string, 1.0e-05 as a float
+            text = f"{mantissa}.0e{exponent}"
+        return text
     return str(value)
 
 
