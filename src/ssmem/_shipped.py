@@ -1,7 +1,8 @@
 """YAML files shipped with ssmem (recipes, sweep grids): named by their path under a directory, without ``.yaml``.
 
-A user may always pass their own file instead: anything that ends in ``.yaml``/``.yml`` or exists on disk is
-taken as a path.
+A user may always pass their own file instead: anything that ends in ``.yaml``/``.yml`` or is a file on disk is
+taken as a path (a folder only when no shipped file has that name: ``ssmem train memory/delay --run-dir
+memory/delay`` must not hide the recipe).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ def yaml_path_or_shipped(
     """
     text = str(source)
     path = Path(text)
-    if text.endswith((".yaml", ".yml")) or path.exists():
+    shipped = directory / f"{text}.yaml"
+    if text.endswith((".yaml", ".yml")) or path.is_file() or (path.exists() and not shipped.is_file()):
         if not path.is_file():
             raise FileNotFoundError(f"no such {what} file: {path}")
         return path
-    shipped = directory / f"{text}.yaml"
-    if shipped.is_file():
+    if shipped.is_file():  # (a folder of the same name, such as a run directory, does not hide it)
         return shipped
     names = shipped_names(directory)
     close = difflib.get_close_matches(text, names, n=1)

@@ -84,6 +84,22 @@ def test_changing_the_task_drops_the_old_tasks_params():
     cfg = load_recipe("memory/delay", ["task.name=memory/copy", "task.params.gap=7"])
     assert cfg.task.name == "memory/copy"
     assert cfg.task.params["gap"] == 7 and "delays" not in cfg.task.params
+    # in either order: the parameters given beside the new task name are kept (they were dropped before it)
+    swapped = load_recipe("memory/delay", ["task.params.gap=7", "task.name=memory/copy"])
+    assert swapped.task.params == cfg.task.params
+
+
+def test_a_malformed_recipe_section_or_description(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: 3\ntask: {name: memory/delay}\n")
+    with pytest.raises(ConfigError, match=r"override 'model.d_model=8': section 'model' must be a mapping of keys, got 3"):
+        load_recipe(str(bad), ["model.d_model=8"])
+    bad.write_text("task: {name: memory/delay, params: [1, 2]}\n")
+    with pytest.raises(ConfigError, match=r"task.params must be a mapping of keys, got \[1, 2\]"):
+        load_recipe(str(bad), ["task.params.seq_len=8"])
+    empty = tmp_path / "empty_description.yaml"
+    empty.write_text("description:\ntask: {name: memory/delay}\n")
+    assert load_recipe(str(empty)).description == RunConfig().description
 
 
 def test_round_trip_through_the_plain_form():
@@ -122,6 +138,16 @@ def test_recipe_files_and_names(tmp_path):
         load_recipe(tmp_path / "list.yaml")
 
 
+
+def test_a_folder_named_like_a_recipe_does_not_hide_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "memory" / "delay").mkdir(parents=True)  # `ssmem train memory/delay --run-dir memory/delay`
+    assert load_recipe("memory/delay").task.name == "memory/delay"  # was "no such recipe file"
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(FileNotFoundError, match="no such recipe file: mine"):
+        load_recipe("mine")  # a folder that names no shipped recipe is still read as a (wrong) path
+
+
 def test_recipes_are_listed_recursively_with_descriptions():
     on_disk = sorted(p.relative_to(RECIPES_DIR).with_suffix("").as_posix() for p in RECIPES_DIR.rglob("*.yaml"))
     assert recipe_names() == on_disk
@@ -158,6 +184,18 @@ def test_relative_file_paths_are_saved_absolute(tmp_path, monkeypatch):
     again = config_from_dict(config_to_dict(cfg))  # a saved config.yaml read elsewhere
     assert again.model.init == str(tmp_path / "eigs.npy")
     assert load_recipe("memory/delay", ["model.init=s4d-lin"]).model.init == "s4d-lin"  # names stay names
+    # the data files and folders of task parameters too (a resume elsewhere trained on another mine.txt)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.txt").write_text("some text " * 50)
+    (tmp_path / "series.csv").write_text("t,v\n1,2\n")
+    lm = load_recipe("lm/shakespeare-cpu", ["task.params.corpus=mine.txt+shakespeare", "task.params.cache_dir=c"])
+    assert lm.task.params["corpus"] == f"{tmp_path / 'mine.txt'}+shakespeare"
+    assert lm.task.params["cache_dir"] == str(tmp_path / "c")
+    text = load_recipe("lra/text-cpu", ["task.params.release_dir=releases", "task.params.corpus=bible"])
+    assert text.task.params["release_dir"] == str(tmp_path / "releases") and text.task.params["corpus"] == "bible"
+    forecast = load_recipe("forecast/vic_elec-cpu", ["task.params.series=series.csv"])
+    assert forecast.task.params["series"] == str(tmp_path / "series.csv")
+    assert load_recipe("forecast/vic_elec-cpu").task.params["series"] == "vic_elec"
 
 
 def test_an_architecture_that_does_not_fit_the_task_names_the_one_that_does():

@@ -59,6 +59,22 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pa
     assert all(math.isfinite(r["loss"]) for r in read_metrics(tmp_path))
 
 
+def test_non_finite_gradients_stop_the_run_before_they_reach_the_weights(tmp_path, tiny_config):
+    """Without clipping, an infinite gradient beside a finite loss went into the optimiser step, and the
+    checkpoint called "last good" held NaN weights."""
+
+    class InfiniteGradient(Callback):
+        def on_step(self, ctx):
+            if ctx.step == 2:
+                next(ctx.model.parameters()).register_hook(lambda grad: grad * float("inf"))
+
+    result = train(tiny_config("train.checkpoint_every=1"), tmp_path, callbacks=[InfiniteGradient()], progress=False)
+    assert result.status == "diverged" and "the gradient norm became inf at step 3" in result.message
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [1, 2] and "step-00000002.pt" in result.message
+    weights = load_checkpoint(latest_checkpoint(tmp_path))["model"]
+    assert all(torch.isfinite(w).all() for w in weights.values() if w.is_floating_point())
+
+
 def test_a_run_whose_eigenvalues_diverge_ends_as_diverged_with_its_memory_undefined(tmp_path, tiny_config):
     """The memory recorders must not turn a divergence into a crash (the reason would be lost)."""
     from ssmem.sweep.train_run import endpoint_memory_recorder
@@ -172,3 +188,43 @@ def test_loader_workers_do_not_change_the_run(tmp_path, tiny_config, without_tim
 def test_a_warmup_longer_than_the_run_is_named(tmp_path, tiny_config, capsys):
     train(tiny_config("train.max_steps=4", "optim.warmup_steps=10"), tmp_path / "run", progress=False)
     assert "optim.warmup_steps=10 is longer than the run (4 steps): the learning rate peaks at 40% of optim.lr" in capsys.readouterr().err
+
+
+def test_learning_rates_follow_the_schedule_in_both_groups(tmp_path, tiny_config):
+    from ssmem.ssm.optim import ssm_parameters_of
+    from ssmem.train import lr_factor
+
+    cfg = tiny_config("train.log_every=1", "train.max_steps=8", "train.checkpoint_every=8", "optim.lr=0.01",
+                      "optim.ssm_lr=0.002", "optim.weight_decay=0.05", "optim.min_lr_ratio=0.1")
+    train(cfg, tmp_path, progress=False)
+    o = cfg.optim
+
+    def factor(step):
+        return lr_factor(step, total_steps=8, warmup_steps=o.warmup_steps, schedule=o.schedule, min_ratio=o.min_lr_ratio)
+
+    rows = [r for r in read_metrics(tmp_path) if r["split"] == "train"]
+    assert [r["step"] for r in rows] == list(range(1, 9))
+    for r in rows:  # the row of step s is logged after optimiser step s - 1 (0-based) ran at that rate
+        assert r["lr"] == pytest.approx(0.01 * factor(r["step"] - 1), rel=1e-12)
+    groups = {g["name"]: g for g in load_checkpoint(latest_checkpoint(tmp_path))["optimizer"]["param_groups"]}
+    assert groups["ssm"]["lr"] == pytest.approx(0.002 * factor(7), rel=1e-12) and groups["ssm"]["weight_decay"] == 0.0
+    assert groups["main"]["lr"] == pytest.approx(0.01 * factor(7), rel=1e-12) and groups["main"]["weight_decay"] == 0.05
+    model = build_model(cfg.model, build_task(cfg.task.name, task_params(cfg.task)).info, seed=cfg.seed)
+    assert len(groups["ssm"]["params"]) == len(ssm_parameters_of(model)) == 2 * 4  # A (2 tensors), Δ, B per layer
+
+
+def test_the_best_checkpoint_of_a_lower_is_better_metric_is_the_lowest(tmp_path):
+    text = tmp_path / "verses.txt"
+    text.write_text("".join(f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(120)))
+    cfg = load_recipe("lm/shakespeare-cpu", [
+        "device=cpu", f"task.params.corpus={text}", "task.params.seq_len=32", "task.params.n_train=0",
+        "task.params.n_val=0", "task.params.n_test=0", "task.params.cache=false", "model.d_model=16",
+        "model.n_layers=1", "model.d_state=8", "optim.warmup_steps=2", "train.batch_size=8", "train.max_steps=8",
+        "train.eval_every=1", "train.log_every=4",
+    ])  # fmt: skip
+    result = train(cfg, tmp_path / "run", progress=False)
+    val = [r for r in read_metrics(tmp_path / "run") if r["split"] == "val"]
+    best = min(val, key=lambda r: r["bits_per_byte"])
+    assert result.metric == "bits_per_byte" and result.best_val_metric == best["bits_per_byte"]
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")["step"] == best["step"]
+    assert max(r["bits_per_byte"] for r in val) > best["bits_per_byte"]  # the direction matters here

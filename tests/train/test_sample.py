@@ -120,6 +120,8 @@ def test_step_logits_of_a_float32_copy_agree_with_float64(model):
         (dict(temperature=float("nan")), ValueError, "temperature"),
         (dict(top_k=0), ValueError, r"top_k .*\[1, 256\]"),
         (dict(top_k=257), ValueError, r"top_k .*\[1, 256\]"),
+        (dict(seed=2**64), ValueError, r"seed must be None or an integer in 0..9223372036854775807, got 18446744073709551616"),
+        (dict(seed=1.5), ValueError, r"seed must be"),
     ],
 )
 def test_bad_arguments_are_clear_errors(model, kwargs, error, message):
@@ -209,6 +211,8 @@ def test_sample_verb_user_errors_exit_2(lm_run, extra, message, capsys):
         (["--top-k", "0"], "argument --top-k: must be a positive integer, got 0"),
         (["--length", "-5"], "argument --length: must be an integer >= 0, got -5"),
         (["--seed", "x"], "argument --seed: expected an integer, got 'x'"),
+        (["--seed", "99999999999999999999999"],  # was "Overflow when unpacking long long"
+         "argument --seed: must be an integer in 0..9223372036854775807, got 99999999999999999999999"),
     ],
 )
 def test_sample_flags_are_checked_by_name(lm_run, extra, message, capsys):

@@ -49,10 +49,20 @@ def _number(kind: type, text: str) -> float:
 
 
 def nonnegative_int(text: str) -> int:
-    """An integer >= 0 (seeds)."""
+    """An integer >= 0."""
     value = _number(int, text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """A seed: an integer in 0..2⁶³ - 1 (what NumPy's and torch's generators take)."""
+    from .._values import MAX_SEED
+
+    value = _number(int, text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in 0..{MAX_SEED}, got {text}")
     return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from . import nonnegative_int, positive_float, positive_int
+from . import positive_float, positive_int, seed_int
 
 HELP = "list the eigenvalue sets, or print one set's eigenvalues"
 
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="real state size N (N/2 complex modes); default 64, or a file's own size")
     parser.add_argument("--dt", type=positive_float, default=0.01, help="step size used for the discrete view; default 0.01")
     parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"))
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for random sets; default 0")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed for random sets; default 0")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._io import atomic_write_text
-from . import CLIError, mf_threshold, nonnegative_int, positive_float, positive_int
+from . import CLIError, mf_threshold, nonnegative_int, positive_float, positive_int, seed_int
 
 HELP = "exact memory function (MF) and capacity of eigenvalue sets; table, JSON and Fig. 1 plot"
 DEFAULT_SETS = "s4d-inv,s4d-lin,random,lin,step"
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-delay", type=nonnegative_int, default=None,
         help="last delay written (default T-1, or until the tail is negligible)"
     )
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for random sets; default 0")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed for random sets; default 0")
     parser.add_argument("--threshold", type=mf_threshold, default=0.01, help="MF threshold of the memory length; default 0.01")
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--plot", metavar="OUT.png",

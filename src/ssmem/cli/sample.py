@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from . import nonnegative_int, positive_int
+from . import nonnegative_int, positive_int, seed_int
 
 HELP = "generate text from a trained byte-level language model (lm/bytes run), one byte at a time in step mode"
 
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--top-k", metavar="K", type=positive_int, default=None,
         help="draw from the K most likely bytes only (default: all)",
     )
-    parser.add_argument("--seed", metavar="S", type=nonnegative_int, default=0, help="seed of the sampling generator (default 0)")
+    parser.add_argument("--seed", metavar="S", type=seed_int, default=0, help="seed of the sampling generator (default 0)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="best = best validation weights (default), last = newest step checkpoint")
     parser.add_argument("--raw", action="store_true",

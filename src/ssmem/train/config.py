@@ -346,18 +346,20 @@ def config_from_dict(data: dict[str, Any], *, validate: bool = True) -> RunConfi
         raise ConfigError(f"unknown key {unknown[0]!r}; valid keys: {', '.join(_run_keys())}")
     sections = {name: dataclass_from_dict(cls, data.get(name), name) for name, cls in SECTIONS.items()}
     top = {k: data[k] for k in ("seed", "device", "description") if k in data}
+    if top.get("description") is None:  # an empty `description:` keeps the default
+        top.pop("description", None)
     hints = _hints(RunConfig)
     top = {k: coerce(v, hints[k], k) for k, v in top.items()}
-    if top.get("description") is None:
-        top.pop("description", None)
     cfg = RunConfig(**sections, **top)
     return validate_config(cfg) if validate else cfg
 
 
 def with_absolute_paths(plain: dict[str, Any]) -> dict[str, Any]:
-    """A plain configuration with its relative file paths made absolute (an eigenvalue file named by
-    ``model.init``, ``task.data_dir``), so that a saved ``config.yaml`` works from any directory (resume, sample,
-    report); also how a resume reads configurations saved before paths were stored absolute."""
+    """A plain configuration with its relative file paths made absolute, so that a saved ``config.yaml`` works
+    from any directory (resume, sample, report); also how a resume reads configurations saved before paths were
+    stored absolute. Paths: an eigenvalue file named by ``model.init``, ``task.data_dir``, the task parameters
+    ``release_dir`` and ``cache_dir``, and a ``corpus`` (each ``+``-joined part) or ``series`` that names an
+    existing file or folder rather than a shipped data set."""
     out = dict(plain)
     for section, name, must_be_file in (("model", "init", True), ("task", "data_dir", False)):
         part = out.get(section)
@@ -366,7 +368,38 @@ def with_absolute_paths(plain: dict[str, Any]) -> dict[str, Any]:
             continue
         if must_be_file and not (os.path.splitext(value)[1] and os.path.isfile(os.path.expanduser(value))):
             continue  # a set's name, not a file
-        out[section] = {**part, name: str(Path(value).expanduser().resolve())}
+        out[section] = {**part, name: _absolute(value)}
+    task = out.get("task")
+    params = task.get("params") if isinstance(task, dict) else None
+    if isinstance(params, dict):
+        out["task"] = {**task, "params": _params_with_absolute_paths(params)}
+    return out
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def _params_with_absolute_paths(params: dict[str, Any]) -> dict[str, Any]:
+    from ..data.corpora import CORPORA
+    from ..data.forecast import SERIES
+
+    def on_disk(value: str, shipped) -> bool:  # the readers take a shipped name first
+        return value not in shipped and os.path.exists(os.path.expanduser(value))
+
+    out = dict(params)
+    for key in ("release_dir", "cache_dir"):
+        if isinstance(out.get(key), str) and out[key]:
+            out[key] = _absolute(out[key])
+    corpus = out.get("corpus")
+    if isinstance(corpus, str) and corpus:
+        if on_disk(corpus, CORPORA):  # an existing path is one corpus, '+' or not
+            out["corpus"] = _absolute(corpus)
+        else:
+            out["corpus"] = "+".join(_absolute(p) if on_disk(p.strip(), CORPORA) else p for p in corpus.split("+"))
+    series = out.get("series")
+    if isinstance(series, str) and series and on_disk(series, SERIES):
+        out["series"] = _absolute(series)
     return out
 
 
@@ -409,8 +442,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
     import copy
 
     data = copy.deepcopy(data)
-    for text in overrides:
-        path, value = parse_override(text)
+    parsed = [(text, *parse_override(text)) for text in overrides]
+    # a change of task comes first: it drops the recipe's task parameters, not the ones given beside it
+    parsed.sort(key=lambda item: item[1][:2] != ["task", "name"])
+    for text, path, value in parsed:
         head = path[0]
         if head not in _run_keys():
             raise ConfigError(f"override {text!r}: unknown key {head!r}; valid keys: {', '.join(_run_keys())}")
@@ -425,9 +460,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
         if path[1] not in names:
             raise ConfigError(f"override {text!r}: unknown key {path[1]!r} in {head}; valid keys: {', '.join(names)}")
         section = data.setdefault(head, {}) or {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"override {text!r}: section {head!r} must be a mapping of keys, got {section!r}")
         data[head] = section
         if head == "task" and path[1] == "params" and len(path) > 1:
             params = section.setdefault("params", {}) or {}
+            if not isinstance(params, dict):
+                raise ConfigError(f"override {text!r}: task.params must be a mapping of keys, got {params!r}")
             section["params"] = params
             if len(path) != 3:
                 raise ConfigError(f"override {text!r}: use task.params.KEY=VALUE")

@@ -524,12 +524,16 @@ def _train(
                     break
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                # a finite loss can still have non-finite gradients: stop before they reach the weights (and a
+                # checkpoint), clipped or not
                 if oc.grad_clip is not None:
                     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), oc.grad_clip)
-                    if distributed.broadcast_flag(not math.isfinite(float(norm)), dist):
-                        status = "diverged"
-                        message = f"the gradient norm became {float(norm)} at step {step + 1}"
-                        break
+                else:
+                    norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+                if distributed.broadcast_flag(not math.isfinite(float(norm)), dist):
+                    status = "diverged"
+                    message = f"the gradient norm became {float(norm)} at step {step + 1}"
+                    break
                 optimizer.step()
                 step += 1
                 train_sums.add(sums)

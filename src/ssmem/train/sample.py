@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .._values import check_seed
 from .build import build_model
 from .checkpoint import CHECKPOINT_DIR, CheckpointError, latest_checkpoint, load_checkpoint
 from .config import ConfigError, RunConfig, config_from_dict, task_params
@@ -137,8 +138,9 @@ def sample_bytes(
         raise ValueError(f"n_bytes must be an integer >= 0; got {n_bytes!r}")
     _check_temperature(temperature)
     _check_top_k(top_k, VOCAB)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer; got {seed!r}")
+    if seed is None:
+        raise ValueError("seed must be an integer; got None")
+    check_seed(seed)
     if device is not None:
         model.to(device)
     device = next(model.parameters()).device
