@@ -145,6 +145,8 @@ def test_release_reader(tmp_path):
 def test_release_missing_and_malformed(tmp_path):
     with pytest.raises(DataNotFoundError, match="basic_train.tsv"):
         build_task("lra/listops", ListOpsParams(source="release"), data_dir=tmp_path)
+    with pytest.raises(DataNotFoundError, match=r"no folder given: set \$SSMEM_DATA .* --data-dir DIR .* release_dir=DIR"):
+        build_task("lra/listops", ListOpsParams(source="release"))  # nowhere to look: say how to point at it
     write_release(tmp_path / "bad", {"train": [("( [MAX 2 [FOO ] )", 2)], "val": [], "test": []})
     with pytest.raises(MalformedDataError, match=r"basic_train.tsv.*\[FOO"):
         build_task("lra/listops", ListOpsParams(source="release", release_dir=str(tmp_path / "bad")))

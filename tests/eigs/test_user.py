@@ -61,9 +61,9 @@ def test_continuous_user_set_needs_negative_real_part():
     np.testing.assert_array_equal(continuous_eigenvalues(ok, 4), [-0.5 + 1j, -0.5 + 2j])
 
 
-@pytest.mark.parametrize("suffix", [".npy", ".json", ".txt", ".csv", ".memory.json"])
+@pytest.mark.parametrize("suffix", [".npy", ".json", ".txt", ".csv", ".memory.json", "header.csv", "header.txt"])
 def test_files_round_trip(tmp_path, suffix):
-    path = tmp_path / f"eigs{suffix}"
+    path = tmp_path / (f"eigs{suffix}" if suffix.startswith(".") else f"eigs_{suffix}")
     pairs = np.stack([MODES.real, MODES.imag], axis=1)
     if suffix == ".npy":
         np.save(path, MODES)
@@ -73,8 +73,9 @@ def test_files_round_trip(tmp_path, suffix):
         full = conjugate_closed(MODES)
         entry = {"discrete_eigenvalues": [[z.real, z.imag] for z in full]}
         path.write_text(json.dumps({"results": [entry]}))
-    else:
-        np.savetxt(path, pairs, delimiter="," if suffix == ".csv" else " ")
+    else:  # text tables, with a header row or without (a header was "could not convert string 're'")
+        header = "re,im" if suffix == "header.csv" else "re im" if suffix == "header.txt" else ""
+        np.savetxt(path, pairs, delimiter="," if suffix.endswith(".csv") else " ", header=header, comments="")
     eig_set = resolve_set(str(path))
     got = set_eigenvalues(eig_set, 6)
     np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(MODES), rtol=1e-15)

@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--d-state", type=positive_int, default=None,
                         help="real state size N (N/2 complex modes); default 64, or a file's own size")
     parser.add_argument("--dt", type=positive_float, default=0.01, help="step size used for the discrete view; default 0.01")
-    parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"))
+    parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"),
+                        help="how continuous-time sets become discrete eigenvalues; default zoh")
     parser.add_argument("--seed", type=seed_int, default=0, help="seed for random sets; default 0")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--d-state", type=positive_int, default=None,
                         help="real state size N (N/2 complex modes); default 32 for named sets, a file's own size")
     parser.add_argument("--dt", type=positive_float, default=0.01, help="step size Δ for continuous sets; default 0.01")
-    parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"))
+    parser.add_argument("--discretization", default="zoh", choices=("zoh", "bilinear"),
+                        help="how continuous-time sets become discrete eigenvalues; default zoh")
     parser.add_argument("--horizon", type=_horizon, default=1024, help="T, or 'inf' for the stationary system; default 1024")
     parser.add_argument(
         "--max-delay", type=nonnegative_int, default=None,

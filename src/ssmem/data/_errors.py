@@ -10,7 +10,9 @@ class DataNotFoundError(FileNotFoundError):
 
     def __init__(self, what: str, searched: list[Path] | Path, layout: str, obtain: str) -> None:
         places = [searched] if isinstance(searched, Path) else list(searched)
-        where = ", ".join(str(p) for p in places) if places else "(no directory given)"
+        where = ", ".join(str(p) for p in places) if places else (
+            "no folder given: set $SSMEM_DATA (its sub-folder named in the layout is searched), pass --data-dir DIR "
+            "or task.data_dir=DIR, or set the task's release_dir=DIR")
         message = (
             f"{what}: files not found (looked in: {where}).\n"
             f"Expected layout:\n{layout.rstrip()}\n"

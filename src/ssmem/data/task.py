@@ -4,8 +4,8 @@ A task is registered by name with the dataclass of its parameters, where it is d
 
     @dataclass
     class DelayParams:
-        seq_len: int = 1024
-        delays: tuple[int, ...] = (64,)
+        seq_len: int = 256
+        delays: tuple[int, ...] = (16,)
 
     def delay_info(params: DelayParams) -> TaskInfo: ...   # cheap: no data is built
 

@@ -136,13 +136,25 @@ def load_eigenvalues(path: str | Path, *, domain: Domain | None = None) -> Eigen
         raise ValueError(f"cannot read eigenvalues from {str(path)!r}: {message}") from None
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _read_raw(path: Path, suffix: str) -> tuple[np.ndarray, Domain | None]:
     """The numbers of an eigenvalue file and the domain it names (None if it names none)."""
     file_domain: Domain | None = None
     if suffix == ".npy":
         raw = np.load(path, allow_pickle=False)
     elif suffix in (".txt", ".csv"):
-        raw = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
+        delimiter = "," if suffix == ".csv" else None
+        with path.open() as handle:
+            first = handle.readline().split(delimiter)
+        header = bool(first) and not all(_is_number(cell) for cell in first)  # a header row such as `re,im`
+        raw = np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=int(header))
     elif suffix == ".json":
         data = json.loads(path.read_text())
         if isinstance(data, dict) and "results" in data:

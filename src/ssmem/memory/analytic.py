@@ -368,7 +368,8 @@ def memory_function(modes: np.ndarray, *, horizon: int | None = 1024, max_delay:
     """Exact MF of the diagonal real SSM with discrete eigenvalues ``modes`` (conjugates implied).
 
     Args:
-        modes: ``(n_modes,)`` complex upper-half discrete eigenvalues of a real system, as returned by
+        modes: ``(n_modes,)`` complex discrete eigenvalues of a real system, one of each conjugate pair (upper
+            half, unless ω·Δ > π has aliased a frequency below the real axis), as returned by
             :func:`ssmem.eigs.discrete_eigenvalues` or ``S4D.discrete_eigenvalues()[h]``; a real value is one
             real dimension; repeated values count once. A conjugate-closed list gives the same result.
         horizon: T (the state sees the last T inputs; default 1024), or ``None`` for the stationary system.

@@ -57,6 +57,7 @@ class MemoryProfile:
 
     @property
     def max_delay(self) -> int:
+        """The last delay written (-1 for an empty profile)."""
         return int(self.delays[-1]) if self.delays.size else -1
 
     @property

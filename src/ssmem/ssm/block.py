@@ -105,6 +105,7 @@ class SSMBlock(nn.Module):
         return out if self.prenorm else self.norm(out)
 
     def initial_state(self, batch: int):
+        """The zero state of the block's SSM layer for step mode (see the layer's ``step``)."""
         return self.layer.initial_state(batch)
 
     def step(self, x_t: torch.Tensor, state):

@@ -87,6 +87,7 @@ class SequenceTower(nn.Module):
         return self.final_norm(h)
 
     def initial_state(self, batch: int) -> list:
+        """One zero step-mode state per block, in order."""
         return [block.initial_state(batch) for block in self.blocks]
 
     def step(self, x_t: torch.Tensor, state: list) -> tuple[torch.Tensor, list]:
@@ -99,6 +100,7 @@ class SequenceTower(nn.Module):
         return self.final_norm.step(h), new_state
 
     def ssm_layers(self) -> list[nn.Module]:
+        """The SSM layer of every block, in order (what ``ssmem.memory.model_memory`` reads)."""
         return [block.layer for block in self.blocks]
 
 
@@ -169,6 +171,7 @@ class _PooledTower(nn.Module):
         raise NotImplementedError
 
     def ssm_layers(self) -> list[nn.Module]:
+        """The SSM layers of the tower, in order."""
         return self.tower.ssm_layers()
 
 
@@ -295,6 +298,7 @@ class CausalSequenceModel(nn.Module):
         return self.decoder(h), state
 
     def ssm_layers(self) -> list[nn.Module]:
+        """The SSM layers of the tower, in order."""
         return self.tower.ssm_layers()
 
 

@@ -146,6 +146,7 @@ class S4D(SSMLayerCommon, nn.Module):
 
     @property
     def n_modes(self) -> int:
+        """N/2: the complex modes of each channel (their conjugates are implied)."""
         return self._n_modes
 
     def extra_repr(self) -> str:

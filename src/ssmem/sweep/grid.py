@@ -25,7 +25,8 @@ with a fixed list of ``overrides`` applied to every run of the study. ``axes`` m
 Without ``studies`` the file itself is the one study (named after the grid). ``eigs``, ``train`` and ``axes``
 may be left out: the recipe's own value is used.
 
-The run id is ``<recipe>-<eigs>-<train>-s<seed>-<hash>`` where the hash covers the recipe and the full sorted
+The run id is ``<recipe>-<eigs>-<train>-s<seed>-<hash>`` (an ``eigs`` or ``train`` the study leaves out is left
+out of the id too) where the hash covers the recipe and the full sorted
 override list, so the same run in two grids (or in two studies of one grid) has the same id and runs once,
 and a change of any override gives a new id.
 """

@@ -200,6 +200,7 @@ class Store:
     # -- plumbing -------------------------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the connection to the database file."""
         self._conn.close()
 
     def __enter__(self) -> Store:
@@ -351,6 +352,7 @@ class Store:
         return [_record(row, self._folder) for row in self._conn.execute(sql, args).fetchall()]
 
     def get(self, run_id: str) -> RunRecord:
+        """The record of one run (``KeyError`` naming the store if there is none)."""
         row = self._conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id!r} in store {self.path}")

@@ -5,7 +5,7 @@
     result = train(cfg, "runs/delay-lin")      # -> TrainResult
 """
 
-from .build import architecture_for, build_model, build_optimizer, layer_seed, lr_factor
+from .build import architecture_for, build_model, layer_seed, lr_factor, optimizer_from_config
 from .callbacks import Callback, CallbackContext, EigenvalueRecorder, MemoryRecorder
 from .checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint
 from .config import (
@@ -43,7 +43,6 @@ __all__ = [
     "apply_overrides",
     "architecture_for",
     "build_model",
-    "build_optimizer",
     "config_from_dict",
     "config_to_dict",
     "config_to_yaml",
@@ -57,6 +56,7 @@ __all__ = [
     "load_result",
     "load_trained_model",
     "lr_factor",
+    "optimizer_from_config",
     "read_metrics",
     "recipe_names",
     "resolve_recipe",

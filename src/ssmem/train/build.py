@@ -83,8 +83,9 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
     return model.to(device) if device is not None else model
 
 
-def build_optimizer(model: nn.Module, cfg: OptimConfig) -> tuple[torch.optim.Optimizer, Any]:
-    """AdamW with the SSM group (A, Δ, B at ``ssm_lr``, no weight decay) and the rest at ``lr``."""
+def optimizer_from_config(model: nn.Module, cfg: OptimConfig) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW with the SSM group (A, Δ, B at ``ssm_lr``, no weight decay) and the rest at ``lr``, from a run's
+    optimiser settings (:func:`ssmem.ssm.build_optimizer` takes the numbers themselves)."""
     from ..ssm import build_optimizer as ssm_build_optimizer
 
     return ssm_build_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay, ssm_lr=cfg.ssm_lr)

@@ -37,7 +37,7 @@ from ..data._progress import data_progress
 from ..data.task import TaskInfo, build_task
 from . import distributed
 from .batches import eval_batches, loader, steps_per_epoch, to_device, train_batches
-from .build import build_model, build_optimizer, lr_factor
+from .build import build_model, lr_factor, optimizer_from_config
 from .callbacks import Callback, CallbackContext, EigenvalueRecorder, MemoryRecorder, read_recording
 from .checkpoint import (
     CHECKPOINT_DIR,
@@ -389,7 +389,7 @@ def _train(
 
     model = distributed.sync_batch_norm(build_model(cfg.model, info, seed=cfg.seed, device=device), dist)
     counts = count_parameters(model)
-    optimizer, _ = build_optimizer(model, oc)
+    optimizer, _ = optimizer_from_config(model, oc)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     # the learning rate logged is the main group's (load_state_dict replaces the group dicts: keep the index)
     main_group = next((i for i, g in enumerate(optimizer.param_groups) if g.get("name") == "main"), 0)

@@ -200,7 +200,8 @@ def load_trained_model(
         path = run_dir / CHECKPOINT_DIR / BEST_FILE
         if not path.is_file():
             raise FileNotFoundError(f"{run_dir} has no {CHECKPOINT_DIR}/{BEST_FILE} (written at the first validation "
-                                    "evaluation); use checkpoint 'last' for the newest step checkpoint")
+                                    "evaluation); use checkpoint='last' (ssmem sample --checkpoint last) for the newest step "
+                                    "checkpoint")
     else:
         found = latest_checkpoint(run_dir)
         if found is None:
