@@ -25,3 +25,12 @@ def check_seed(seed: object) -> None:
     """``seed`` is None or an integer in 0..2⁶³ - 1 (what both NumPy's and torch's generators accept)."""
     if seed is not None and not (is_integer(seed) and 0 <= seed <= MAX_SEED):
         raise ValueError(f"seed must be None or an integer in 0..{MAX_SEED}, got {seed!r}")
+
+
+def parses_as_number(text: str) -> bool:
+    """Whether a text cell reads as a float (``"1e-3"``, ``" 2 "``, ``"nan"``; not ``"re"`` or ``""``)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

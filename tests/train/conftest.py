@@ -39,6 +39,24 @@ def _without_time(rows):
     return [{k: v for k, v in row.items() if k != "time"} for row in rows]
 
 
+def _tiny_lm_config(folder, *extra: str):
+    """A one-layer byte LM on a small text file written into ``folder`` (one second per dozen steps)."""
+    text = folder / "verses.txt"
+    text.write_text("".join(f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(120)),
+                    encoding="utf-8")
+    return load_recipe("lm/shakespeare-cpu", [
+        "device=cpu", f"task.params.corpus={text}", "task.params.seq_len=32", "task.params.n_train=0",
+        "task.params.n_val=0", "task.params.n_test=0", "task.params.cache=false", "model.d_model=16",
+        "model.n_layers=1", "model.d_state=8", "optim.warmup_steps=2", "train.batch_size=8", *extra,
+    ])  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_config():
+    """``tiny_lm_config(folder, *overrides) -> RunConfig``: a small lm/bytes run on a file written into folder."""
+    return _tiny_lm_config
+
+
 @pytest.fixture(scope="session")
 def tiny_config():
     """``tiny_config(*overrides) -> RunConfig``: a 20-step memory/delay run with dropout."""

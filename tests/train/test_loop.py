@@ -213,15 +213,8 @@ def test_learning_rates_follow_the_schedule_in_both_groups(tmp_path, tiny_config
     assert len(groups["ssm"]["params"]) == len(ssm_parameters_of(model)) == 2 * 4  # A (2 tensors), Δ, B per layer
 
 
-def test_the_best_checkpoint_of_a_lower_is_better_metric_is_the_lowest(tmp_path):
-    text = tmp_path / "verses.txt"
-    text.write_text("".join(f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(120)))
-    cfg = load_recipe("lm/shakespeare-cpu", [
-        "device=cpu", f"task.params.corpus={text}", "task.params.seq_len=32", "task.params.n_train=0",
-        "task.params.n_val=0", "task.params.n_test=0", "task.params.cache=false", "model.d_model=16",
-        "model.n_layers=1", "model.d_state=8", "optim.warmup_steps=2", "train.batch_size=8", "train.max_steps=8",
-        "train.eval_every=1", "train.log_every=4",
-    ])  # fmt: skip
+def test_the_best_checkpoint_of_a_lower_is_better_metric_is_the_lowest(tmp_path, tiny_lm_config):
+    cfg = tiny_lm_config(tmp_path, "train.max_steps=8", "train.eval_every=1", "train.log_every=4")
     result = train(cfg, tmp_path / "run", progress=False)
     val = [r for r in read_metrics(tmp_path / "run") if r["split"] == "val"]
     best = min(val, key=lambda r: r["bits_per_byte"])

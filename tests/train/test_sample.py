@@ -150,18 +150,10 @@ def test_models_that_cannot_sample_bytes_are_refused():
 
 
 @pytest.fixture(scope="module")
-def lm_run(tmp_path_factory):
+def lm_run(tmp_path_factory, tiny_lm_config):
     """A 12-step lm/bytes run on a small text file (two validation evaluations: best.pt and step checkpoints)."""
     root = tmp_path_factory.mktemp("lm")
-    text = root / "verses.txt"
-    lines = [f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(120)]
-    text.write_text("".join(lines), encoding="utf-8")
-    cfg = load_recipe("lm/shakespeare-cpu", [
-        "device=cpu", f"task.params.corpus={text}", "task.params.seq_len=32", "task.params.n_train=0",
-        "task.params.n_val=0", "task.params.n_test=0", "task.params.cache=false", "model.d_model=16",
-        "model.n_layers=1", "model.d_state=8", "optim.warmup_steps=2", "train.batch_size=8", "train.max_steps=12",
-        "train.eval_every=6", "train.log_every=6",
-    ])  # fmt: skip
+    cfg = tiny_lm_config(root, "train.max_steps=12", "train.eval_every=6", "train.log_every=6")
     run_dir = root / "run"
     result = train(cfg, run_dir, progress=False)
     assert result.status == "completed"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._values import parses_as_number
 from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_split_fractions, check_subsets
 from ._chunks import subsample
@@ -146,7 +147,7 @@ def read_csv_series(
             cell = row[k].strip()
             if cell.lower() in _MISSING:
                 values[i, j] = np.nan
-            elif _is_number(cell):
+            elif parses_as_number(cell):
                 values[i, j] = float(cell)
                 if not np.isfinite(values[i, j]):
                     raise MalformedDataError(path, f"data row {i + 1}, column {columns[j]!r}: {cell!r} is not a finite number")
@@ -178,7 +179,7 @@ def parse_times(times: list[str]) -> np.ndarray | None:
     out = np.empty(len(times))
     try:
         for i, cell in enumerate(times):
-            if _is_number(cell):
+            if parses_as_number(cell):
                 out[i] = float(cell)
                 continue
             moment = datetime.fromisoformat(cell.replace(" W", "-W"))
@@ -213,7 +214,7 @@ def count_time_gaps(times: list[str]) -> int:
 
 def _value_columns(header: list[str], body: list[list[str]], time_column: str) -> tuple[str, ...]:
     """The value columns of a CSV: besides the time column, those whose first non-missing cell is a number."""
-    return tuple(h for k, h in enumerate(header) if h != time_column and _is_number(_first_present(body, k)))
+    return tuple(h for k, h in enumerate(header) if h != time_column and parses_as_number(_first_present(body, k)))
 
 
 def _first_present(body: list[list[str]], k: int) -> str:
@@ -227,14 +228,6 @@ def _first_present(body: list[list[str]], k: int) -> str:
 
 def _not_utf8(err: UnicodeDecodeError) -> str:
     return f"not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def naive_forecasts(series: np.ndarray, ends: np.ndarray, horizon: int, targets: np.ndarray, season: int) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._values import parses_as_number
 from .registry import Domain, EigenvalueSet
 
 FILE_SUFFIXES = (".npy", ".json", ".txt", ".csv")
@@ -136,14 +137,6 @@ def load_eigenvalues(path: str | Path, *, domain: Domain | None = None) -> Eigen
         raise ValueError(f"cannot read eigenvalues from {str(path)!r}: {message}") from None
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _read_raw(path: Path, suffix: str) -> tuple[np.ndarray, Domain | None]:
     """The numbers of an eigenvalue file and the domain it names (None if it names none)."""
     file_domain: Domain | None = None
@@ -153,7 +146,7 @@ def _read_raw(path: Path, suffix: str) -> tuple[np.ndarray, Domain | None]:
         delimiter = "," if suffix == ".csv" else None
         with path.open() as handle:
             first = handle.readline().split(delimiter)
-        header = bool(first) and not all(_is_number(cell) for cell in first)  # a header row such as `re,im`
+        header = bool(first) and not all(parses_as_number(cell) for cell in first)  # a header row such as `re,im`
         raw = np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=int(header))
     elif suffix == ".json":
         data = json.loads(path.read_text())
