@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from ssmem.data.task import TaskInfo, task_info
-from ssmem.train import build_model, build_optimizer, load_recipe, task_params
+from ssmem.train import build_model, load_recipe, optimizer_from_config, task_params
 from ssmem.train.metrics import loss_and_sums
 
 
@@ -34,13 +34,18 @@ def recipe_step(recipe: str, overrides: list[str], dev: torch.device) -> tuple[C
     info = task_info(cfg.task.name, task_params(cfg.task))
     model = build_model(cfg.model, info, seed=cfg.seed, device=dev)
     model.train()
-    optimizer, _ = build_optimizer(model, cfg.optim)
+    optimizer, _ = optimizer_from_config(model, cfg.optim)
     x, y = synthetic_batch(info, cfg.train.batch_size, torch.Generator().manual_seed(0), dev)
 
     def step() -> float:
         optimizer.zero_grad(set_to_none=True)
         loss_sum, count, _ = loss_and_sums(model(x), y, info)
         (loss_sum / count).backward()
+        # the training loop's guard: the gradient norm (clipped when the recipe clips) must be finite
+        if cfg.optim.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip).item()
+        else:
+            torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None]).item()
         optimizer.step()
         return float(loss_sum.detach())
 
