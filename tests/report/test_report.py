@@ -437,3 +437,25 @@ def test_plots_show_what_the_tables_do():
     series = ablation_series("model.d_model", rows)  # one line per lr (was one zig-zag line over both)
     assert sorted(series) == ["listops s4d-inv / all (lr=0.1)", "listops s4d-inv / all (lr=0.2)"]
     assert sorted((x, round(y, 6)) for x, y, _ in series["listops s4d-inv / all (lr=0.2)"]) == [(8, 70.0), (16, 80.0)]
+
+
+def test_a_run_two_studies_share_counts_in_both(tmp_path):
+    grid = parse_grid({"name": "g", "recipes": ["lra/listops-cpu"], "seeds": [1, 2], "studies": [
+        {"name": "main", "eigs": ["s4d-inv"]},
+        {"name": "sets", "eigs": ["s4d-inv", "s4d-lin"]},  # its s4d-inv runs are main's: they run once
+    ]})
+    specs = grid.runs()
+    assert len(specs) == 4 and [s.also_in for s in specs if s.eigs == "s4d-inv"] == [("sets",), ("sets",)]
+    path = tmp_path / "runs.db"
+    with Store(path) as store:
+        store.add_runs(specs)
+        store.add_runs(specs)  # again: memberships are not doubled
+        for spec in specs:
+            claim = store.claim([spec.run_id], worker="w:1")
+            store.finish(claim, {"test_metric": 0.5 if spec.eigs == "s4d-inv" else 0.6, "metric": "accuracy",
+                                 "task": "lra/listops"})
+        assert [r.studies for r in store.runs()][:2] == [("main", "sets"), ("main", "sets")]
+    md = write_report(path, tmp_path / "report").markdown_path.read_text()
+    ablation = md[md.index("## Ablation: sets"):]
+    assert "| listops | s4d-inv | recipe | 2 | 50.00 ± 0.00 |" in ablation  # was missing: the run sat in main only
+    assert "| listops | s4d-lin | recipe | 2 | 60.00 ± 0.00 |" in ablation

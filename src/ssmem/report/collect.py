@@ -69,6 +69,12 @@ class RunData:
     curves: dict[str, dict[str, Curve]] = field(default_factory=dict)  # split -> key -> curve
     memory: MemoryEndpoints | None = None
     config: dict[str, Any] = field(default_factory=dict)  # the run's config.yaml ({} if unreadable)
+    also_in: tuple[str, ...] = ()  # the grid's other studies that hold this run
+
+    @property
+    def studies(self) -> tuple[str, ...]:
+        """Every study the run counts in, its own first."""
+        return (self.study, *self.also_in)
 
     def curve(self, split: str, key: str) -> Curve | None:
         return self.curves.get(split, {}).get(key)
@@ -125,6 +131,7 @@ def run_data(record: RunRecord) -> RunData:
         curves=read_curves(run_dir / METRICS_FILE) if run_dir else {},
         memory=read_memory_endpoints(run_dir / ENDPOINTS_FILE) if run_dir else None,
         config=read_config(run_dir / CONFIG_FILE) if run_dir else {},
+        also_in=record.also_in,
     )
 
 

@@ -100,7 +100,7 @@ def write_report(store: str | Path | Sequence[str | Path], out_dir: str | Path, 
         f"Written {time.strftime('%Y-%m-%d %H:%M')}. Numbers are mean ± std over seeds (n = seeds)."
     )]
     blocks += _what_ran_section(records, runs, experiments)
-    main = [r for r in runs if _is_main(r.study)] or runs
+    main = [r for r in runs if any(_is_main(s) for s in r.studies)] or runs
     rows = group_runs(main, extra_keys=cell_varied_keys(main))
     figures: list[Path] = []
 
@@ -149,8 +149,8 @@ def _what_ran_section(records: Sequence[RunRecord], runs: Sequence[RunData], exp
         described = _grid_description(grid)
         blocks.append(Paragraph(f"Grid `{grid}` ({len(members)} runs)" + (f": {described}" if described else ".")))
         table = []
-        for study in dict.fromkeys(r.study for r in members):
-            in_study = [r for r in members if r.study == study]
+        for study in dict.fromkeys(s for r in members for s in r.studies):
+            in_study = [r for r in members if study in r.studies]
             table.append((study, ", ".join(dict.fromkeys(r.recipe for r in in_study)),
                           ", ".join(dict.fromkeys(str(r.eigs) for r in in_study)),
                           ", ".join(dict.fromkeys(str(r.train_mode) for r in in_study)),
@@ -317,9 +317,9 @@ def _memory_section(rows: list[GroupRow], fig_dir: Path, figures: list[Path]) ->
 
 def _ablation_sections(runs: list[RunData], fig_dir: Path, figures: list[Path]) -> list[Block]:
     blocks: list[Block] = []
-    studies = [s for s in dict.fromkeys(r.study for r in runs) if not _is_main(s)]
+    studies = [s for s in dict.fromkeys(s for r in runs for s in r.studies) if not _is_main(s)]
     for study in studies:
-        members = [r for r in runs if r.study == study]
+        members = [r for r in runs if study in r.studies]  # a run two studies share counts in both
         keys = varied_keys(members)
         rows = group_runs(members, extra_keys=keys)
         blocks += [Heading(f"Ablation: {study}"),

@@ -33,6 +33,7 @@ and a change of any override gives a new id.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -71,6 +72,7 @@ class RunSpec:
     eigs: str | None = None  # None: the recipe's own set
     train_mode: str | None = None  # None: the recipe's own train mode
     params: dict[str, Any] = field(default_factory=dict)
+    also_in: tuple[str, ...] = ()  # the other studies of the grid that hold this run (it runs once, as `study`)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +85,7 @@ class RunSpec:
             "eigs": self.eigs,
             "train_mode": self.train_mode,
             "params": dict(self.params),
+            "also_in": list(self.also_in),
         }
 
 
@@ -110,11 +113,14 @@ class Grid:
     source: str | None = None  # the file it was read from
 
     def runs(self) -> list[RunSpec]:
-        """All run specs, in a deterministic order (study by study); a run id appears once."""
+        """All run specs, in a deterministic order (study by study); a run id appears once, under its first
+        study, with the other studies that hold it in ``also_in``."""
         seen: dict[str, RunSpec] = {}
         for study in self.studies:
             for spec in expand_study(study, grid=self.name):
-                seen.setdefault(spec.run_id, spec)
+                first = seen.setdefault(spec.run_id, spec)
+                if first is not spec and study.name != first.study and study.name not in first.also_in:
+                    seen[spec.run_id] = dataclasses.replace(first, also_in=(*first.also_in, study.name))
         return list(seen.values())
 
 

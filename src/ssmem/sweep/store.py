@@ -58,6 +58,11 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS also_in (        -- other studies that hold a run (it runs once, under runs.study)
+    run_id TEXT NOT NULL,
+    study  TEXT NOT NULL,
+    PRIMARY KEY (run_id, study)
+);
 """
 
 
@@ -89,6 +94,12 @@ class RunRecord:
     finished_at: float | None
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    also_in: tuple[str, ...] = ()  # other studies that hold this run (the report counts it in each)
+
+    @property
+    def studies(self) -> tuple[str, ...]:
+        """Every study that holds the run, its own first."""
+        return (self.study, *self.also_in)
 
     def get(self, key: str) -> Any:
         """A field, an override (``model.bidirectional``) or a result entry (``test_metric``), else ``None``."""
@@ -229,6 +240,7 @@ class Store:
     def add_runs(self, specs: Iterable[RunSpec]) -> int:
         """Insert the runs that are not in the store yet (one transaction); returns how many were new."""
         now = time.time()
+        specs = list(specs)
         rows = [
             (s.run_id, s.grid, s.study, s.recipe, s.eigs, s.train_mode, s.seed, json.dumps(list(s.overrides)),
              json.dumps(s.params, sort_keys=True), now)
@@ -241,7 +253,10 @@ class Store:
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            return conn.total_changes - before
+            new = conn.total_changes - before
+            conn.executemany("INSERT OR IGNORE INTO also_in (run_id, study) VALUES (?, ?)",
+                             [(s.run_id, other) for s in specs for other in s.also_in])
+            return new
 
     def claim(self, run_ids: Sequence[str], *, worker: str | None = None, retry_failed: bool = False,
               stale_after: float = 600.0) -> Claim | None:
@@ -349,14 +364,18 @@ class Store:
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY created_at, rowid"
-        return [_record(row, self._folder) for row in self._conn.execute(sql, args).fetchall()]
+        also_in: dict[str, list[str]] = {}
+        for run_id, study in self._conn.execute("SELECT run_id, study FROM also_in ORDER BY rowid"):
+            also_in.setdefault(run_id, []).append(study)
+        return [_record(row, self._folder, also_in) for row in self._conn.execute(sql, args).fetchall()]
 
     def get(self, run_id: str) -> RunRecord:
         """The record of one run (``KeyError`` naming the store if there is none)."""
         row = self._conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id!r} in store {self.path}")
-        return _record(row, self._folder)
+        studies = self._conn.execute("SELECT study FROM also_in WHERE run_id = ? ORDER BY rowid", (run_id,))
+        return _record(row, self._folder, {run_id: [s for (s,) in studies]})
 
     def counts(self, run_ids: Sequence[str] | None = None) -> dict[str, int]:
         """Number of runs per status (of all runs, or of ``run_ids``)."""
@@ -387,10 +406,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _record(row: sqlite3.Row, folder: Path) -> RunRecord:
+def _record(row: sqlite3.Row, folder: Path, also_in: dict[str, list[str]]) -> RunRecord:
     """A row as a :class:`RunRecord` (the columns are named as the fields; three of them hold JSON; the run's
-    folder is stored relative to the store's ``folder``, or absolute by stores written before)."""
-    values = {f.name: row[f.name] for f in fields(RunRecord)}
+    folder is stored relative to the store's ``folder``, or absolute by stores written before; the other
+    studies that hold it come from ``also_in``)."""
+    values = {f.name: row[f.name] for f in fields(RunRecord) if f.name != "also_in"}
+    values["also_in"] = tuple(also_in.get(row["run_id"], ()))
     if values["run_dir"]:
         values["run_dir"] = os.path.normpath(folder / values["run_dir"])
     values["overrides"] = tuple(json.loads(values["overrides"]))
