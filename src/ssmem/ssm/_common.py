@@ -180,6 +180,7 @@ class SSMLayerCommon:
         """The convolution kernel (the formula is in the layer's module docstring): ``(H, L)`` real, or
         ``(2, H, L)`` when bidirectional (the second acts on the reversed sequence). In readout mode it is
         computed once and cached; the tensor returned is a copy, free to change."""
+        self._check_parameter_dtype()
         kernel = self._kernels(length)
         if self._train == "readout":
             kernel = kernel.clone()
@@ -191,14 +192,18 @@ class SSMLayerCommon:
                 f"a bidirectional {type(self).__name__} layer has no recurrent (step) mode: it needs the future inputs"
             )
 
-    def _check_dtype(self, x: torch.Tensor) -> None:
-        """The layer computes in float32 or float64 only, and the input has the parameters' dtype (as for
-        ``nn.Linear``: no silent promotion; under autocast :func:`full_precision` has raised it)."""
+    def _check_parameter_dtype(self) -> None:
+        """The layer computes in float32 or float64 only."""
         if self.D.dtype not in (torch.float32, torch.float64):
             raise ValueError(
                 f"{type(self).__name__} computes in float32 or float64 but its parameters are {self.D.dtype} (after "
                 ".half() or .bfloat16()); convert it back with layer.float() and use torch.autocast for the rest"
             )
+
+    def _check_dtype(self, x: torch.Tensor) -> None:
+        """The layer computes in float32 or float64 only, and the input has the parameters' dtype (as for
+        ``nn.Linear``: no silent promotion; under autocast :func:`full_precision` has raised it)."""
+        self._check_parameter_dtype()
         if x.dtype != self.D.dtype:
             raise ValueError(
                 f"{type(self).__name__} has {self.D.dtype} parameters but the input is {x.dtype}; convert one "
@@ -207,6 +212,7 @@ class SSMLayerCommon:
 
     def _check_batch(self, batch: int) -> None:
         self._check_recurrent()
+        self._check_parameter_dtype()
         if not is_integer(batch) or batch < 1:
             raise ValueError(f"initial_state needs a positive integer batch size, got {batch!r}")
 

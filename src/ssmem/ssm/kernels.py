@@ -46,19 +46,41 @@ def discretize_diagonal(
         dt: step, broadcastable to ``A`` (e.g. ``(H, 1)`` per channel or ``(H, n)`` per mode), real.
         B: ``(..., n)`` complex input vector.
     Returns:
-        ``(A_bar, B_bar, log_A_bar)``, each ``(..., n)`` complex; ``log_A_bar`` is the principal logarithm of Ā
-        (exactly Δ·A for ZOH), used to form powers Ā^l = exp(l·log Ā).
+        ``(A_bar, B_bar, log_A_bar)``, each ``(..., n)`` complex; ``log_A_bar`` is a logarithm of Ā (exactly Δ·A
+        for ZOH; :func:`bilinear_log` for bilinear), used to form powers Ā^l = exp(l·log Ā).
     """
     check_discretization(discretization)
     dtA = dt * A
     if discretization == "zoh":
         A_bar = torch.exp(dtA)
-        B_bar = torch.expm1(dtA) / A * B  # expm1: exp(ΔA) - 1 loses digits when |ΔA| is small (float32)
+        # expm1: exp(ΔA) - 1 loses digits when |ΔA| is small (float32); an A below the normal range (torch's
+        # complex division by a subnormal is NaN) has B̄ = ΔB to working precision
+        tiny = A.abs() < torch.finfo(A.real.dtype).tiny
+        B_bar = torch.where(tiny, dt * B, torch.expm1(dtA) / torch.where(tiny, torch.ones_like(A), A) * B)
         return A_bar, B_bar, dtA
     denominator = 1 - dtA / 2
     A_bar = (1 + dtA / 2) / denominator
     B_bar = dt * B / denominator
-    return A_bar, B_bar, torch.log(A_bar)
+    return A_bar, B_bar, bilinear_log(dtA)
+
+
+def bilinear_log(dtA: torch.Tensor) -> torch.Tensor:
+    """log Ā of the bilinear Ā = (1 + z/2)/(1 - z/2), z = ΔA = a + ib (Re A < 0), from z itself.
+
+    log|Ā| = ½ log1p(2a / ((1 - a/2)² + (b/2)²)) (the argument is |Ā|² - 1, exactly), arg Ā = atan2(b/2, 1 + a/2)
+    + atan2(b/2, 1 - a/2) (a branch of the logarithm: integer powers do not depend on it). Taking the log of a
+    rounded Ā instead loses the decay rate of modes with |Ā| near 1 (float32: relative errors of 1e-3, a stable
+    mode rounded onto the unit circle), and Ā = 0 (z = -2) has log |Ā| = -inf: it is -10⁴ here, whose powers
+    are 1 at l = 0 and 0 after, with finite gradients.
+    """
+    a, half_b = dtA.real, dtA.imag / 2
+    excess = 2 * a / ((1 - a / 2) ** 2 + half_b**2)  # |Ā|² - 1 > -1, or -1 where Ā = 0
+    zero = excess <= -1
+    log_modulus = torch.where(zero, torch.full_like(a, -1e4),
+                              0.5 * torch.log1p(torch.where(zero, torch.zeros_like(a), excess)))
+    numerator_re = torch.where(zero, torch.ones_like(a), 1 + a / 2)  # atan2(0, 0) has no gradient
+    angle = torch.atan2(half_b, numerator_re) + torch.atan2(half_b, 1 - a / 2)
+    return torch.complex(log_modulus, angle)
 
 
 def discretize_dense(

@@ -105,6 +105,12 @@ class S4D(SSMLayerCommon, nn.Module):
         if np.any(A.real >= 0) or not np.all(np.isfinite(A)):
             raise ValueError(f"eigenvalue set {eig_set.name!r} gives continuous eigenvalues with Re(A) >= 0")
         A = torch.from_numpy(A)  # CPU
+        rounded = torch.complex(-torch.exp(torch.log(-A.real).to(dtype)), A.imag.to(dtype))  # what forward uses
+        if not torch.isfinite(rounded).all():
+            raise ValueError(
+                f"eigenvalue set {eig_set.name!r} at dt_min={dt_min!r} gives continuous eigenvalues A = log(Ā)/Δ "
+                f"beyond {dtype} (largest |A| {float(np.abs(A.numpy()).max()):.3g}); raise dt_min or use float64"
+            )
         n_kernels = 2 if bidirectional else 1
         cpu = dict(dtype=torch.float64, device="cpu")  # drawn on the CPU (seeded), then moved
         C = torch.randn(n_kernels, d_model, n_modes, 2, generator=generator, **cpu) * math.sqrt(0.5)
