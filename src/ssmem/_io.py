@@ -10,6 +10,7 @@ import errno
 import os
 import socket
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +27,11 @@ def _umask() -> int:
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """``with atomic_open(path, "w") as f: ...``: ``path`` appears complete on success, unchanged on error."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise _naming(err, path, None) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
         encoding = None if "b" in mode else "utf-8"
@@ -36,19 +40,35 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise _naming(err, path, tmp) from None
         raise
     _fsync_dir(path.parent)
 
 
-def remove_leftover_temporaries(folder: str | Path) -> list[Path]:
+def _naming(err: OSError, path: Path, tmp: str | None) -> OSError:
+    """``err`` naming the file being written (a full disk names no file; a refusal names the temporary)."""
+    if err.filename is None or err.filename == tmp or (tmp is None and str(err.filename).endswith(".tmp")):
+        err.filename = str(path)
+    return err
+
+
+def remove_leftover_temporaries(folder: str | Path, *, older_than_s: float | None = None) -> list[Path]:
     """Delete the temporary files :func:`atomic_open` leaves in ``folder`` when its process is killed mid-write
-    (call only while no other process writes there); the files removed."""
-    removed = [p for p in Path(folder).glob(".*.tmp") if p.is_file()]
-    for path in removed:
-        path.unlink(missing_ok=True)
+    (call only while no other process writes there, or pass ``older_than_s``: only files unchanged that long
+    go); the files removed."""
+    now = time.time()
+    removed = []
+    for path in Path(folder).glob(".*.tmp"):
+        try:
+            if path.is_file() and (older_than_s is None or now - path.stat().st_mtime > older_than_s):
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # another process renamed or removed it meanwhile
+            continue
     return removed
 
 

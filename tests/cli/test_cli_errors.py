@@ -165,6 +165,10 @@ def test_machine_errors_are_one_line_not_a_traceback(tmp_path, capsys):
     assert "Traceback" not in err
     assert main(["experiment", "fig1", "--quick", "--out", str(blocker / "sub")]) == 2
     assert "a part of this path is a file, not a folder" in capsys.readouterr().err
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert main(["train", "memory/delay", "train.max_steps=1", "--run-dir", str(dangling), "--no-progress"]) == 2
+    assert f"{dangling} is a symbolic link to {tmp_path / 'nowhere'}, which does not exist" in capsys.readouterr().err
 
 
 def test_memory_files_keep_their_size_even_when_named_like_a_set(tmp_path, capsys):

@@ -128,3 +128,52 @@ def test_building_reports_progress_only_when_asked(tmp_path, capsys, monkeypatch
     for data in (shown, again):
         for split in ("train", "val", "test"):
             assert torch.equal(getattr(data, split).pixels, getattr(quiet, split).pixels)
+
+
+def test_entries_that_are_not_archives_or_cannot_be_written(tmp_path, capsys, monkeypatch):
+    import io
+    import os
+    import time
+
+    params = P(cache_dir=str(tmp_path))
+    path = task_cache_dir("t/z", tmp_path) / f"{cache_key('t/z', params, 0)}.npz"
+    path.parent.mkdir(parents=True)
+    single = io.BytesIO()
+    np.save(single, np.zeros(3))
+    path.write_bytes(single.getvalue())  # one .npy array, not an archive (was a TypeError traceback)
+    assert cached("t/z", params, 0, lambda: {"x": np.ones(2)})["x"].tolist() == [1.0, 1.0]
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # readable by the cache's other users
+    # a killed writer's temporary file goes once it is a day old; a live writer's (fresh) one stays
+    old, fresh = path.parent / ".a.npz.x1.tmp", path.parent / ".b.npz.x2.tmp"
+    for leftover in (old, fresh):
+        leftover.write_bytes(b"partial")
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    cached("t/z", P(size=5, cache_dir=str(tmp_path)), 0, lambda: {"x": np.ones(1)})
+    assert not old.exists() and fresh.exists()
+    # a cache that cannot be written costs the cache, not the data just built
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    got = cached("t/w", P(cache_dir=str(blocked)), 0, lambda: {"x": np.full(2, 4.0)})
+    assert got["x"].tolist() == [4.0, 4.0]
+    assert f"t/w: built in 0 s; could not cache it in {blocked}/t__w" in capsys.readouterr().err
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_folder_fingerprint_follows_symbolic_links_without_looping(tmp_path):
+    from ssmem.data._cache import file_fingerprint
+
+    (tmp_path / "elsewhere" / "0").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "0" / "x.png").write_bytes(b"x")
+    (tmp_path / "release" / "1").mkdir(parents=True)
+    (tmp_path / "release" / "1" / "y.png").write_bytes(b"y")
+    (tmp_path / "release" / "0").symlink_to(tmp_path / "elsewhere" / "0")
+    (tmp_path / "release" / "1" / "up").symlink_to(tmp_path / "release")  # a loop
+    names = [entry[0] for entry in file_fingerprint([tmp_path / "release"])]
+    assert names == [str(tmp_path / "elsewhere" / "0" / "x.png"), str(tmp_path / "release" / "1" / "y.png")]

@@ -9,6 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from ssmem.sweep import Store, load_grid, run_sweep
@@ -203,6 +204,29 @@ def test_interrupt_gives_the_run_back(tmp_path):
     seen = []
     summary = run_sweep(grid, run_fn=lambda spec, run_dir, *, resume: seen.append(resume) or {}, **kw)
     assert seen == [True] and summary.complete
+
+
+def test_a_full_disk_stops_the_sweep_and_keeps_the_run_to_resume(tmp_path):
+    """ENOSPC, a read-only cache and the like would fail every run the same way: they were all marked failed
+    (and --retry-failed started them over, their checkpoints moved aside)."""
+    import errno
+
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"recipes": ["a"], "seeds": [1, 2]}))
+
+    def disk_full(spec, run_dir, *, resume):
+        raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "checkpoints" / "step-00000004.pt"))
+
+    messages = []
+    kw = dict(store=tmp_path / "s.db", runs_dir=tmp_path / "r", progress=False, log=messages.append)
+    with pytest.raises(OSError, match="No space left on device"):
+        run_sweep(grid, run_fn=disk_full, **kw)
+    assert any("the run is kept to resume from its last checkpoint" in m for m in messages)
+    with Store(tmp_path / "s.db") as store:
+        assert {r.status for r in store.runs()} == {"pending"}  # nothing failed, nothing left running
+    seen = []
+    assert run_sweep(grid, run_fn=lambda spec, run_dir, *, resume: seen.append(resume) or {}, **kw).complete
+    assert seen == [True, False]  # the interrupted run resumes in its folder; the other starts
 
 
 def test_shards_run_disjoint_parts(tmp_path):

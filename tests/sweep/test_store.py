@@ -135,3 +135,25 @@ def test_retry_while_locked_waits_out_a_locked_database_and_gives_up_at_the_time
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         retry_while_locked(lambda: calls.append(1) or other_error(), timeout_s=5.0, pause_s=0.001)
     assert calls == [1]  # not retried
+
+
+def test_a_store_that_cannot_be_written_is_read_as_it_is(tmp_path, monkeypatch):
+    """`ssmem runs` and the report on a store shared read-only (they switched it to WAL and wrote its schema
+    first, and failed with "attempt to write a readonly database")."""
+    path = tmp_path / "runs.db"
+    specs = GRID.runs()[:3]
+    with Store(path) as store:
+        store.add_runs(specs)
+        store.finish(store.claim([s.run_id for s in specs], worker="w:1"), {"test_metric": 0.5})
+    before = path.read_bytes()
+
+    def refuse(self, busy_timeout_s, create):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(Store, "_open", refuse)
+    with Store(path, create=False) as reader:
+        assert reader.read_only and [r.status for r in reader.runs()] == ["done", "pending", "pending"]
+        assert reader.get(specs[0].run_id).result == {"test_metric": 0.5}
+    assert path.read_bytes() == before
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        Store(path)  # a writer is not quietly turned into a reader

@@ -95,6 +95,8 @@ def _wrong_kind(err: OSError) -> str:
     path = err.filename
     if isinstance(err, IsADirectoryError):
         return f"{path} is a folder; name a file there"
+    if path is not None and os.path.islink(path) and not os.path.exists(path):
+        return f"{path} is a symbolic link to {os.readlink(path)}, which does not exist"
     if isinstance(err, FileExistsError) and path is not None and os.path.isfile(path):
         return f"{path} is a file; name a folder (it is created when missing)"
     if isinstance(err, NotADirectoryError):

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
+import sys
 import time
 import zipfile
 import zlib
@@ -23,10 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from .._io import atomic_open, remove_leftover_temporaries
 from ._progress import say
 
 CACHE_FORMAT = 4  # bump when the stored layout or the drawing of any task changes
 _KEY_FIELD = "__cache_key__"
+STALE_TEMPORARY_S = 86400.0  # a writer's temporary file this old is a killed writer's (others may be writing)
 # parameters that say where, whether or how fast to compute, not what is computed
 _NOT_KEYED = frozenset({"cache_dir", "cache", "workers"})
 
@@ -55,12 +57,27 @@ def file_fingerprint(paths: Iterable[Path]) -> list[tuple[str, int, int, int]]:
     permission alone also rebuilds the entry."""
     files: list[Path] = []
     for path in (Path(p) for p in paths):
-        files += sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        files += _files_below(path) if path.is_dir() else [path]
     out = []
     for path in sorted(files):
         stat = path.stat()
         out.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
     return out
+
+
+def _files_below(folder: Path) -> list[Path]:
+    """The files below ``folder``, through symbolic links to folders too (a release assembled from links is
+    read through them), each real folder once (a link back up does not loop)."""
+    found, seen = [], set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        found += [Path(root) / n for n in sorted(names) if (Path(root) / n).is_file()]
+    return found
 
 
 def cache_key(task: str, params: Any, data_seed: int, extra: Any = None) -> str:
@@ -75,16 +92,11 @@ def cache_key(task: str, params: Any, data_seed: int, extra: Any = None) -> str:
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray], key: str) -> None:
-    """Write ``arrays`` (and ``key``) to ``path`` as an ``.npz``, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **{_KEY_FIELD: np.array(key)}, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``arrays`` (and ``key``) to ``path`` as an ``.npz``, atomically (readable by the cache's other
+    users); temporary files that killed writers left in the folder over a day ago are removed first."""
+    remove_leftover_temporaries(path.parent, older_than_s=STALE_TEMPORARY_S)
+    with atomic_open(path, "wb") as handle:
+        np.savez(handle, **{_KEY_FIELD: np.array(key)}, **arrays)
 
 
 def load_arrays(path: Path, key: str) -> dict[str, np.ndarray] | None:
@@ -96,8 +108,8 @@ def load_arrays(path: Path, key: str) -> dict[str, np.ndarray] | None:
             if _KEY_FIELD not in stored.files or str(stored[_KEY_FIELD]) != key:
                 return None
             return {name: stored[name] for name in stored.files if name != _KEY_FIELD}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):  # a cut or damaged entry
-        return None
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error):
+        return None  # a cut or damaged entry, or one that is not an archive (a single .npy array: TypeError)
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,13 @@ def cached(
         say(f"{task}: building the data (first use with these parameters; cached afterwards)")
         started = time.perf_counter()
         arrays = build()
-        save_arrays(path, arrays, key)
+        try:
+            save_arrays(path, arrays, key)
+        except OSError as err:  # a full disk or read-only cache costs the cache, not the data just built
+            print(f"{task}: built in {time.perf_counter() - started:.0f} s; could not cache it in {path.parent} "
+                  f"({err.strerror or err}); going on without the cache (set SSMEM_CACHE or the task's cache_dir to "
+                  "a writable folder)", file=sys.stderr, flush=True)
+            return arrays
         say(f"{task}: built in {time.perf_counter() - started:.0f} s, cached in {path}")
     return arrays
 

@@ -9,6 +9,7 @@ the next claim resumes it in its run directory with ``resume=True``.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import shutil
@@ -156,6 +157,10 @@ def run_sweep(
     return summary
 
 
+# a full disk, a quota, a read-only or unreadable folder, an I/O error: every later run would fail the same way
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
+
+
 def _run_one(db: Store, claim: Claim, spec: RunSpec, run_dir: Path, run_fn: RunFn, *, heartbeat_every: float,
              say: Callable[[str], None]) -> bool | None:
     """Run one claimed run; record done/failed; give the run back if interrupted. True if done, None if another
@@ -179,6 +184,11 @@ def _run_one(db: Store, claim: Claim, spec: RunSpec, run_dir: Path, run_fn: RunF
     except Exception as err:  # a failed run is recorded, the sweep goes on
         beat.stop()
         message = "".join(traceback.format_exception_only(type(err), err)).strip()
+        if isinstance(err, OSError) and err.errno in MACHINE_ERRNOS:  # the machine's fault, not the run's
+            db.release(claim)
+            say(f"  stopped: {spec.run_id}: {message}\n  the run is kept to resume from its last checkpoint: free "
+                "space or fix the permissions, then run the sweep again")
+            raise
         db.fail(claim, f"{message}\n{traceback.format_exc()}")
         say(f"  failed: {spec.run_id}: {message}")
         return False

@@ -66,6 +66,12 @@ CREATE TABLE IF NOT EXISTS also_in (        -- other studies that hold a run (it
 """
 
 
+def _cannot_write(err: sqlite3.OperationalError) -> bool:
+    """SQLite's words for a database file or folder this process may read but not write."""
+    text = str(err).lower()
+    return "readonly" in text or "read-only" in text or "unable to open" in text
+
+
 def this_worker() -> str:
     """The id of this process as a worker: ``host:pid``."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -160,8 +166,20 @@ class Store:
         except sqlite3.OperationalError as err:  # e.g. a folder given as the store
             raise self._named(err) from None
         self._conn.row_factory = sqlite3.Row
+        self.read_only = False
         try:
-            self._open(busy_timeout_s, create)
+            try:
+                self._open(busy_timeout_s, create)
+            except sqlite3.OperationalError as err:
+                if create or not _cannot_write(err):
+                    raise
+                self._conn.close()  # a store shared read-only (or archived): read it as it is, write nothing
+                self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True,
+                                             isolation_level=None, check_same_thread=False)
+                self._conn.row_factory = sqlite3.Row
+                self.read_only = True
+                self._check_tables(create=False)
+                self._check_version()
         except BaseException as err:
             self._conn.close()
             # OperationalError (locked past the timeout, disk I/O, read-only, ...) is not the file's fault
@@ -180,15 +198,7 @@ class Store:
         """WAL mode and the schema (created on first use, its version checked otherwise); another application's
         database is refused before anything is written to it."""
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables and not create:
-            raise ValueError(f"{self.path} is not a results store: it holds no tables (an empty file?); it was "
-                             "left as it is")
-        if tables and not {"meta", "runs"} <= tables:
-            raise ValueError(
-                f"{self.path} is not a results store: an SQLite database with other tables "
-                f"({', '.join(sorted(tables))}); it was left as it is"
-            )
+        self._check_tables(create)
         # switching a new file to WAL can report "locked" at once, without SQLite's busy wait, while another
         # worker is opening the same file: retry within the busy timeout
         mode = retry_while_locked(
@@ -201,12 +211,28 @@ class Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
+            if conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() is None:
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise ValueError(f"store {self.path} has schema version {row[0]}; this ssmem reads version "
-                                 f"{SCHEMA_VERSION}")
+            self._check_version()
+
+    def _check_tables(self, create: bool) -> None:
+        """Refuse another application's database (or an empty file, for a reader) before writing anything."""
+        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables and not create:
+            raise ValueError(f"{self.path} is not a results store: it holds no tables (an empty file?); it was "
+                             "left as it is")
+        if tables and not {"meta", "runs"} <= tables:
+            raise ValueError(
+                f"{self.path} is not a results store: an SQLite database with other tables "
+                f"({', '.join(sorted(tables))}); it was left as it is"
+            )
+        self._has_also_in = "also_in" in tables or create or not self.read_only
+
+    def _check_version(self) -> None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and int(row[0]) != SCHEMA_VERSION:
+            raise ValueError(f"store {self.path} has schema version {row[0]}; this ssmem reads version "
+                             f"{SCHEMA_VERSION}")
 
     # -- plumbing -------------------------------------------------------------------------------------------
 
@@ -365,8 +391,9 @@ class Store:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY created_at, rowid"
         also_in: dict[str, list[str]] = {}
-        for run_id, study in self._conn.execute("SELECT run_id, study FROM also_in ORDER BY rowid"):
-            also_in.setdefault(run_id, []).append(study)
+        if self._has_also_in:  # (a read-only store written before the table existed has none)
+            for run_id, study in self._conn.execute("SELECT run_id, study FROM also_in ORDER BY rowid"):
+                also_in.setdefault(run_id, []).append(study)
         return [_record(row, self._folder, also_in) for row in self._conn.execute(sql, args).fetchall()]
 
     def get(self, run_id: str) -> RunRecord:
@@ -374,7 +401,8 @@ class Store:
         row = self._conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id!r} in store {self.path}")
-        studies = self._conn.execute("SELECT study FROM also_in WHERE run_id = ? ORDER BY rowid", (run_id,))
+        studies = (self._conn.execute("SELECT study FROM also_in WHERE run_id = ? ORDER BY rowid", (run_id,))
+                   if self._has_also_in else [])
         return _record(row, self._folder, {run_id: [s for (s,) in studies]})
 
     def counts(self, run_ids: Sequence[str] | None = None) -> dict[str, int]:
