@@ -19,6 +19,7 @@ def is_real(value: object) -> bool:
 
 
 MAX_SEED = 2**63 - 1  # torch's generators take signed 64-bit seeds
+MAX_RUN_SEED = MAX_SEED // 1000 - 1  # a run's or experiment's seed: room for the seeds derived from it (seed·1000 + i)
 
 
 def check_seed(seed: object) -> None:

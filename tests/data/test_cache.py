@@ -177,3 +177,15 @@ def test_a_folder_fingerprint_follows_symbolic_links_without_looping(tmp_path):
     (tmp_path / "release" / "1" / "up").symlink_to(tmp_path / "release")  # a loop
     names = [entry[0] for entry in file_fingerprint([tmp_path / "release"])]
     assert names == [str(tmp_path / "elsewhere" / "0" / "x.png"), str(tmp_path / "release" / "1" / "y.png")]
+
+
+def test_a_file_named_relatively_or_absolutely_is_one_entry(tmp_path, monkeypatch):
+    """`ssmem data -p corpus=mine.txt --prepare` and a run (whose saved corpus is absolute) share the entry."""
+    from ssmem.data.lm import LMParams
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.txt").write_text("text")
+    relative = LMParams(corpus="shakespeare + mine.txt")
+    absolute = LMParams(corpus=f"shakespeare+{tmp_path / 'mine.txt'}")
+    assert cache_key("lm/bytes", relative, 0) == cache_key("lm/bytes", absolute, 0)
+    assert cache_key("lm/bytes", LMParams(corpus="bible"), 0) != cache_key("lm/bytes", absolute, 0)

@@ -76,6 +76,8 @@ def test_files_round_trip(tmp_path, suffix):
     else:  # text tables, with a header row or without (a header was "could not convert string 're'")
         header = "re,im" if suffix == "header.csv" else "re im" if suffix == "header.txt" else ""
         np.savetxt(path, pairs, delimiter="," if suffix.endswith(".csv") else " ", header=header, comments="")
+    if suffix == "header.csv":  # a spreadsheet's export starts with a byte-order mark
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     eig_set = resolve_set(str(path))
     got = set_eigenvalues(eig_set, 6)
     np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(MODES), rtol=1e-15)
@@ -103,3 +105,10 @@ def test_conjugates_that_differ_by_rounding_are_matched_and_repeats_are_named():
     with pytest.warns(UserWarning, match=r"user eigenvalues repeat \(0\.5\+0\.1j; .* no memory"):
         repeated = user_set(np.array([0.5 + 0.1j, 0.5 + 0.1j, 0.3 + 0.2j]))
     assert repeated.n_modes == 3  # kept as given: the warning says what it costs
+
+
+def test_a_byte_order_mark_before_the_first_value_keeps_it(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeff0.9,0.1\n0.8,0.2\n0.7,0.3\n".encode())  # the first mode was read as a header
+    got = set_eigenvalues(load_eigenvalues(path), 6)
+    np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(np.array([0.9 + 0.1j, 0.8 + 0.2j, 0.7 + 0.3j])))

@@ -201,6 +201,8 @@ def test_matching_follows_the_metric_direction_and_needs_seeds_on_both_sides():
     assert better.status == "confirmed"
     within = lra_findings(group_runs(_pair("vic_elec", "mse", False, (1.000, 1.000), (1.009, 1.009))))[2]
     assert within.status == "confirmed"  # 0.9% worse: within 1% of the learnable value
+    small = lra_findings(group_runs(_pair("vic_elec", "mse", False, (0.001, 0.001), (0.005, 0.005))))[2]
+    assert small.status == "not confirmed"  # 5x worse, though by less than 0.01: the tolerance is relative
     # one learnable seed left (the others failed): nothing to compare, and the evidence says so
     few = lra_findings(group_runs(_pair("listops", "accuracy", True, (0.30,), (0.40, 0.41, 0.42))))
     assert [f.status for f in few[:4]] == ["inconclusive"] * 4
@@ -418,6 +420,27 @@ def test_a_store_moved_with_its_run_folders_keeps_them(tmp_path, capsys):
     assert f"run {gone.name}: its folder {gone} is missing" in capsys.readouterr().err
 
 
+def test_every_table_of_groups_names_the_setting(tmp_path):
+    """Runs of one cell that differ in a key are rows of their own in each table, with the setting shown."""
+    from ssmem.report.collect import MemoryEndpoints
+    from ssmem.report.writer import Table, _convergence_section, _memory_section
+
+    def run(seed, lr):
+        curve = Curve(np.array([1, 2]), np.array([0.3, 0.6]))
+        return RunData(run_id=f"r{seed}{lr}", study="main", recipe="lra/listops-cpu", task="listops", eigs="s4d-inv",
+                       train_mode="all", seed=seed, params={"optim.lr": lr}, status="done", metric="accuracy",
+                       higher_is_better=True, test_metric=0.6, best_val_metric=0.6, final_val_metric=0.6, steps=2,
+                       wall_time_s=1.0, trainable=1, frozen=0, curves={"val": {"accuracy": curve},
+                                                                       "train": {"accuracy": curve}},
+                       memory=MemoryEndpoints(np.array([0, 2]), np.ones((2, 8)), np.array([8.0, 8.0])))
+
+    rows = group_runs([run(s, lr) for lr in (0.1, 0.2) for s in (1, 2)], extra_keys=["optim.lr"])
+    for section in (_convergence_section, _memory_section):
+        table = next(b for b in section(rows, tmp_path, []) if isinstance(b, Table))
+        assert table.headers[:4] == ("task", "set", "train", "setting")
+        assert [r[3] for r in table.rows] == ["optim.lr=0.1", "optim.lr=0.2"]
+
+
 def test_plots_show_what_the_tables_do():
     from ssmem.report.plots import _mean_curve, ablation_series
 
@@ -432,8 +455,9 @@ def test_plots_show_what_the_tables_do():
             for (d, lr, v) in [(8, 0.1, 0.4), (16, 0.1, 0.5), (8, 0.2, 0.7), (16, 0.2, 0.8)] for s in (1, 2)]
     runs[0].test_metric = runs[0].curves["val"]["accuracy"].values[-1] = 0.38
     rows = group_runs(runs, extra_keys=["model.d_model", "optim.lr"])
-    _, mean, std = _mean_curve(rows[0], "val", "accuracy")
-    assert std[-1] == pytest.approx(rows[0].test.std)  # the band is the tables' sample std (was ddof = 0)
+    spread = next(r for r in rows if r.test.std)
+    _, mean, std = _mean_curve(spread, "val", "accuracy")
+    assert std[-1] == pytest.approx(spread.test.std)  # the band is the tables' sample std (was ddof = 0)
     series = ablation_series("model.d_model", rows)  # one line per lr (was one zig-zag line over both)
     assert sorted(series) == ["listops s4d-inv / all (lr=0.1)", "listops s4d-inv / all (lr=0.2)"]
     assert sorted((x, round(y, 6)) for x, y, _ in series["listops s4d-inv / all (lr=0.2)"]) == [(8, 70.0), (16, 80.0)]

@@ -157,3 +157,24 @@ def test_a_store_that_cannot_be_written_is_read_as_it_is(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         Store(path)  # a writer is not quietly turned into a reader
+
+
+def test_run_folders_are_recorded_as_written(tmp_path):
+    """Below the store's folder: relative, through any link in the path (a moved experiment folder keeps its
+    linked runs folder); elsewhere: absolute."""
+    import shutil
+
+    (tmp_path / "scratch" / "runs").mkdir(parents=True)
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "runs").symlink_to(tmp_path / "scratch" / "runs")
+    specs = GRID.runs()[:2]
+    with Store(tmp_path / "exp" / "runs.db") as store:
+        store.add_runs(specs)
+        for spec, folder in zip(specs, (tmp_path / "exp" / "runs", tmp_path / "elsewhere")):
+            store.set_run_dir(store.claim([spec.run_id], worker="w:1"), folder / spec.run_id)
+    rows = sqlite3.connect(tmp_path / "exp" / "runs.db").execute("SELECT run_dir FROM runs ORDER BY rowid")
+    assert [r[0] for r in rows] == [f"runs/{specs[0].run_id}", str(tmp_path / "elsewhere" / specs[1].run_id)]
+    (tmp_path / "archive").mkdir()
+    shutil.move(str(tmp_path / "exp"), str(tmp_path / "archive" / "exp"))
+    with Store(tmp_path / "archive" / "exp" / "runs.db", create=False) as store:
+        assert store.get(specs[0].run_id).run_dir == str(tmp_path / "archive" / "exp" / "runs" / specs[0].run_id)

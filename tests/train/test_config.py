@@ -190,6 +190,8 @@ def test_relative_file_paths_are_saved_absolute(tmp_path, monkeypatch):
     (tmp_path / "series.csv").write_text("t,v\n1,2\n")
     lm = load_recipe("lm/shakespeare-cpu", ["task.params.corpus=mine.txt+shakespeare", "task.params.cache_dir=c"])
     assert lm.task.params["corpus"] == f"{tmp_path / 'mine.txt'}+shakespeare"
+    spaced = load_recipe("lm/shakespeare-cpu", ["task.params.corpus=shakespeare + mine.txt"])
+    assert spaced.task.params["corpus"] == f"shakespeare+{tmp_path / 'mine.txt'}"  # was 'shakespeare +/cwd/ mine.txt'
     assert lm.task.params["cache_dir"] == str(tmp_path / "c")
     text = load_recipe("lra/text-cpu", ["task.params.release_dir=releases", "task.params.corpus=bible"])
     assert text.task.params["release_dir"] == str(tmp_path / "releases") and text.task.params["corpus"] == "bible"

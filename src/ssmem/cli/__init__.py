@@ -60,9 +60,20 @@ def seed_int(text: str) -> int:
     """A seed: an integer in 0..2⁶³ - 1 (what NumPy's and torch's generators take)."""
     from .._values import MAX_SEED
 
+    return _bounded_seed(text, MAX_SEED)
+
+
+def run_seed_int(text: str) -> int:
+    """A run's or experiment's seed, from which others are derived: an integer in 0..(2⁶³ - 1) // 1000 - 1."""
+    from .._values import MAX_RUN_SEED
+
+    return _bounded_seed(text, MAX_RUN_SEED)
+
+
+def _bounded_seed(text: str, top: int) -> int:
     value = _number(int, text)
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be an integer in 0..{MAX_SEED}, got {text}")
+    if not 0 <= value <= top:
+        raise argparse.ArgumentTypeError(f"must be an integer in 0..{top}, got {text}")
     return value
 
 

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import json
 
-from . import seed_int
+from . import run_seed_int
 
 HELP = "list tasks and whether their data are here (ls), or describe / --prepare one task's data"
 
@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", default="ls", help="'ls' (default) or a task name; the part after '/' is enough when unique (listops)")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="set a task parameter (repeatable), e.g. -p seq_len=512")
     parser.add_argument("--prepare", action="store_true", help="build the task now (generate / read, preprocess, fill the cache)")
-    parser.add_argument("--seed", type=seed_int, default=0, help="run seed (used for the data only when data_seed is null); default 0")
+    parser.add_argument("--seed", type=run_seed_int, default=0, help="run seed (used for the data only when data_seed is null); default 0")
     parser.add_argument("--data-dir", default=None, help="where releases live (subdirectories per data set); default $SSMEM_DATA")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress report while --prepare builds")

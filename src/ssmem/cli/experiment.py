@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import seed_int
+from . import run_seed_int
 
 HELP = "run a theory experiment (figures + results.json), or list them with 'ls'"
 
@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="an experiment name, or 'ls' to list the experiments")
     parser.add_argument("--quick", action="store_true", help="CPU-minutes size (default: full size)")
     parser.add_argument("--out", help="output folder (figures and results.json); required to run")
-    parser.add_argument("--seed", type=seed_int, default=0, help="seed of every random draw; default 0")
+    parser.add_argument("--seed", type=run_seed_int, default=0, help="seed of every random draw; default 0")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

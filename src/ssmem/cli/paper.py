@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import seed_int, stop_on_sigterm
+from . import run_seed_int, stop_on_sigterm
 
 HELP = "run the main job: theory experiments, the LRA grid and the report, into one folder (resumable)"
 
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="LRA grid scale without --quick: cpu (hours on a CPU; the default) or paper (GPU, 6 "
                              "seeds)")
     parser.add_argument("--grid", default=None, help="run this grid (file or shipped name) instead")
-    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the theory experiments; default 0")
+    parser.add_argument("--seed", type=run_seed_int, default=0, help="seed of the theory experiments; default 0")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

@@ -12,7 +12,9 @@ The teacher reaches the update only through α̃_τ, whose squared norm is MF(τ
 * **finite horizon**: delays τ ≥ T are invisible (α̃_τ = 0 there); teacher information beyond T only adds to
   the loss;
 * **finite samples**: over a finite set of steps the input autocorrelation R̂_{ττ'} = mean_t u_{t-τ} u_{t-τ'}
-  replaces I, and the exact sample gradient is Ãᵀ R̂ (Ã w - h*); R̂ → I as samples grow;
+  replaces I, and the exact sample gradient is Ãᵀ R̂ (Ã w - h*) for a teacher within the horizon (one reaching
+  delay K ≥ T: Ãᵀ (R̂_{:,<T} Ã w - R̂ h*) with R̂ of shape (T, K), since unseen delays still correlate with seen
+  ones in a sample); R̂ → I as samples grow;
 * σ² is the variance of additive teacher noise, independent of the input.
 
 At the optimum w* = Σ_τ α̃_τ h*_τ = Ãᵀh*, the remaining loss is ½(‖h*‖² - ‖P_S h*‖²) + ½σ² and the best

@@ -144,10 +144,10 @@ def _read_raw(path: Path, suffix: str) -> tuple[np.ndarray, Domain | None]:
         raw = np.load(path, allow_pickle=False)
     elif suffix in (".txt", ".csv"):
         delimiter = "," if suffix == ".csv" else None
-        with path.open() as handle:
+        with path.open(encoding="utf-8-sig") as handle:  # (-sig: a spreadsheet's byte-order mark is not a value)
             first = handle.readline().split(delimiter)
-        header = bool(first) and not all(parses_as_number(cell) for cell in first)  # a header row such as `re,im`
-        raw = np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=int(header))
+        header = bool(first) and not any(parses_as_number(cell) for cell in first)  # a header row such as `re,im`
+        raw = np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=int(header), encoding="utf-8-sig")
     elif suffix == ".json":
         data = json.loads(path.read_text())
         if isinstance(data, dict) and "results" in data:

@@ -37,7 +37,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,23 +124,14 @@ class Grid:
 
 
 def format_value(value: Any) -> str:
-    """A Python value as the YAML scalar an override expects (``True`` → ``true``, ``None`` → ``null``, ``1e-05``
-    → ``1.0e-05``: a float reads back as a float)."""
+    """A Python value as the YAML scalar an override expects (``True`` → ``true``, ``None`` → ``null``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, separators=(",", ":"))
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
-        text = repr(value)
-        mantissa, e, exponent = text.partition("e")
-        if e and "." not in mantissa:  # YAML reads 1e-05 as a string, 1.0e-05 as a float
-            text = f"{mantissa}.0e{exponent}"
-        return text
-    return str(value)
+    return str(value)  # (the run id hashes this text: it must not change between versions)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -151,7 +141,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise ValueError(f"override {text!r} is not of the form key=value")
     value = yaml.safe_load(raw) if raw.strip() else ""
+    if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        value = float(value)  # YAML 1.1 reads 1e-05 (no dot) as text; the configuration takes it as the float
     return key, value
+
+
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def run_id_for(recipe: str, overrides: list[str] | tuple[str, ...], *, eigs: str | None, train_mode: str | None,

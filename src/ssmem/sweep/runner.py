@@ -137,7 +137,7 @@ def run_sweep(
             run_dir = runs_dir / spec.run_id
             try:
                 _prepare_run_dir(run_dir, resume=claim.resume, attempt=claim.attempt)
-                db.set_run_dir(claim, run_dir.resolve())
+                db.set_run_dir(claim, run_dir)
             except BaseException:  # e.g. --runs-dir under a file: the run goes back to pending, not left running
                 db.release(claim)
                 raise

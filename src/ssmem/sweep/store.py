@@ -316,13 +316,16 @@ class Store:
         return None
 
     def set_run_dir(self, claim: Claim, run_dir: str | Path) -> None:
-        """Record the run's folder, relative to the store's own folder (so that a store moved or copied with its
-        run folders still finds them; records give it back absolute)."""
-        self._update_held(claim, "run_dir = ?", (os.path.relpath(Path(run_dir).resolve(), self._folder),))
+        """Record the run's folder: relative to the store's own folder when it lies below it (so that a store moved
+        or copied with its run folders still finds them), absolute otherwise; records give it back absolute.
+        Paths are taken as written (a symbolic link in them is kept, not resolved)."""
+        path = os.path.abspath(run_dir)
+        below = os.path.commonpath([path, str(self._folder)]) == str(self._folder)
+        self._update_held(claim, "run_dir = ?", (os.path.relpath(path, self._folder) if below else path,))
 
     @property
     def _folder(self) -> Path:
-        return self.path.resolve().parent
+        return Path(os.path.abspath(self.path)).parent
 
     def heartbeat(self, claim: Claim) -> bool:
         """Refresh the claim's heartbeat; ``False`` if the worker no longer holds the run."""

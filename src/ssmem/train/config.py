@@ -20,7 +20,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from .._values import MAX_SEED
+from .._values import MAX_RUN_SEED
 
 LayerName = Literal["s4d", "s4"]
 TrainMode = Literal["all", "reservoir", "readout"]
@@ -333,7 +333,6 @@ def validate_config(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
-MAX_RUN_SEED = MAX_SEED // 1000 - 1  # room for the per-layer seeds of ssmem.train.build.layer_seed
 
 
 def config_from_dict(data: dict[str, Any], *, validate: bool = True) -> RunConfig:
@@ -360,6 +359,8 @@ def with_absolute_paths(plain: dict[str, Any]) -> dict[str, Any]:
     stored absolute. Paths: an eigenvalue file named by ``model.init``, ``task.data_dir``, the task parameters
     ``release_dir`` and ``cache_dir``, and a ``corpus`` (each ``+``-joined part) or ``series`` that names an
     existing file or folder rather than a shipped data set."""
+    from ..data._paths import absolute, with_absolute_data_paths
+
     out = dict(plain)
     for section, name, must_be_file in (("model", "init", True), ("task", "data_dir", False)):
         part = out.get(section)
@@ -368,38 +369,11 @@ def with_absolute_paths(plain: dict[str, Any]) -> dict[str, Any]:
             continue
         if must_be_file and not (os.path.splitext(value)[1] and os.path.isfile(os.path.expanduser(value))):
             continue  # a set's name, not a file
-        out[section] = {**part, name: _absolute(value)}
+        out[section] = {**part, name: absolute(value)}
     task = out.get("task")
     params = task.get("params") if isinstance(task, dict) else None
     if isinstance(params, dict):
-        out["task"] = {**task, "params": _params_with_absolute_paths(params)}
-    return out
-
-
-def _absolute(path: str) -> str:
-    return str(Path(path).expanduser().resolve())
-
-
-def _params_with_absolute_paths(params: dict[str, Any]) -> dict[str, Any]:
-    from ..data.corpora import CORPORA
-    from ..data.forecast import SERIES
-
-    def on_disk(value: str, shipped) -> bool:  # the readers take a shipped name first
-        return value not in shipped and os.path.exists(os.path.expanduser(value))
-
-    out = dict(params)
-    for key in ("release_dir", "cache_dir"):
-        if isinstance(out.get(key), str) and out[key]:
-            out[key] = _absolute(out[key])
-    corpus = out.get("corpus")
-    if isinstance(corpus, str) and corpus:
-        if on_disk(corpus, CORPORA):  # an existing path is one corpus, '+' or not
-            out["corpus"] = _absolute(corpus)
-        else:
-            out["corpus"] = "+".join(_absolute(p) if on_disk(p.strip(), CORPORA) else p for p in corpus.split("+"))
-    series = out.get("series")
-    if isinstance(series, str) and series and on_disk(series, SERIES):
-        out["series"] = _absolute(series)
+        out["task"] = {**task, "params": with_absolute_data_paths(params)}
     return out
 
 
