@@ -103,10 +103,72 @@ def test_teardown_meets_the_other_ranks_only_after_a_clean_run(clean, monkeypatc
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     barriers = []
     monkeypatch.setattr(dist, "barrier", lambda *a, **k: barriers.append(1))
-    info = distributed.DistInfo(0, 1, 0, torch.device("cpu"), initialized_here=True)
+    info = distributed.DistInfo(0, 2, 0, torch.device("cpu"), initialized_here=True)
     distributed.teardown(info, clean=clean)
-    assert not dist.is_initialized()  # the group is gone either way
     assert barriers == ([1] if clean else [])  # after an error the ranks are not waited for
+    assert dist.is_initialized() == clean  # kept for another run in this process (torch cannot make a second)
+    if clean:
+        dist.destroy_process_group()
+
+
+def test_two_runs_in_one_torchrun_process_and_a_divergence_on_one_rank(tmp_path, tiny_config):
+    """A second train() call re-joined a destroyed group and hung for gloo's timeout; a non-finite loss on rank 1
+    only was reported with rank 0's finite loss."""
+    cfg = tiny_config("train.max_steps=6", "model.dropout=0.0")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(config_to_yaml(cfg))
+    script = tmp_path / "two_runs.py"
+    script.write_text(f"""
+import json, torch.distributed as dist
+from ssmem.train import load_recipe, loop, train
+
+calls = []
+honest = loop.loss_and_sums
+
+def loss_on_rank_one_breaks(*args):  # rank 1's batch of step 4 only: rank 0 sees a finite loss
+    loss_sum, count, sums = honest(*args)
+    calls.append(1)
+    if dist.get_rank() == 1 and len(calls) == 4:
+        sums.loss = float("nan")
+    return loss_sum, count, sums
+
+loop.loss_and_sums = loss_on_rank_one_breaks
+cfg = load_recipe({str(recipe)!r})
+first = train(cfg, {str(tmp_path / 'first')!r}, progress=False)
+loop.loss_and_sums = honest
+second = train(cfg, {str(tmp_path / 'second')!r}, progress=False)
+if dist.get_rank() == 0:
+    print(json.dumps([first.status, first.message, second.status]), flush=True)
+""")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+                           "--nproc-per-node=2", str(script)], capture_output=True, text=True, timeout=150, env=env)
+    assert proc.returncode == 0, proc.stderr[-8000:]
+    import json
+
+    first_status, message, second_status = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (first_status, second_status) == ("diverged", "completed")
+    assert "the training loss became nan (summed over the processes' batches) at step 4" in message
+
+
+def test_a_resume_that_would_change_the_steps_of_an_epoch_is_refused(tmp_path, tiny_config):
+    """With train.drop_last=false, two processes make fewer steps an epoch than one: resuming across would move
+    the batches and the schedule silently."""
+    import torch
+
+    from ssmem.train import CheckpointError
+
+    cfg = tiny_config("train.drop_last=false", "train.max_steps=8")  # 96 examples, batch 16: 6 steps an epoch
+    train(cfg, tmp_path, progress=False)
+    step, path = list_checkpoints(tmp_path)[-1]
+    state = torch.load(path, weights_only=False)
+    assert (state["steps_per_epoch"], state["world_size"]) == (6, 1)
+    state["steps_per_epoch"], state["world_size"] = 5, 2  # as two processes would have written it
+    torch.save(state, path)
+    (tmp_path / "result.json").unlink()
+    with pytest.raises(CheckpointError, match=r"written by 2 process\(es\) with 5 steps an epoch; 1 process\(es\) "
+                                              r"make 6 .* or train with train.drop_last=true"):
+        train(cfg, tmp_path, resume=True, progress=False)
 
 
 def test_batch_norm_is_synchronised_on_cuda_only(tiny_config):

@@ -3,7 +3,8 @@
 ``torchrun --nproc-per-node 2 -m ssmem train RECIPE --run-dir DIR`` starts two processes with ``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK`` and the rendezvous address in the environment; :func:`setup` joins the process
 group (gloo on CPU, nccl on CUDA, one GPU per local rank). Without those variables everything runs in one
-process and the collectives below are no-ops. More machines = more ``torchrun`` nodes; nothing else changes.
+process and the collectives below are no-ops. More machines = more ``torchrun`` nodes, with the run directory
+on a file system they share (every process reads rank 0's checkpoints; checked when a run starts).
 
 Equal to one process (to rounding) except for batch norm on CPU: torch's synchronised batch norm runs on GPUs
 only, so on CPU each rank normalises with the statistics of its part of the batch (rank 0's running statistics
@@ -12,6 +13,7 @@ are the ones evaluated and saved). The last partial batch of an epoch is always 
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ class DistInfo:
     world_size: int
     local_rank: int
     device: torch.device
-    initialized_here: bool = False  # this module started the process group (and will end it)
+    initialized_here: bool = False  # this module started the process group (and ends it after an error or at exit)
 
     @property
     def enabled(self) -> bool:
@@ -64,6 +66,7 @@ def setup(device: str) -> DistInfo:
         if torch_device.type == "cuda":
             torch.cuda.set_device(torch_device)
         dist.init_process_group(backend=backend)
+        atexit.register(_leave_at_exit)  # kept for later runs in this process: a group cannot be made twice
         initialized_here = True
     if dist.is_initialized():
         world_size, rank = dist.get_world_size(), dist.get_rank()
@@ -71,19 +74,26 @@ def setup(device: str) -> DistInfo:
 
 
 def teardown(info: DistInfo, *, clean: bool = True) -> None:
-    """Leave the process group this module joined.
+    """End a run in the process group this module joined.
 
-    After a clean run every rank first waits for the others (no rank tears its connections down while another
-    is still inside a collective) and collects garbage, so that the data-parallel wrapper and its pending
-    gloo work are freed while the interpreter is fully alive rather than during its shutdown. After an
-    error the ranks cannot be expected to meet, so the group is destroyed at once.
+    After a clean run every rank waits for the others (no rank goes on while another is still inside a
+    collective) and collects garbage, so that the data-parallel wrapper and its pending gloo work are freed
+    while the interpreter is fully alive; the group itself stays for the next run in this process (another
+    ``train()`` call: torch cannot make a second one, so re-joining hung) and is left at exit. After an error
+    the ranks cannot be expected to meet, so the group is destroyed at once.
     """
-    if not (info.initialized_here and dist.is_initialized()):
+    if not (info.enabled and dist.is_initialized()):
         return
     if clean:
         gc.collect()
         dist.barrier()
-    dist.destroy_process_group()
+    elif info.initialized_here:
+        dist.destroy_process_group()
+
+
+def _leave_at_exit() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -378,6 +378,13 @@ def _train(
             for name in (METRICS_FILE, EigenvalueRecorder.filename, MemoryRecorder.filename):
                 (run_dir / name).unlink(missing_ok=True)
     distributed.barrier(dist)
+    if dist.enabled:  # every process must read rank 0's files (its checkpoints, its best weights)
+        views = distributed.gather_objects(
+            ((run_dir / CONFIG_FILE).is_file(), None if ckpt_path is None else ckpt_path.name), dist)
+        if len(set(views)) > 1 or not views[0][0]:
+            raise ValueError(f"the processes do not see one run directory {run_dir} (rank: config.yaml found, "
+                             f"newest checkpoint: {dict(enumerate(views))}); under data parallel it must be a "
+                             "folder every process shares (one machine, or a shared file system)")
     log = _MetricsLog(run_dir / METRICS_FILE, main)
 
     # ---- task, model, optimiser
@@ -420,6 +427,14 @@ def _train(
     best_step: int | None = None
     train_sums = MetricSums.zeros(info)  # training metrics since the last log line
     if state is not None:
+        saved_per_epoch = state.get("steps_per_epoch")
+        if saved_per_epoch is not None and int(saved_per_epoch) != per_epoch:
+            raise CheckpointError(
+                f"{ckpt_path} was written by {state.get('world_size', '?')} process(es) with {saved_per_epoch} steps "
+                f"an epoch; {dist.world_size} process(es) make {per_epoch} (data parallel drops each epoch's partial "
+                f"batch), which would change the batches and the schedule: resume with "
+                f"{state.get('world_size', 'the same number of')} process(es), or train with train.drop_last=true"
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step = int(state["step"])
@@ -482,6 +497,8 @@ def _train(
                     "train_sums": sums_all,
                     "last_train": last_train,
                     "last_val": last_val,
+                    "steps_per_epoch": per_epoch,
+                    "world_size": dist.world_size,
                 },
                 keep=tc.keep_checkpoints,
             )
@@ -518,9 +535,13 @@ def _train(
                 # mean over the global batch: DDP averages gradients over ranks, hence the factor world_size
                 global_count = distributed.all_reduce_sum(count.detach(), dist).clamp_min(1.0)
                 loss = loss_sum * (dist.world_size / global_count)
-                if distributed.broadcast_flag(not math.isfinite(sums.loss), dist):
+                # (summed over the ranks: inf and nan survive a sum, and every rank names the same value)
+                loss_seen = sums.loss if not dist.enabled else distributed.all_reduce_sum(
+                    torch.tensor([float(sums.loss)], dtype=torch.float64), dist).item()
+                if not math.isfinite(loss_seen):
                     status = "diverged"
-                    message = f"the training loss became {sums.loss} at step {step + 1}"
+                    where = " (summed over the processes' batches)" if dist.enabled else ""
+                    message = f"the training loss became {loss_seen}{where} at step {step + 1}"
                     break
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
