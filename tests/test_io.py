@@ -27,3 +27,16 @@ def test_a_failed_write_keeps_the_old_file_and_names_the_target(tmp_path, monkey
         with atomic_open(blocker / "x.json", "w"):
             pass
     assert err.value.filename in (str(blocker), str(blocker / "x.json"))
+
+
+def test_a_temporary_that_cannot_be_made_is_reported_as_the_target(tmp_path, monkeypatch):
+    import tempfile
+
+    def refused(*args, dir=None, prefix="", suffix="", **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, f"{prefix}x1y2{suffix}"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    with pytest.raises(PermissionError, match=rf"Permission denied: '{tmp_path / 'report.md'}'"):
+        with atomic_open(tmp_path / "report.md", "w"):
+            pass
+

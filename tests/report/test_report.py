@@ -463,7 +463,7 @@ def test_plots_show_what_the_tables_do():
     assert sorted((x, round(y, 6)) for x, y, _ in series["listops s4d-inv / all (lr=0.2)"]) == [(8, 70.0), (16, 80.0)]
 
 
-def test_a_run_two_studies_share_counts_in_both(tmp_path):
+def test_a_run_two_studies_share_counts_in_both(tmp_path, capsys):
     grid = parse_grid({"name": "g", "recipes": ["lra/listops-cpu"], "seeds": [1, 2], "studies": [
         {"name": "main", "eigs": ["s4d-inv"]},
         {"name": "sets", "eigs": ["s4d-inv", "s4d-lin"]},  # its s4d-inv runs are main's: they run once
@@ -479,6 +479,17 @@ def test_a_run_two_studies_share_counts_in_both(tmp_path):
             store.finish(claim, {"test_metric": 0.5 if spec.eigs == "s4d-inv" else 0.6, "metric": "accuracy",
                                  "task": "lra/listops"})
         assert [r.studies for r in store.runs()][:2] == [("main", "sets"), ("main", "sets")]
+    # a later grid that lists the shared runs under `sets` first keeps both memberships (it doubled `main`)
+    later = parse_grid({"name": "g", "recipes": ["lra/listops-cpu"], "seeds": [1, 2], "studies": [
+        {"name": "sets", "eigs": ["s4d-inv", "s4d-lin"]}, {"name": "main", "eigs": ["s4d-inv"]}]})
+    with Store(path) as store:
+        store.add_runs(later.runs())
+        assert [r.studies for r in store.runs()][:2] == [("main", "sets"), ("main", "sets")]
+    from ssmem.cli import main as cli
+
+    assert cli(["runs", "--store", str(path), "--filter", "study=sets", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) == 4  # the shared runs too (2 of 4 were listed)
     md = write_report(path, tmp_path / "report").markdown_path.read_text()
     ablation = md[md.index("## Ablation: sets"):]
     assert "| listops | s4d-inv | recipe | 2 | 50.00 ± 0.00 |" in ablation  # was missing: the run sat in main only

@@ -229,6 +229,30 @@ def test_a_full_disk_stops_the_sweep_and_keeps_the_run_to_resume(tmp_path):
     assert seen == [True, False]  # the interrupted run resumes in its folder; the other starts
 
 
+def test_a_run_refused_its_own_data_fails_alone(tmp_path):
+    """Permission denied on a release file is that run's problem (the sweep stopped at it on every call); on the
+    sweep's own folders it is the machine's."""
+    import errno
+
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"recipes": ["a", "b"], "seeds": [1]}))
+
+    def refused(spec, run_dir, *, resume):
+        if spec.recipe == "a":
+            raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "releases" / "train.tsv"))
+        return {}
+
+    kw = dict(store=tmp_path / "s.db", runs_dir=tmp_path / "r", progress=False, log=lambda s: None)
+    summary = run_sweep(grid, run_fn=refused, **kw)
+    assert summary.counts["failed"] == 1 and summary.counts["done"] == 1
+
+    def refused_checkpoint(spec, run_dir, *, resume):
+        raise PermissionError(errno.EACCES, "Permission denied", str(run_dir / "checkpoints" / "step-00000002.pt"))
+
+    with pytest.raises(PermissionError):
+        run_sweep(grid, run_fn=refused_checkpoint, retry_failed=True, **kw)
+
+
 def test_shards_run_disjoint_parts(tmp_path):
     grid = tmp_path / "g.yaml"
     grid.write_text(yaml.safe_dump({"recipes": ["a", "b", "c"], "seeds": [1, 2, 3, 4]}))
@@ -321,3 +345,20 @@ def test_a_stale_looking_run_whose_directory_is_busy_is_left_to_the_process_trai
     with Store(store_path) as store:
         record = store.get(run_id)
     assert record.status == "running" and record.worker == f"{socket.gethostname()}:{os.getpid()}"
+
+
+def test_a_linked_runs_folder_is_recorded_through_its_link(tmp_path):
+    """The runner gave the store resolved paths: a runs folder linked from beside the store was recorded by its
+    target, and lost when the experiment folder moved."""
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "runs").symlink_to(tmp_path / "scratch")
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"recipes": ["a"], "seeds": [1]}))
+    run_sweep(grid, store=tmp_path / "exp" / "s.db", runs_dir=tmp_path / "exp" / "runs", progress=False,
+              run_fn=lambda spec, run_dir, *, resume: {}, log=lambda s: None)
+    import sqlite3
+
+    (stored,) = sqlite3.connect(tmp_path / "exp" / "s.db").execute("SELECT run_dir FROM runs").fetchone()
+    assert stored.startswith("runs/")
+

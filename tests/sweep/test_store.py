@@ -142,9 +142,9 @@ def test_a_store_that_cannot_be_written_is_read_as_it_is(tmp_path, monkeypatch):
     first, and failed with "attempt to write a readonly database")."""
     path = tmp_path / "runs.db"
     specs = GRID.runs()[:3]
-    with Store(path) as store:
-        store.add_runs(specs)
-        store.finish(store.claim([s.run_id for s in specs], worker="w:1"), {"test_metric": 0.5})
+    writer = Store(path)  # a live sweep: its latest rows are still in the write-ahead log
+    writer.add_runs(specs)
+    writer.finish(writer.claim([s.run_id for s in specs], worker="w:1"), {"test_metric": 0.5})
     before = path.read_bytes()
 
     def refuse(self, busy_timeout_s, create):
@@ -155,6 +155,7 @@ def test_a_store_that_cannot_be_written_is_read_as_it_is(tmp_path, monkeypatch):
         assert reader.read_only and [r.status for r in reader.runs()] == ["done", "pending", "pending"]
         assert reader.get(specs[0].run_id).result == {"test_metric": 0.5}
     assert path.read_bytes() == before
+    writer.close()
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         Store(path)  # a writer is not quietly turned into a reader
 

@@ -167,7 +167,7 @@ def test_a_resume_that_would_change_the_steps_of_an_epoch_is_refused(tmp_path, t
     torch.save(state, path)
     (tmp_path / "result.json").unlink()
     with pytest.raises(CheckpointError, match=r"written by 2 process\(es\) with 5 steps an epoch; 1 process\(es\) "
-                                              r"make 6 .* or train with train.drop_last=true"):
+                                              r"make 6 .* start a new run with train.drop_last=true"):
         train(cfg, tmp_path, resume=True, progress=False)
 
 
@@ -187,3 +187,26 @@ def test_batch_norm_is_synchronised_on_cuda_only(tiny_config):
     params = {id(p) for p in model.parameters()}
     synced = sync_batch_norm(model, DistInfo(0, 2, 0, torch.device("cuda", 0)))
     assert kinds(synced) == {"SyncBatchNorm"} and {id(p) for p in synced.parameters()} == params
+
+
+def test_processes_that_do_not_share_the_run_directory_are_refused(tmp_path, tiny_config):
+    """Each rank with its own folder (another machine's disk) hung at the end of the run; now both refuse it at
+    the start."""
+    cfg = tiny_config("train.max_steps=4", "model.dropout=0.0")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(config_to_yaml(cfg))
+    script = tmp_path / "own_folders.py"
+    script.write_text(f"""
+import os
+from ssmem.train import load_recipe, train
+try:
+    train(load_recipe({str(recipe)!r}), {str(tmp_path)!r} + "/run_node" + os.environ["RANK"], progress=False)
+except ValueError as err:
+    print("refused:", err, flush=True)
+""")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+                           "--nproc-per-node=2", str(script)], capture_output=True, text=True, timeout=150, env=env)
+    assert proc.returncode == 0, proc.stderr[-8000:]
+    assert proc.stdout.count("refused: the processes do not see one run directory") == 2
+

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     for key, wanted in filters:  # checked against every run: --status may leave none with the value
         _check_filter(records, key, wanted)
     records = [r for r in records if (args.status is None or r.status == args.status)
-               and all(_matches(r.get(k), v) for k, v in filters)]
+               and all(_matches(_value(r, k), v) for k, v in filters)]
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=2))
         return 0
@@ -64,12 +64,23 @@ def _check_filter(records: list, key: str, wanted: object) -> None:
         keys |= set(r.params) | set(r.result)
     if key not in keys and key.removeprefix("result.") not in keys:
         raise CLIError(f"--filter: no run has a key {key!r}; keys: {', '.join(sorted(keys))}")
-    values = sorted({str(r.get(key)) for r in records if r.get(key) is not None})
-    if not any(_matches(r.get(key), wanted) for r in records) and len(values) <= 50:
+    values = sorted({str(v) for r in records for v in _as_tuple(_value(r, key)) if v is not None})
+    if not any(_matches(_value(r, key), wanted) for r in records) and len(values) <= 50:
         raise CLIError(f"--filter: no run has {key} = {wanted!r}; values in the store: {', '.join(values)}")
 
 
+def _value(record, key: str) -> object:
+    """What ``--filter KEY=...`` compares: every study that lists the run for ``study``, else ``record.get``."""
+    return record.studies if key == "study" else record.get(key)
+
+
+def _as_tuple(value: object) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
 def _matches(value: object, wanted: object) -> bool:
+    if isinstance(value, tuple):
+        return any(_matches(v, wanted) for v in value)
     if value == wanted:
         return True
     return value is not None and str(value) == str(wanted)

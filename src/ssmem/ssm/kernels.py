@@ -67,17 +67,22 @@ def discretize_diagonal(
 def bilinear_log(dtA: torch.Tensor) -> torch.Tensor:
     """log Ā of the bilinear Ā = (1 + z/2)/(1 - z/2), z = ΔA = a + ib (Re A < 0), from z itself.
 
-    log|Ā| = ½ log1p(2a / ((1 - a/2)² + (b/2)²)) (the argument is |Ā|² - 1, exactly), arg Ā = atan2(b/2, 1 + a/2)
-    + atan2(b/2, 1 - a/2) (a branch of the logarithm: integer powers do not depend on it). Taking the log of a
-    rounded Ā instead loses the decay rate of modes with |Ā| near 1 (float32: relative errors of 1e-3, a stable
-    mode rounded onto the unit circle), and Ā = 0 (z = -2) has log |Ā| = -inf: it is -10⁴ here, whose powers
-    are 1 at l = 0 and 0 after, with finite gradients.
+    log|Ā| = ½ log1p(2a / ((1 - a/2)² + (b/2)²)) while |Ā| is near 1 (the argument is |Ā|² - 1, exactly), and
+    ½ (log|1 + z/2|² - log|1 - z/2|²) once |Ā|² < ½ (where log1p of a number near -1 would cancel); arg Ā =
+    atan2(b/2, 1 + a/2) + atan2(b/2, 1 - a/2) (a branch of the logarithm: integer powers do not depend on it).
+    Taking the log of a rounded Ā instead loses the decay rate of modes with |Ā| near 1 (float32: relative errors
+    of 1e-3, a stable mode rounded onto the unit circle), and Ā = 0 (z = -2) has log |Ā| = -inf: it is -10⁴ here,
+    whose powers are 1 at l = 0 and 0 after, with finite gradients.
     """
     a, half_b = dtA.real, dtA.imag / 2
-    excess = 2 * a / ((1 - a / 2) ** 2 + half_b**2)  # |Ā|² - 1 > -1, or -1 where Ā = 0
-    zero = excess <= -1
-    log_modulus = torch.where(zero, torch.full_like(a, -1e4),
-                              0.5 * torch.log1p(torch.where(zero, torch.zeros_like(a), excess)))
+    numerator = (1 + a / 2) ** 2 + half_b**2  # |1 + z/2|²
+    denominator = (1 - a / 2) ** 2 + half_b**2  # |1 - z/2|² > 1 (a < 0)
+    excess = 2 * a / denominator  # |Ā|² - 1
+    near_one = excess > -0.5
+    zero = numerator == 0
+    log_near_one = 0.5 * torch.log1p(torch.where(near_one, excess, torch.zeros_like(a)))
+    log_small = 0.5 * (torch.log(torch.where(near_one | zero, torch.ones_like(a), numerator)) - torch.log(denominator))
+    log_modulus = torch.where(zero, torch.full_like(a, -1e4), torch.where(near_one, log_near_one, log_small))
     numerator_re = torch.where(zero, torch.ones_like(a), 1 + a / 2)  # atan2(0, 0) has no gradient
     angle = torch.atan2(half_b, numerator_re) + torch.atan2(half_b, 1 - a / 2)
     return torch.complex(log_modulus, angle)

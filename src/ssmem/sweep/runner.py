@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import functools
 import hashlib
+import os
 import shutil
 import sys
 import threading
@@ -157,8 +158,25 @@ def run_sweep(
     return summary
 
 
-# a full disk, a quota, a read-only or unreadable folder, an I/O error: every later run would fail the same way
-MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
+# a full disk, a quota, a read-only file system: every later run would fail the same way
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+# refused or failing reads and writes: the machine's fault where the sweep writes (runs, store files, data cache), a
+# run's own where they name its data (a release file it may not read fails that run only)
+PLACE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EIO})
+
+
+def _machine_error(err: BaseException, run_dir: Path, store: Path) -> bool:
+    if not isinstance(err, OSError):
+        return False
+    if err.errno in MACHINE_ERRNOS:
+        return True
+    if err.errno not in PLACE_ERRNOS or not err.filename:
+        return False
+    from ..data._cache import cache_root
+
+    path = os.path.abspath(err.filename)
+    places = (os.path.abspath(run_dir.parent), os.path.abspath(cache_root(None)))
+    return path.startswith(os.path.abspath(store)) or any(os.path.commonpath([path, p]) == p for p in places)
 
 
 def _run_one(db: Store, claim: Claim, spec: RunSpec, run_dir: Path, run_fn: RunFn, *, heartbeat_every: float,
@@ -184,7 +202,7 @@ def _run_one(db: Store, claim: Claim, spec: RunSpec, run_dir: Path, run_fn: RunF
     except Exception as err:  # a failed run is recorded, the sweep goes on
         beat.stop()
         message = "".join(traceback.format_exception_only(type(err), err)).strip()
-        if isinstance(err, OSError) and err.errno in MACHINE_ERRNOS:  # the machine's fault, not the run's
+        if _machine_error(err, run_dir, db.path):  # the machine's fault, not the run's
             db.release(claim)
             say(f"  stopped: {spec.run_id}: {message}\n  the run is kept to resume from its last checkpoint: free "
                 "space or fix the permissions, then run the sweep again")

@@ -20,6 +20,7 @@ import json
 import os
 import socket
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS also_in (        -- other studies that hold a run (it runs once, under runs.study)
+CREATE TABLE IF NOT EXISTS also_in (        -- the studies that list a run (it runs once, under runs.study)
     run_id TEXT NOT NULL,
     study  TEXT NOT NULL,
     PRIMARY KEY (run_id, study)
@@ -174,12 +175,7 @@ class Store:
                 if create or not _cannot_write(err):
                     raise
                 self._conn.close()  # a store shared read-only (or archived): read it as it is, write nothing
-                self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True,
-                                             isolation_level=None, check_same_thread=False)
-                self._conn.row_factory = sqlite3.Row
-                self.read_only = True
-                self._check_tables(create=False)
-                self._check_version()
+                self._open_read_only()
         except BaseException as err:
             self._conn.close()
             # OperationalError (locked past the timeout, disk I/O, read-only, ...) is not the file's fault
@@ -188,6 +184,28 @@ class Store:
             if isinstance(err, sqlite3.DatabaseError):
                 raise ValueError(f"{self.path} is not a results store (SQLite: {err})") from None
             raise
+
+    def _open_read_only(self) -> None:
+        """Read-only access: with the write-ahead log (``mode=ro``: a live sweep's latest rows), or, where SQLite
+        cannot even open that (no write access to the folder for its shared-memory file), the database file as
+        it is (``immutable``: rows still in the log are missed, and said to be)."""
+        self.read_only = True
+        try:
+            self._connect("mode=ro")
+            self._check_tables(create=False)
+        except sqlite3.OperationalError:
+            self._conn.close()
+            self._connect("immutable=1")
+            self._check_tables(create=False)
+            if Path(f"{self.path}-wal").exists():
+                print(f"ssmem: warning: store {self.path} is read without its write-ahead log ({self.path}-wal): "
+                      "the latest changes of a running or killed sweep may be missing", file=sys.stderr)
+        self._check_version()
+
+    def _connect(self, mode: str) -> None:
+        self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?{mode}", uri=True, isolation_level=None,
+                                     check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
 
     def _named(self, err: sqlite3.OperationalError) -> sqlite3.OperationalError:
         """The error with the store's path in front (SQLite's own messages name no file)."""
@@ -280,8 +298,9 @@ class Store:
                 rows,
             )
             new = conn.total_changes - before
+            # every study that lists a run (its own too: a later grid may list it first under another study)
             conn.executemany("INSERT OR IGNORE INTO also_in (run_id, study) VALUES (?, ?)",
-                             [(s.run_id, other) for s in specs for other in s.also_in])
+                             [(s.run_id, study) for s in specs for study in (s.study, *s.also_in)])
             return new
 
     def claim(self, run_ids: Sequence[str], *, worker: str | None = None, retry_failed: bool = False,
@@ -442,7 +461,7 @@ def _record(row: sqlite3.Row, folder: Path, also_in: dict[str, list[str]]) -> Ru
     folder is stored relative to the store's ``folder``, or absolute by stores written before; the other
     studies that hold it come from ``also_in``)."""
     values = {f.name: row[f.name] for f in fields(RunRecord) if f.name != "also_in"}
-    values["also_in"] = tuple(also_in.get(row["run_id"], ()))
+    values["also_in"] = tuple(dict.fromkeys(s for s in also_in.get(row["run_id"], ()) if s != row["study"]))
     if values["run_dir"]:
         values["run_dir"] = os.path.normpath(folder / values["run_dir"])
     values["overrides"] = tuple(json.loads(values["overrides"]))

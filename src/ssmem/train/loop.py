@@ -433,7 +433,8 @@ def _train(
                 f"{ckpt_path} was written by {state.get('world_size', '?')} process(es) with {saved_per_epoch} steps "
                 f"an epoch; {dist.world_size} process(es) make {per_epoch} (data parallel drops each epoch's partial "
                 f"batch), which would change the batches and the schedule: resume with "
-                f"{state.get('world_size', 'the same number of')} process(es), or train with train.drop_last=true"
+                f"{state.get('world_size', 'the same number of')} process(es) (or start a new run with "
+                "train.drop_last=true, whose epochs do not depend on the process count)"
             )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
