@@ -122,9 +122,10 @@ def input_autocorrelation(inputs: np.ndarray, *, horizon: int, delays: int | Non
         delays = horizon
     if not is_integer(delays) or delays < horizon:
         raise ValueError(f"delays must be an integer >= horizon ({horizon}); got {delays!r}")
-    padded = np.concatenate([np.zeros((u.shape[0], int(delays))), u], axis=1)  # u_{t} at column t + K
-    steps = np.arange(horizon - 1, u.shape[-1]) + int(delays)
-    lagged = np.stack([padded[:, steps - tau] for tau in range(int(delays))], axis=-1).reshape(-1, int(delays))
+    delays = int(delays)
+    padded = np.concatenate([np.zeros((u.shape[0], delays)), u], axis=1)  # u_{t} at column t + K
+    steps = np.arange(horizon - 1, u.shape[-1]) + delays
+    lagged = np.stack([padded[:, steps - tau] for tau in range(delays)], axis=-1).reshape(-1, delays)
     return lagged[:, :horizon].T @ lagged / lagged.shape[0]
 
 

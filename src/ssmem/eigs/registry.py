@@ -3,8 +3,8 @@
 An eigenvalue set is defined either on the continuous-time eigenvalues A (the HiPPO-derived sets) or directly
 on the discrete eigenvalues Ā (the sets of the paper's Fig. 1). Every set returns the ``n_modes = d_state // 2``
 upper-half representatives of a conjugate-closed spectrum, as complex128 (one of each conjugate pair: a discrete
-view whose ω·Δ exceeds π lands below the real axis, which describes the same real system). Two functions give the view a
-consumer wants, whatever the set's own domain:
+view whose ω·Δ exceeds π lands below the real axis, which describes the same real system). Two functions give
+the view a consumer wants, whatever the set's own domain:
 
 * :func:`continuous_eigenvalues` — A, what a layer stores (discrete sets are converted by inverting the
   discretisation, so the layer's Ā is exactly the set);

@@ -5,8 +5,9 @@ A grid is one *study* or a list of them. A study is the cartesian product
     recipes × eigenvalue sets (``model.init``) × train modes (``model.train``) × axes × seeds
 
 with a fixed list of ``overrides`` applied to every run of the study. ``axes`` maps any override key (but
-``model.init``, ``model.train`` and ``seed``, which have their own keys above) to a list of values (``model.freeze_fraction: [0, 0.25, 0.5, 0.75, 1]``). Keys given at the top level next to
-``studies`` are defaults every study inherits::
+``model.init``, ``model.train`` and ``seed``, which have their own keys above) to a list of values
+(``model.freeze_fraction: [0, 0.25, 0.5, 0.75, 1]``). Keys given at the top level next to ``studies`` are
+defaults every study inherits::
 
     name: lra-cpu
     description: learnable vs reservoir on the CPU-scale LRA recipes
@@ -26,9 +27,8 @@ Without ``studies`` the file itself is the one study (named after the grid). ``e
 may be left out: the recipe's own value is used.
 
 The run id is ``<recipe>-<eigs>-<train>-s<seed>-<hash>`` (an ``eigs`` or ``train`` the study leaves out is left
-out of the id too) where the hash covers the recipe and the full sorted
-override list, so the same run in two grids (or in two studies of one grid) has the same id and runs once,
-and a change of any override gives a new id.
+out of the id too) where the hash covers the recipe and the full sorted override list, so the same run in two
+grids (or in two studies of one grid) has the same id and runs once, and a change of any override gives a new id.
 """
 
 from __future__ import annotations

@@ -244,7 +244,7 @@ class Store:
                 f"{self.path} is not a results store: an SQLite database with other tables "
                 f"({', '.join(sorted(tables))}); it was left as it is"
             )
-        self._has_also_in = "also_in" in tables or create or not self.read_only
+        self._has_also_in = "also_in" in tables or not self.read_only  # (a writer creates it next)
 
     def _check_version(self) -> None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
