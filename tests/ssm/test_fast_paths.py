@@ -9,6 +9,7 @@ from ssmem.ssm.kernels import (
     _batch_sum_of_products,
     circular_kernel,
     complex_powers,
+    kernel_spectrum,
     ssm_convolution,
     ssm_convolution_reference,
     vandermonde_kernel,
@@ -66,6 +67,62 @@ def test_fused_convolution_skips_unneeded_gradients():
     (g_fast,) = torch.autograd.grad(ssm_convolution(u, kernel, D).square().sum(), u)
     (g_ref,) = torch.autograd.grad(ssm_convolution_reference(u, kernel, D).square().sum(), u)
     torch.testing.assert_close(g_fast, g_ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_kernels", [1, 2])
+def test_precomputed_kernel_spectrum_equals_the_plain_convolution(n_kernels):
+    # a frozen kernel's FFT computed once: values and the input and skip gradients equal the reference twin's
+    gen = torch.Generator().manual_seed(20 + n_kernels)
+    u = torch.randn(3, 11, 4, generator=gen, dtype=F64, requires_grad=True)
+    kernel = torch.randn(n_kernels, 4, 11, generator=gen, dtype=F64)
+    D = torch.randn(4, generator=gen, dtype=F64, requires_grad=True)
+    weight = torch.randn(3, 11, 4, generator=gen, dtype=F64)
+    spectrum = kernel_spectrum(kernel)
+    assert spectrum.spectrum.shape == (4, 12)
+    torch.testing.assert_close(spectrum.conjugate, spectrum.spectrum.conj(), rtol=0, atol=0)
+    fast = ssm_convolution(u, kernel, D, spectrum=spectrum)
+    ref = ssm_convolution_reference(u, kernel, D)
+    torch.testing.assert_close(fast, ref, rtol=0, atol=1e-12)
+    grads_fast = torch.autograd.grad((fast * weight).sum(), (u, D))
+    grads_ref = torch.autograd.grad((ref * weight).sum(), (u, D))
+    for g_fast, g_ref in zip(grads_fast, grads_ref):
+        torch.testing.assert_close(g_fast, g_ref, rtol=0, atol=1e-12)
+
+
+def test_precomputed_kernel_spectrum_refuses_a_trainable_kernel_and_a_wrong_length():
+    u = torch.randn(2, 8, 3, dtype=F64)
+    kernel = torch.randn(3, 8, dtype=F64, requires_grad=True)
+    D = torch.randn(3, dtype=F64)
+    with pytest.raises(ValueError, match="takes no gradient"):
+        ssm_convolution(u, kernel, D, spectrum=kernel_spectrum(kernel))
+    with torch.no_grad():  # no gradient taken: allowed
+        torch.testing.assert_close(
+            ssm_convolution(u, kernel, D, spectrum=kernel_spectrum(kernel)), ssm_convolution(u, kernel, D)
+        )
+    short = kernel_spectrum(kernel.detach()[..., :5])
+    with pytest.raises(ValueError, match=r"\(H, L \+ 1\) = \(3, 9\).*got \(3, 6\)"):
+        ssm_convolution(u, kernel.detach(), D, spectrum=short)
+
+
+def test_readout_layer_computes_the_kernel_spectrum_once(monkeypatch):
+    # a readout step does no kernel work: the kernel and its FFT are made at the first forward only
+    import ssmem.ssm._common as common
+
+    calls = []
+
+    def counting_spectrum(kernel):
+        calls.append(kernel.shape)
+        return kernel_spectrum(kernel)
+
+    monkeypatch.setattr(common, "kernel_spectrum", counting_spectrum)
+    layer = S4D(4, 8, bidirectional=True, train="readout", seed=0, dtype=F64)
+    x = torch.randn(2, 10, 4, dtype=F64, requires_grad=True)
+    weight = torch.randn(2, 10, 4, dtype=F64)
+    for _ in range(3):
+        results = outputs_and_grads(layer, x, weight, layer)
+    assert calls == [(2, 4, 10)] and layer.kernel_computations == 1
+    for got, want in zip(results, outputs_and_grads(layer, x, weight, lambda z: reference_forward(layer, z))):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-11)
 
 
 def test_circular_kernel_layout():

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .._values import check_seed, is_integer
-from .kernels import check_discretization, functorch_active, ssm_convolution
+from .kernels import KernelSpectrum, check_discretization, functorch_active, kernel_spectrum, ssm_convolution
 
 TRAIN_MODES = ("all", "reservoir", "readout")
 
@@ -114,8 +114,9 @@ def full_precision(method: Callable) -> Callable:
 
 class SSMLayerCommon:
     """What the SSM layers share: read-only hyperparameters (set once in ``__init__`` as ``_d_model``,
-    ``_d_state``, ``_train``, ``_bidirectional``, ``_discretization``) and the readout-mode kernel cache (a
-    layer defines ``_compute_kernel(L) -> (K, H, L)`` and ``_kernel_key(L)``, and sets ``_kernel_cache = None``).
+    ``_d_state``, ``_train``, ``_bidirectional``, ``_discretization``) and the readout-mode cache of the kernel and
+    its spectrum (a layer defines ``_compute_kernel(L) -> (K, H, L)`` and ``_kernel_key(L)``, and sets
+    ``_kernel_cache = None``).
     """
 
     _d_model: int
@@ -144,15 +145,17 @@ class SSMLayerCommon:
     def discretization(self) -> str:
         return self._discretization
 
-    def _kernels(self, length: int) -> torch.Tensor:
-        """Kernels of every direction ``(K, H, L)``; in readout mode computed once per key and cached."""
+    def _kernels(self, length: int) -> tuple[torch.Tensor, KernelSpectrum | None]:
+        """Kernels of every direction ``(K, H, L)`` and, in readout mode, their FFT for the convolution: both
+        computed once per key and cached there (a readout step does no kernel work); otherwise ``(kernels, None)``."""
         if self._train != "readout" or functorch_active():  # (transforms may batch the frozen tensors)
-            return self._compute_kernel(length)
+            return self._compute_kernel(length), None
         key = self._kernel_key(length)
         if self._kernel_cache is None or self._kernel_cache[0] != key:
             with torch.no_grad():
-                self._kernel_cache = (key, self._compute_kernel(length))
-        return self._kernel_cache[1]
+                kernels = self._compute_kernel(length)
+                self._kernel_cache = (key, kernels, kernel_spectrum(kernels))
+        return self._kernel_cache[1], self._kernel_cache[2]
 
     def _tensor_key(self, length: int, tensors: list[torch.Tensor]) -> tuple:
         """What identifies the cached kernel: the length and each tensor's storage, version, device and dtype.
@@ -181,7 +184,7 @@ class SSMLayerCommon:
         ``(2, H, L)`` when bidirectional (the second acts on the reversed sequence). In readout mode it is
         computed once and cached; the tensor returned is a copy, free to change."""
         self._check_parameter_dtype()
-        kernel = self._kernels(length)
+        kernel, _ = self._kernels(length)
         if self._train == "readout":
             kernel = kernel.clone()
         return kernel if self._bidirectional else kernel[0]
@@ -240,5 +243,6 @@ class SSMLayerCommon:
         self._check_dtype(x)
         if x.numel() == 0:  # an empty batch or sequence: nothing to convolve (the FFT refuses size 0)
             return x * self.D
-        kernels = self._kernels(x.shape[1])
-        return ssm_convolution(x, kernels if self._bidirectional else kernels[0], self.D)  # contiguous (B, L, H)
+        kernels, spectrum = self._kernels(x.shape[1])
+        kernel = kernels if self._bidirectional else kernels[0]
+        return ssm_convolution(x, kernel, self.D, spectrum=spectrum)  # contiguous (B, L, H)

@@ -15,12 +15,14 @@ Layout: the layers and :func:`ssm_convolution` take batch-first sequences ``(B, 
 last axis of channel-first copies ``(B, H, L)`` (:func:`fft_conv` takes those directly). Every fast function
 has a plain reference twin in this file
 (:func:`vandermonde_kernel_reference`, :func:`ssm_convolution_reference`, :func:`diagonal_scan_reference`,
-:func:`dense_scan_reference`).
+:func:`dense_scan_reference`). A frozen kernel's FFT is computed once (:func:`kernel_spectrum`) and passed to
+:func:`ssm_convolution`.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -261,6 +263,23 @@ def circular_kernel(kernel: torch.Tensor) -> torch.Tensor:
     return torch.cat([head, causal[..., 1:], zeros, anticausal[..., 1:].flip(-1)], dim=-1)
 
 
+class KernelSpectrum(NamedTuple):
+    """The kernel's side of the fused FFT convolution, for a kernel that takes no gradient (a frozen kernel):
+    ``rfft`` of :func:`circular_kernel` at n = 2L and its conjugate (the backward's factor), each ``(H, L + 1)``
+    complex. Made by :func:`kernel_spectrum`; readout-mode layers compute it once with their kernel."""
+
+    spectrum: torch.Tensor
+    conjugate: torch.Tensor
+
+
+def kernel_spectrum(kernel: torch.Tensor) -> KernelSpectrum:
+    """The :class:`KernelSpectrum` of a kernel ``(H, L)``, ``(1, H, L)`` or ``(2, H, L)`` (bidirectional), for
+    :func:`ssm_convolution`'s ``spectrum`` argument. No gradient flows back to ``kernel`` through it."""
+    with torch.no_grad():
+        spectrum = torch.fft.rfft(circular_kernel(kernel), n=2 * kernel.shape[-1])
+        return KernelSpectrum(spectrum, spectrum.conj_physical())
+
+
 def _padded_channel_first(x: torch.Tensor) -> torch.Tensor:
     """``(B, L, H)`` → a new contiguous ``(B, H, 2L)``: the sequence transposed into the first half, zeros after.
 
@@ -300,20 +319,29 @@ class _FusedConvolution(torch.autograd.Function):
     ``∂c = irfft(Σ_b G · conj(rfft u))``, ``∂D = Σ_{b,t} ∂y·u``. Four batch-sized FFTs per forward+backward, where
     plain autograd also runs complex-to-complex FFTs and pad/slice copies in its backward. First derivatives only
     (a second backward raises); :func:`ssm_convolution_reference` is differentiable to any order.
+
+    ``frozen``: a :class:`KernelSpectrum` computed beforehand (then ``circular`` is None and takes no gradient), so
+    a frozen kernel costs no FFT per call.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, circular: torch.Tensor, D: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx, x: torch.Tensor, circular: torch.Tensor | None, D: torch.Tensor, frozen: KernelSpectrum | None = None
+    ) -> torch.Tensor:
         length = x.shape[1]
         n_fft = 2 * length
         u_hat = torch.fft.rfft(_padded_channel_first(x))
-        c_hat = torch.fft.rfft(circular, n=n_fft)
+        if frozen is None:
+            c_hat = torch.fft.rfft(circular, n=n_fft)
+            # conjugates stored physically: a conjugate view would be copied again at every use in the backward
+            c_hat_conj = c_hat.conj_physical()
+        else:
+            c_hat, c_hat_conj = frozen
         kernel_grad = ctx.needs_input_grad[1]  # it needs conj(rfft(u)) kept; otherwise multiply in place
         product = u_hat * c_hat if kernel_grad else u_hat.mul_(c_hat)
         y = _plus_skip(torch.fft.irfft(product, n=n_fft)[..., :length], D, x)
-        # conjugates stored physically: a conjugate view would be copied again at every use in the backward
         u_hat_conj = u_hat.conj_physical_() if kernel_grad else None
-        ctx.save_for_backward(x, u_hat_conj, c_hat.conj_physical(), D)
+        ctx.save_for_backward(x, u_hat_conj, c_hat_conj, D)
         return y
 
     @staticmethod
@@ -330,10 +358,12 @@ class _FusedConvolution(torch.autograd.Function):
             grad_x = _plus_skip(torch.fft.irfft(g_hat.mul_(c_hat_conj), n=n_fft)[..., :length], D, grad_y)
         if ctx.needs_input_grad[2]:
             grad_D = (grad_y * x).sum((0, 1))
-        return grad_x, grad_c, grad_D
+        return grad_x, grad_c, grad_D, None
 
 
-def ssm_convolution(x: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+def ssm_convolution(
+    x: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor, *, spectrum: KernelSpectrum | None = None
+) -> torch.Tensor:
     """The convolution view of an SSM layer on batch-first sequences (fused path: one FFT convolution for both
     directions, transposes folded into the padding and the skip term).
 
@@ -341,6 +371,9 @@ def ssm_convolution(x: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> t
         x: ``(B, L, H)`` real input.
         kernel: ``(H, L)`` (causal) or ``(2, H, L)`` (bidirectional: ``kernel[1]`` acts on the reversed sequence).
         D: ``(H,)`` skip.
+        spectrum: ``kernel_spectrum(kernel)``, computed beforehand for a kernel that takes no gradient (a frozen
+            kernel used for many calls): the kernel's FFT is then not repeated. A kernel that requires a gradient
+            is refused with it (the gradient would be lost).
     Returns:
         ``(B, L, H)`` contiguous: ``K0 * x + D x`` per channel, plus ``flip(K1 * flip(x))`` when bidirectional.
         Equal to :func:`ssm_convolution_reference` up to rounding, values and gradients. Inside ``torch.func``
@@ -350,7 +383,17 @@ def ssm_convolution(x: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> t
         raise ValueError(f"ssm_convolution expects x of shape (B, L, H); got {tuple(x.shape)}")
     if functorch_active():  # torch.func (grad, vmap, jacrev, ...): the reference twin, plain autograd
         return ssm_convolution_reference(x, kernel, D)
-    return _FusedConvolution.apply(x, circular_kernel(kernel), D)
+    if spectrum is None:
+        return _FusedConvolution.apply(x, circular_kernel(kernel), D)
+    if kernel.requires_grad and torch.is_grad_enabled():
+        raise ValueError("spectrum= is for a kernel that takes no gradient; this kernel requires one (leave it out)")
+    expected = (x.shape[2], x.shape[1] + 1)
+    if tuple(spectrum.spectrum.shape) != expected or tuple(spectrum.conjugate.shape) != expected:
+        raise ValueError(
+            f"the kernel spectrum must be (H, L + 1) = {expected} for x of shape {tuple(x.shape)}; got "
+            f"{tuple(spectrum.spectrum.shape)} (make it with kernel_spectrum(kernel) at this length)"
+        )
+    return _FusedConvolution.apply(x, None, D, spectrum)
 
 
 def functorch_active() -> bool:
