@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -66,16 +66,26 @@ def sync(dev: torch.device) -> None:
 def best_time(fn: Callable[[], object], *, repeats: int = 3, warmup: int = 1, dev: torch.device | None = None) -> float:
     """The best wall time (s) of ``repeats`` calls after ``warmup`` untimed ones (the best is the least disturbed
     by other processes on a shared machine)."""
+    return best_times({"": fn}, repeats=repeats, warmup=warmup, dev=dev)[""]
+
+
+def best_times(
+    fns: Mapping[str, Callable[[], object]], *, repeats: int = 3, warmup: int = 1, dev: torch.device | None = None
+) -> dict[str, float]:
+    """:func:`best_time` of several functions whose times are compared, interleaved: each round calls every
+    function once, so a burst of load from other processes slows all of them instead of skewing their ratio."""
     dev = dev or torch.device("cpu")
     for _ in range(warmup):
-        fn()
+        for fn in fns.values():
+            fn()
     sync(dev)
-    best = float("inf")
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(dev)
-        best = min(best, time.perf_counter() - start)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            sync(dev)
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 

@@ -8,14 +8,15 @@ kernel side unchanged (r / (r + k) = 0.6 needs r = 1.5 k)."""
 
 from __future__ import annotations
 
+from functools import partial
 
 import torch
 
-from _common import best_time, device, script_main, table
+from _common import best_times, device, script_main, table
 from _steps import LRA_CPU_RECIPES, recipe_step
 from ssmem.ssm import S4D
 
-
+MODES = ("all", "reservoir", "readout")  # timed in turns (best_times): load bursts do not skew their ratios
 READOUT_TARGET = 0.6  # the goal: readout / all at most this
 
 
@@ -28,14 +29,18 @@ def kernel_side_split(all_time: float, readout_time: float, *, target: float) ->
     return kernel_side / all_time, max(0.0, 1 - needed / readout_time)
 
 
+def forward_backward(layer: S4D, x: torch.Tensor) -> None:
+    layer(x).square().mean().backward()
+
+
 def run(quick: bool) -> str:
     dev = device()
     rows = []
     for recipe in LRA_CPU_RECIPES:
-        times = {}
-        for mode in ("all", "reservoir", "readout"):
-            step, batch, info = recipe_step(recipe, [f"model.train={mode}"], dev)
-            times[mode] = best_time(step, repeats=2 if quick else 5, warmup=1, dev=dev)
+        steps = {}
+        for mode in MODES:
+            steps[mode], batch, info = recipe_step(recipe, [f"model.train={mode}"], dev)
+        times = best_times(steps, repeats=2 if quick else 7, warmup=1, dev=dev)
         rows.append([
             recipe, info.seq_len, batch, times["all"] * 1e3, times["reservoir"] * 1e3, times["readout"] * 1e3,
             times["reservoir"] / times["all"], times["readout"] / times["all"],
@@ -43,11 +48,12 @@ def run(quick: bool) -> str:
         ])
     layer_rows = []
     for length, batch in ((1024, 16), (4096, 4 if quick else 16)):
-        times = {}
-        for mode in ("all", "reservoir", "readout"):
-            layer = S4D(256, 64, bidirectional=True, train=mode, seed=0, device=dev)
-            x = torch.randn(batch, length, 256, device=dev, requires_grad=True)
-            times[mode] = best_time(lambda: layer(x).square().mean().backward(), repeats=2 if quick else 3, warmup=1, dev=dev)
+        x = torch.randn(batch, length, 256, device=dev, requires_grad=True)
+        layers = {mode: S4D(256, 64, bidirectional=True, train=mode, seed=0, device=dev) for mode in MODES}
+        times = best_times(
+            {mode: partial(forward_backward, layer, x) for mode, layer in layers.items()},
+            repeats=2 if quick else 5, warmup=1, dev=dev,
+        )
         layer_rows.append([length, batch, times["all"] * 1e3, times["reservoir"] * 1e3, times["readout"] * 1e3,
                            times["reservoir"] / times["all"], times["readout"] / times["all"]])
     headers = ["recipe", "L", "batch", "all ms/step", "reservoir ms/step", "readout ms/step", "reservoir / all",

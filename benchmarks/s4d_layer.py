@@ -13,7 +13,7 @@ import copy
 
 import torch
 
-from _common import best_time, device, script_main, table
+from _common import best_times, device, script_main, table
 from ssmem.ssm import S4D
 from ssmem.ssm.kernels import ssm_convolution_reference, vandermonde_kernel_reference
 
@@ -60,8 +60,11 @@ def run(quick: bool) -> str:
             fast_vs_exact = max(rel_diff(a.double(), e) for a, e in zip(g_fast, g_exact))
             ref_vs_exact = max(rel_diff(r.double(), e) for r, e in zip(g_ref, g_exact))
             del y_ref, g_ref, y_fast, g_fast, exact, g_exact
-            t_ref = best_time(lambda: _forward_backward(layer, x, lambda x: reference_forward(layer, x)), repeats=repeats, warmup=0, dev=dev)
-            t_fast = best_time(lambda: _forward_backward(layer, x, layer), repeats=repeats, warmup=0, dev=dev)
+            times = best_times({
+                "ref": lambda: _forward_backward(layer, x, lambda x: reference_forward(layer, x)),
+                "fast": lambda: _forward_backward(layer, x, layer),
+            }, repeats=repeats, warmup=0, dev=dev)
+            t_ref, t_fast = times["ref"], times["fast"]
             rows.append([length, b, "bi" if bidirectional else "uni", t_ref, t_fast, b / t_ref, b / t_fast, t_ref / t_fast,
                          out_err, grad_err, fast_vs_exact, ref_vs_exact])
     headers = ["L", "B", "dir", "ref s", "fast s", "ref samples/s", "fast samples/s", "speed-up", "max rel diff y",
