@@ -1,6 +1,8 @@
 """Fast paths of the S4D layer against their reference twins: the fused FFT convolution and the blocked
 Vandermonde kernel, values and gradients, and the float32 accuracy of both against float64 truth."""
 
+import inspect
+
 import pytest
 import torch
 
@@ -87,6 +89,17 @@ def test_precomputed_kernel_spectrum_equals_the_plain_convolution(n_kernels):
     grads_ref = torch.autograd.grad((ref * weight).sum(), (u, D))
     for g_fast, g_ref in zip(grads_fast, grads_ref):
         torch.testing.assert_close(g_fast, g_ref, rtol=0, atol=1e-12)
+
+
+def test_reference_twin_takes_the_fast_paths_arguments():
+    # the layers call either (benchmarks route them through the twin): one signature, spectrum ignored by the twin
+    assert inspect.signature(ssm_convolution_reference) == inspect.signature(ssm_convolution)
+    gen = torch.Generator().manual_seed(3)
+    u, kernel, D = (torch.randn(*shape, generator=gen, dtype=F64) for shape in ((2, 7, 3), (2, 3, 7), (3,)))
+    torch.testing.assert_close(
+        ssm_convolution_reference(u, kernel, D, spectrum=kernel_spectrum(kernel)), ssm_convolution(u, kernel, D),
+        rtol=0, atol=1e-12,
+    )
 
 
 def test_precomputed_kernel_spectrum_refuses_a_trainable_kernel_and_a_wrong_length():

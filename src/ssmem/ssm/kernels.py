@@ -227,10 +227,12 @@ def fft_conv(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return torch.fft.irfft(spectrum, n=n_fft)[..., :length]
 
 
-def ssm_convolution_reference(x: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+def ssm_convolution_reference(
+    x: torch.Tensor, kernel: torch.Tensor, D: torch.Tensor, *, spectrum: KernelSpectrum | None = None
+) -> torch.Tensor:
     """Reference twin of :func:`ssm_convolution`: transpose to channel-first, one :func:`fft_conv` per
     direction (the anticausal one on the flipped sequence), transpose back; plain autograd. Same arguments and
-    result."""
+    result (``spectrum`` is accepted and not used: the twin transforms the kernel itself)."""
     u = x.transpose(1, 2)
     if kernel.dim() == 2:
         kernel = kernel[None]
