@@ -30,3 +30,16 @@ def test_quick_benchmarks_print_every_table_and_their_paths_agree():
     layer = out[out.index("S4D forward+backward"):]
     y_diffs = [float(re.split(r"\s*\|\s*", line.strip(" |"))[8]) for line in layer.splitlines()[4:8]]
     assert len(y_diffs) == 4 and max(y_diffs) < 1e-5
+
+
+def test_kernel_side_split_of_the_frozen_kernel_table():
+    # the closed form behind the last two columns of the frozen-kernel table: r / (r + k) = 0.6 needs r = 1.5 k
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from frozen_kernels import kernel_side_split
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    share, cut = kernel_side_split(20.0, 14.0, target=0.6)  # k = 6: the readout step may take 9 of its 14
+    assert share == pytest.approx(0.3) and cut == pytest.approx(5 / 14)
+    assert kernel_side_split(10.0, 5.0, target=0.6) == (0.5, 0.0)  # met already: nothing to cut
+    assert kernel_side_split(10.0, 11.0, target=0.6) == (0.0, 1.0)  # readout measured slower: no kernel side
