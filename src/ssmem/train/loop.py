@@ -62,6 +62,7 @@ from .config import (
     to_plain,
     with_absolute_paths,
 )
+from ..ssm.optim import gradient_norm
 from .._io import atomic_write_text, exclusive_folder, remove_leftover_temporaries
 from .._signals import stop_between_steps
 from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
@@ -551,7 +552,7 @@ def _train(
                 if oc.grad_clip is not None:
                     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), oc.grad_clip)
                 else:
-                    norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+                    norm = gradient_norm([p.grad for p in model.parameters() if p.grad is not None])
                 if distributed.broadcast_flag(not math.isfinite(float(norm)), dist):
                     status = "diverged"
                     message = f"the gradient norm became {float(norm)} at step {step + 1}"
