@@ -63,6 +63,7 @@ from .config import (
     with_absolute_paths,
 )
 from ..ssm.optim import gradient_norm
+from .._allocator import tune_for_device
 from .._io import atomic_write_text, exclusive_folder, remove_leftover_temporaries
 from .._signals import stop_between_steps
 from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
@@ -350,6 +351,7 @@ def _train(
     progress: bool,
 ) -> TrainResult:
     device, main = dist.device, dist.is_main
+    tune_for_device(device)
     tc, oc = cfg.train, cfg.optim
 
     # ---- the run directory: fresh, or resumed from its newest checkpoint
