@@ -1,9 +1,9 @@
 """The eigenvalue gradient of PAPER.md §5 against torch autograd (float64, a few modes, finite horizon T).
 
-One channel, stored upper-half modes λ̄_n = exp(ρ_n + iθ_n), kernel K_τ = 2 Re Σ_n g_n λ̄_n^τ (τ < T), teacher
+One channel, stored upper-half modes λ̄_n = exp(ρ_n + iθ_n), kernel K_τ = 2 Re Σ_n γ_n λ̄_n^τ (τ < T), teacher
 information h*, population loss L = ½ Σ_{τ<T} (K_τ - h*_τ)² + const. The document's formula:
 
-    ∂L/∂ρ_n + i ∂L/∂θ_n = 2 conj(g_n) Σ_{τ<T} τ conj(λ̄_n)^τ r_τ,   r_τ = K_τ - h*_τ
+    ∂L/∂ρ_n + i ∂L/∂θ_n = 2 conj(γ_n) Σ_{τ<T} τ conj(λ̄_n)^τ r_τ,   r_τ = K_τ - h*_τ
 
 the teacher reaches it only through its projection on S₂ = span{λ̄_n^τ, τ λ̄_n^τ}, and at the readout optimum it
 is -Jᵀ (P_{S₂} - P_S) h*, bounded by ‖J‖₂ sqrt(MF₂(τ*) - MF(τ*)) for a delay teacher.
@@ -24,13 +24,13 @@ MODES = np.array([0.9 * np.exp(0.4j), 0.75 * np.exp(1.9j), 0.6 * np.exp(2.8j)])
 
 
 def eigenvalue_gradient(modes: np.ndarray, coeffs: np.ndarray, residual: np.ndarray) -> np.ndarray:
-    """PAPER.md §5: ∂L/∂ρ_n + i ∂L/∂θ_n = 2 conj(g_n) Σ_τ τ conj(λ̄_n)^τ r_τ: ``(n,), (n,), (T,) → (n,)`` complex."""
+    """PAPER.md §5: ∂L/∂ρ_n + i ∂L/∂θ_n = 2 conj(γ_n) Σ_τ τ conj(λ̄_n)^τ r_τ: ``(n,), (n,), (T,) → (n,)`` complex."""
     tau = np.arange(residual.size)
     return 2 * np.conj(coeffs) * ((tau * residual) @ np.conj(modes[None, :] ** tau[:, None]))
 
 
 def kernel_derivatives(modes: np.ndarray, coeffs: np.ndarray, horizon: int) -> np.ndarray:
-    """J: the columns ∂K/∂ρ_n = τ·2Re(g_n λ̄_n^τ), then ∂K/∂θ_n = -τ·2Im(g_n λ̄_n^τ): ``(T, 2n)`` real."""
+    """J: the columns ∂K/∂ρ_n = τ·2Re(γ_n λ̄_n^τ), then ∂K/∂θ_n = -τ·2Im(γ_n λ̄_n^τ): ``(T, 2n)`` real."""
     tau = np.arange(horizon)[:, None]
     d = 2 * coeffs[None, :] * tau * modes[None, :] ** tau
     return np.concatenate([d.real, -d.imag], axis=1)
@@ -46,7 +46,7 @@ def projector(modes: np.ndarray, horizon: int, *, doubled: bool) -> np.ndarray:
 
 
 def torch_kernel(log_modes: torch.Tensor, coeffs: torch.Tensor, horizon: int) -> torch.Tensor:
-    """K_τ = 2 Re Σ_n g_n exp(τ log λ̄_n), written directly (not through ssmem's kernels): ``(T,)``."""
+    """K_τ = 2 Re Σ_n γ_n exp(τ log λ̄_n), written directly (not through ssmem's kernels): ``(T,)``."""
     tau = torch.arange(horizon, dtype=torch.float64)
     return 2 * (coeffs[None, :] * torch.exp(tau[:, None] * log_modes[None, :])).sum(-1).real
 
