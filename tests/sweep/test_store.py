@@ -1,4 +1,5 @@
-"""The SQLite store: claims, statuses, stale rows, WAL mode."""
+"""The store: claims, statuses, stale rows (both backends: SQLite and PostgreSQL); WAL mode, read-only and
+damaged files, network file systems (SQLite)."""
 
 import json
 import math
@@ -9,22 +10,28 @@ import numpy as np
 import pytest
 
 from ssmem.sweep import Store, parse_grid
+from ssmem.sweep.store import SQLiteStore
 
 GRID = parse_grid({"name": "g", "recipes": ["r1", "r2"], "eigs": ["s4d-inv"], "seeds": [1, 2]})
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "runs.db") as s:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """A new store of each backend (the PostgreSQL one in a new database of the test server)."""
+    location = tmp_path / "runs.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    with Store(location) as s:
         yield s
 
 
-def test_wal_mode_and_add_is_idempotent(store):
+def test_wal_mode(tmp_path):
+    with Store(tmp_path / "runs.db") as store:
+        assert sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_add_is_idempotent(store):
     specs = GRID.runs()
     assert store.add_runs(specs) == 4
     assert store.add_runs(specs) == 0
-    mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
     rec = store.get(specs[0].run_id)
     assert rec.status == "pending" and rec.attempts == 0 and rec.params == specs[0].params
     assert rec.overrides == specs[0].overrides
@@ -150,7 +157,7 @@ def test_a_store_that_cannot_be_written_is_read_as_it_is(tmp_path, monkeypatch):
     def refuse(self, busy_timeout_s, create):
         raise sqlite3.OperationalError("attempt to write a readonly database")
 
-    monkeypatch.setattr(Store, "_open", refuse)
+    monkeypatch.setattr(SQLiteStore, "_open", refuse)
     with Store(path, create=False) as reader:
         assert reader.read_only and [r.status for r in reader.runs()] == ["done", "pending", "pending"]
         assert reader.get(specs[0].run_id).result == {"test_metric": 0.5}
