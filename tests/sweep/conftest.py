@@ -47,13 +47,15 @@ def postgres_server():
 
 @pytest.fixture
 def pg_url(postgres_server):
-    """The URL of a new, empty database for one test (dropped afterwards)."""
+    """The URL of a new, empty store location for one test: a schema of its own on the server (dropped afterwards),
+    chosen through the URL as a user would (``options=-csearch_path=...``)."""
     import psycopg
 
-    name = f"ssmem_test_{uuid.uuid4().hex[:12]}"
+    schema = f"ssmem_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
+        conn.execute(f"CREATE SCHEMA {schema}")
     parts = urlsplit(postgres_server)
-    yield urlunsplit(parts._replace(path=f"/{name}"))
+    query = "&".join(q for q in (parts.query, f"options=-csearch_path%3D{schema}") if q)
+    yield urlunsplit(parts._replace(query=query))
     with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
