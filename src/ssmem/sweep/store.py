@@ -87,18 +87,22 @@ def is_database_url(location: str | Path) -> bool:
     return isinstance(location, str) and location.lower().startswith(("postgresql://", "postgres://"))
 
 
-def file_system_of(path: str | Path, mounts: str | None = None) -> tuple[str, str]:
-    """``(mount point, type)`` of the file system that holds ``path`` (a file that may not exist yet), read from
-    ``mounts`` (the text of ``/proc/mounts``; read here when ``None``). ``("", "")`` where it cannot be told."""
-    if mounts is None:
-        try:
-            mounts = Path("/proc/mounts").read_text()
-        except OSError:  # not Linux: nothing to go by
-            return "", ""
+def file_system_of(path: str | Path) -> tuple[str, str]:
+    """``(mount point, type)`` of the file system that holds ``path`` (a file that may not exist yet: its nearest
+    existing folder, links resolved, decides); ``("", "")`` where it cannot be told (no ``/proc/mounts``)."""
+    try:
+        mounts = Path("/proc/mounts").read_text()
+    except OSError:  # not Linux: nothing to go by
+        return "", ""
     existing = Path(os.path.abspath(path))
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    target = os.path.realpath(existing)
+    return mount_of(os.path.realpath(existing), mounts)
+
+
+def mount_of(path: str, mounts: str) -> tuple[str, str]:
+    """``(mount point, type)`` of the innermost mount that holds the absolute, resolved ``path``, read from
+    ``mounts`` (the text of ``/proc/mounts``: ``device mount-point type options ...`` per line)."""
     best = ("", "")
     for line in mounts.splitlines():
         parts = line.split()
@@ -106,7 +110,7 @@ def file_system_of(path: str | Path, mounts: str | None = None) -> tuple[str, st
             continue
         # /proc/mounts writes blanks, tabs and backslashes in mount points as octal escapes
         point = parts[1].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
-        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
         if inside and len(point) >= len(best[0]):  # the innermost (and, for a mount over a mount, the last) wins
             best = (point, parts[2])
     return best
