@@ -62,3 +62,24 @@ def test_cli_errors(tmp_path, capsys):
     grid.write_text(yaml.safe_dump({"recipes": ["memory/delay"]}))
     assert main(["sweep", str(grid), "--shard", "2/2"]) == 2
     assert "0 <= i < n" in capsys.readouterr().err
+
+
+def test_sweep_runs_and_report_on_a_postgresql_store_match_the_sqlite_store(tmp_path, capsys, pg_url):
+    grid = tmp_path / "tiny.yaml"
+    grid.write_text(yaml.safe_dump({"name": "tiny", "recipes": ["memory/delay"], "eigs": ["s4d-lin"], "seeds": [1],
+                                    "overrides": TINY}))
+    results = {}
+    for name, store in (("sqlite", str(tmp_path / "runs.db")), ("postgresql", pg_url)):
+        args = ["sweep", str(grid), "--store", store, "--runs-dir", str(tmp_path / name), "--no-progress"]
+        assert main(args) == 0
+        assert "1 runs (pending 0, running 0, done 1, failed 0)" in capsys.readouterr().out
+        assert main(["runs", "--store", store, "--json"]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        results[name] = row["result"]
+    for key in ("test_metric", "best_val_metric", "final_val_metric", "steps", "param_counts", "task", "metric"):
+        assert results["postgresql"][key] == results["sqlite"][key], key
+    assert main(["report", "--store", pg_url, "--out", str(tmp_path / "report")]) == 0
+    capsys.readouterr()
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert f"Store `{pg_url}`: 1 runs (pending 0, running 0, done 1, failed 0)" in md
+    assert "| tiny | memory/delay | s4d-lin |" in md
