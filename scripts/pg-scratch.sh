@@ -42,6 +42,7 @@ start)
         id -u "$PG_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
         chown "$PG_USER" "$dir"
     fi
+    cd "$dir"  # the server's user may not be allowed into the folder this was started from
     superuser=$(as_owner id -un)
     as_owner "$bin/initdb" --pgdata "$dir/data" --username "$superuser" --auth trust --encoding UTF8 \
         --no-locale --no-sync >"$dir/initdb.log" 2>&1 \
@@ -52,6 +53,7 @@ start)
     echo "postgresql://$superuser@/postgres?host=$dir"
     ;;
 stop)
+    cd "$dir"
     as_owner "$bin/pg_ctl" --pgdata "$dir/data" --wait --silent --mode fast stop
     ;;
 *)

@@ -210,6 +210,7 @@ def test_readers_refuse_a_database_without_a_store_and_a_foreign_runs_table(pg_u
 
 
 def test_a_server_that_cannot_be_reached_is_a_connection_error_naming_it_without_its_password(tmp_path):
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed (pip install 'ssmem[postgres]')")
     url = f"postgresql://me:secret@/sweeps?host={tmp_path}&connect_timeout=1"
     with pytest.raises(ConnectionError, match=r"store postgresql://me:\*\*\*@/sweeps.*cannot connect") as caught:
         PostgresStore(url)
