@@ -228,3 +228,21 @@ def test_a_claim_skips_a_row_another_worker_is_claiming_instead_of_waiting_or_ta
             taken = second.claim(ids, worker="node-c:1")
             assert taken.run_id == ids[1]
         assert second.claim(ids, worker="node-c:1").run_id == ids[0]  # the lock is gone, the row still pending
+
+
+def test_a_connection_cut_while_a_run_trains_is_made_again(pg_url):
+    """A worker's connection idles for as long as a run trains; the server may end it meanwhile (a restart, an idle
+    timeout): finishing the run then connects again instead of losing its result."""
+    import psycopg
+
+    specs = load_grid_runs()
+    with Store(pg_url) as store:
+        store.add_runs(specs)
+        claim = store.claim([specs[0].run_id], worker="w:1")
+        (pid,) = store._read("SELECT pg_backend_pid() AS pid")[0].values()
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+        assert store.finish(claim, {"test_metric": 0.5})
+        assert store.get(specs[0].run_id).result == {"test_metric": 0.5}
+        (again,) = store._read("SELECT pg_backend_pid() AS pid")[0].values()
+    assert again != pid

@@ -19,12 +19,14 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from .grid import RunSpec
 from .store import SCHEMA_VERSION, Claim, Store, _pid_alive, _SCHEMA, this_worker
+
+T = TypeVar("T")
 
 # an arbitrary 64-bit key: the advisory lock that serialises schema creation and run insertion
 _LOCK_KEY = 0x55A5_3E3E_7ECE_0001
@@ -60,22 +62,33 @@ class PostgresStore(Store):
         self.busy_timeout_s = busy_timeout_s
         try:
             import psycopg
-            from psycopg.rows import dict_row
         except ImportError:
             raise ValueError(f"store {self}: a PostgreSQL store needs the psycopg package: "
                              "pip install 'ssmem[postgres]' (or pip install 'psycopg[binary]')") from None
-        self._errors = psycopg.Error
+        self._psycopg = psycopg
+        self._connect()
         try:
-            self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row,
-                                         connect_timeout=max(1, int(busy_timeout_s)))
-        except psycopg.Error as err:
-            raise ConnectionError(f"store {self}: cannot connect to the PostgreSQL server: {_first_line(err)}") from None
-        try:
-            self._conn.execute(f"SET lock_timeout = {int(busy_timeout_s * 1000)}")
             self._open(create)
         except BaseException:
             self._conn.close()
             raise
+
+    def _connect(self) -> None:
+        psycopg = self._psycopg
+        from psycopg.conninfo import conninfo_to_dict
+        from psycopg.rows import dict_row
+
+        # TCP keepalives: the worker's connection idles while a run trains (hours), and a firewall or NAT on the way
+        # may cut a connection that looks dead; settings in the URL win
+        defaults = {"connect_timeout": max(1, int(self.busy_timeout_s)), "keepalives": 1, "keepalives_idle": 60,
+                    "keepalives_interval": 10, "keepalives_count": 6}
+        try:
+            given = conninfo_to_dict(self.url)
+            self._conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
+                                         **{k: v for k, v in defaults.items() if k not in given})
+            self._conn.execute(f"SET lock_timeout = {int(self.busy_timeout_s * 1000)}")
+        except psycopg.Error as err:
+            raise ConnectionError(f"store {self}: cannot connect to the PostgreSQL server: {_first_line(err)}") from None
 
     def __str__(self) -> str:
         return display_url(self.url)
@@ -124,25 +137,40 @@ class PostgresStore(Store):
         try:
             with self._conn.transaction():
                 yield self._conn
-        except self._errors as err:
+        except self._psycopg.Error as err:
             raise self._named(err) from None
 
-    def _named(self, err: Exception) -> Exception:
-        import psycopg
+    def _run(self, operation: Callable[[Any], T]) -> T:
+        """``operation(connection)`` in one transaction; where the connection was lost (the server restarted, a
+        connection cut while it idled), once more on a new connection. Every operation of the store may be run
+        twice: its writes set the same values again, except a claim whose commit was lost on the way back, which
+        leaves its row running under this worker with a heartbeat never refreshed (stale after ``stale_after``, then
+        resumed)."""
+        for attempt in (1, 2):
+            if self._conn.closed or self._conn.broken:
+                self._conn.close()
+                self._connect()
+            try:
+                with self._conn.transaction():
+                    return operation(self._conn)
+            except self._psycopg.OperationalError as err:
+                if attempt == 1 and self._conn.broken:
+                    continue
+                raise self._named(err) from None
+            except self._psycopg.Error as err:
+                raise self._named(err) from None
+        raise AssertionError("unreachable")
 
-        if isinstance(err, psycopg.OperationalError):  # the connection, the server, a lock timeout
+    def _named(self, err: Exception) -> Exception:
+        if isinstance(err, self._psycopg.OperationalError):  # the connection, the server, a lock timeout
             return ConnectionError(f"store {self}: {_first_line(err)}")
         return err
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        try:
-            return self._conn.execute(sql.replace("?", "%s"), list(args)).fetchall()
-        except self._errors as err:
-            raise self._named(err) from None
+        return self._run(lambda conn: conn.execute(sql.replace("?", "%s"), list(args)).fetchall())
 
     def _write(self, sql: str, args: Sequence[Any] = ()) -> int:
-        with self.transaction() as conn:
-            return conn.execute(sql.replace("?", "%s"), list(args)).rowcount
+        return self._run(lambda conn: conn.execute(sql.replace("?", "%s"), list(args)).rowcount)
 
     # -- writing --------------------------------------------------------------------------------------------
 
@@ -153,7 +181,9 @@ class PostgresStore(Store):
              json.dumps(s.params, sort_keys=True))
             for s in specs
         ]
-        with self.transaction() as conn:
+        studies = [(s.run_id, study) for s in specs for study in (s.study, *s.also_in)]
+
+        def insert(conn: Any) -> int:
             # workers that start together insert the same rows: one at a time, so none waits on another's
             # half-inserted batch (which could deadlock two of them)
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
@@ -165,9 +195,10 @@ class PostgresStore(Store):
                 rows,
             )
             new = cursor.rowcount if rows else 0
-            cursor.executemany("INSERT INTO also_in (run_id, study) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                               [(s.run_id, study) for s in specs for study in (s.study, *s.also_in)])
+            cursor.executemany("INSERT INTO also_in (run_id, study) VALUES (%s, %s) ON CONFLICT DO NOTHING", studies)
             return new
+
+        return self._run(insert)
 
     def claim(self, run_ids: Sequence[str], *, worker: str | None = None, retry_failed: bool = False,
               stale_after: float = 600.0) -> Claim | None:
@@ -175,7 +206,8 @@ class PostgresStore(Store):
         skipped because it is locked is being claimed by another worker at this moment, so none is missed."""
         worker = worker or this_worker()
         dead = self._dead_local_workers()
-        with self.transaction() as conn:
+
+        def take(conn: Any) -> dict[str, Any] | None:
             row = conn.execute(
                 "SELECT runs.run_id, runs.status, runs.attempts"
                 " FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS wanted(run_id, position)"
@@ -186,13 +218,17 @@ class PostgresStore(Store):
                 " ORDER BY wanted.position LIMIT 1 FOR UPDATE OF runs SKIP LOCKED",
                 {"ids": list(run_ids), "retry": retry_failed, "dead": dead, "stale": float(stale_after)},
             ).fetchone()
-            if row is None:
-                return None
-            conn.execute(
-                f"UPDATE runs SET status = 'running', worker = %s, attempts = attempts + 1, claimed_at = {self._NOW},"
-                f" heartbeat = {self._NOW}, error = NULL WHERE run_id = %s",
-                (worker, row["run_id"]),
-            )
+            if row is not None:
+                conn.execute(
+                    f"UPDATE runs SET status = 'running', worker = %s, attempts = attempts + 1,"
+                    f" claimed_at = {self._NOW}, heartbeat = {self._NOW}, error = NULL WHERE run_id = %s",
+                    (worker, row["run_id"]),
+                )
+            return row
+
+        row = self._run(take)
+        if row is None:
+            return None
         resume = row["status"] == "running" or (row["status"] == "pending" and row["attempts"] > 0)
         return Claim(row["run_id"], worker, row["attempts"] + 1, resume)
 
