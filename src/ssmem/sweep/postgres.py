@@ -112,7 +112,7 @@ class PostgresStore(Store):
                 raise ValueError(f"database {self} holds a table {', '.join(sorted(tables))} that is not an ssmem "
                                  "results store; it was left as it is (use another database, or another schema: "
                                  "?options=-csearch_path%3DNAME)")
-            if create:
+            if create and tables != {"runs", "meta", "also_in"}:  # (workers need no CREATE right once it exists)
                 for statement in _PG_SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
