@@ -36,7 +36,10 @@ bin=$(bindir)
 case "$action" in
 start)
     # a socket path is limited to about 100 bytes: the folder must be short
-    if [ ${#dir} -gt 80 ]; then echo "pg-scratch: $dir is too long for a socket path; pick a shorter DIR" >&2; exit 2; fi
+    if [ ${#dir} -gt 80 ]; then
+        echo "pg-scratch: $dir is too long for a socket path; pick a shorter DIR" >&2
+        exit 2
+    fi
     mkdir -p "$dir"
     if [ "$(id -u)" -eq 0 ]; then
         id -u "$PG_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
@@ -47,9 +50,10 @@ start)
     as_owner "$bin/initdb" --pgdata "$dir/data" --username "$superuser" --auth trust --encoding UTF8 \
         --no-locale --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
-    as_owner "$bin/pg_ctl" --pgdata "$dir/data" --log "$dir/server.log" --wait --silent \
-        -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-        start || { cat "$dir/server.log" >&2; exit 1; }
+    settings="-c listen_addresses='' -c unix_socket_directories='$dir' -c max_connections=200"
+    settings+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    as_owner "$bin/pg_ctl" --pgdata "$dir/data" --log "$dir/server.log" --wait --silent -o "$settings" start \
+        || { cat "$dir/server.log" >&2; exit 1; }
     echo "postgresql://$superuser@/postgres?host=$dir"
     ;;
 stop)

@@ -11,7 +11,8 @@ COLUMNS = ("run_id", "status", "recipe", "eigs", "train_mode", "seed", "steps", 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", default="runs.db", help="the results store (an SQLite file or a postgresql:// URL); default runs.db")
+    parser.add_argument("--store", default="runs.db",
+                        help="the results store (an SQLite file or a postgresql:// URL); default runs.db")
     parser.add_argument("--status", default=None, choices=("pending", "running", "done", "failed"),
                         help="only runs in this status")
     parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{spec.run_id}  {spec.recipe}  {' '.join(spec.overrides)}")
         return 0
     stop_on_sigterm()  # the current run is given back and resumes next time
-    # run_sweep opens the store once the grid's runs are checked; a store let onto a network file system is opened here
+    # run_sweep opens the store once the grid's runs are checked; one let onto a network file system is opened here
     store = Store(args.store, allow_network_fs=True) if args.allow_network_fs else args.store
     try:
         summary = run_sweep(grid, store=store, runs_dir=args.runs_dir, shard=shard, retry_failed=args.retry_failed,

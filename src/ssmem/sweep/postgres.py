@@ -88,7 +88,8 @@ class PostgresStore(Store):
                                          **{k: v for k, v in defaults.items() if k not in given})
             self._conn.execute(f"SET lock_timeout = {int(self.busy_timeout_s * 1000)}")
         except psycopg.Error as err:
-            raise ConnectionError(f"store {self}: cannot connect to the PostgreSQL server: {_first_line(err)}") from None
+            raise ConnectionError(f"store {self}: cannot connect to the PostgreSQL server: "
+                                  f"{_first_line(err)}") from None
 
     def __str__(self) -> str:
         return display_url(self.url)

@@ -338,7 +338,8 @@ class Store:
 
     def _update_held(self, claim: Claim, assignments: str, args: tuple[Any, ...]) -> bool:
         changed = self._write(
-            f"UPDATE runs SET {assignments.format(now=self._NOW)} WHERE run_id = ? AND worker = ? AND status = 'running'",
+            f"UPDATE runs SET {assignments.format(now=self._NOW)}"
+            " WHERE run_id = ? AND worker = ? AND status = 'running'",
             (*args, claim.run_id, claim.worker),
         )
         return changed == 1
