@@ -1,6 +1,7 @@
 """``ssmem sweep`` / ``ssmem runs`` / ``ssmem report`` on a real (tiny) training grid."""
 
 import json
+import os
 import re
 
 import numpy as np
@@ -83,3 +84,24 @@ def test_sweep_runs_and_report_on_a_postgresql_store_match_the_sqlite_store(tmp_
     md = (tmp_path / "report" / "report.md").read_text()
     assert f"Store `{pg_url}`: 1 runs (pending 0, running 0, done 1, failed 0)" in md
     assert "| tiny | memory/delay | s4d-lin |" in md
+
+
+def test_workers_started_by_torchrun_train_alone(tmp_path, monkeypatch):
+    """`torchrun --nproc-per-node 4 -m ssmem sweep ...` starts four workers: each trains its own runs (on GPU
+    LOCAL_RANK), so none may join the data-parallel group that the torchrun variables would make train() join."""
+    import ssmem.sweep
+    from ssmem.sweep import SweepSummary
+
+    seen = {}
+
+    def fake_sweep(grid, **kwargs):
+        seen.update({name: os.environ.get(name) for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK")})
+        return SweepSummary(grid=grid.name, shard=(0, 1), total=0, counts={})
+
+    monkeypatch.setattr(ssmem.sweep, "run_sweep", fake_sweep)
+    for name, value in (("WORLD_SIZE", "4"), ("RANK", "2"), ("LOCAL_RANK", "2")):
+        monkeypatch.setenv(name, value)
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"recipes": ["memory/delay"]}))
+    assert main(["sweep", str(grid), "--store", str(tmp_path / "runs.db")]) == 0
+    assert seen == {"WORLD_SIZE": None, "RANK": None, "LOCAL_RANK": "2"}

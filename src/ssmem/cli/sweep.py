@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import positive_int, stop_on_sigterm
@@ -38,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{spec.run_id}  {spec.recipe}  {' '.join(spec.overrides)}")
         return 0
     stop_on_sigterm()  # the current run is given back and resumes next time
+    # started by torchrun, each process is a worker of its own (on GPU LOCAL_RANK): the runs it trains are not the
+    # other processes' runs, so they must not join one data-parallel group, as `ssmem train` under torchrun does
+    for name in ("WORLD_SIZE", "RANK"):
+        os.environ.pop(name, None)
     # run_sweep opens the store once the grid's runs are checked; one let onto a network file system is opened here
     store = Store(args.store, allow_network_fs=True) if args.allow_network_fs else args.store
     try:
