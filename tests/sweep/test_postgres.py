@@ -246,3 +246,27 @@ def test_a_connection_cut_while_a_run_trains_is_made_again(pg_url):
         assert store.get(specs[0].run_id).result == {"test_metric": 0.5}
         (again,) = store._read("SELECT pg_backend_pid() AS pid")[0].values()
     assert again != pid
+
+
+def test_workers_that_start_together_create_the_schema_once(pg_url):
+    """Concurrent CREATE TABLE IF NOT EXISTS statements can fail on a duplicate key: the schema is made under a lock."""
+    import threading
+
+    n = 8
+    barrier, errors = threading.Barrier(n), []
+
+    def open_store():
+        barrier.wait()
+        try:
+            Store(pg_url).close()
+        except Exception as err:  # noqa: BLE001  (collected and shown below)
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_store) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Store(pg_url, create=False) as store:
+        assert store._read("SELECT value FROM meta")[0]["value"] == "1"

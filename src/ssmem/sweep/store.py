@@ -604,7 +604,7 @@ def _refuse_network_fs(path: Path) -> None:
             "not safe there (workers on two hosts can corrupt the store or claim a run twice). Use a PostgreSQL "
             "store for workers on several machines (--store postgresql://HOST/DB), or keep the SQLite store on a "
             "local disk (--store /local/disk/runs.db; the run folders may stay on the shared file system). If only "
-            "this host will ever write the store, --allow-network-fs opens it anyway."
+            "this host will ever write the store, --allow-network-fs (allow_network_fs=True) opens it anyway."
         )
 
 
