@@ -144,6 +144,8 @@ class DamagedStoreError(sqlite3.DatabaseError):
 def this_worker() -> str:
     """The id of this process as a worker: ``host:pid``."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One row of the store."""
