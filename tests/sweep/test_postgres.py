@@ -270,3 +270,32 @@ def test_workers_that_start_together_create_the_schema_once(pg_url):
     assert errors == []
     with Store(pg_url, create=False) as store:
         assert store._read("SELECT value FROM meta")[0]["value"] == "1"
+
+
+def test_a_role_without_rights_on_the_store_is_told_so_by_name(pg_url, capsys):
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    from ssmem.cli import main
+
+    with Store(pg_url) as store:
+        store.add_runs(load_grid_runs())
+    role = f"reader_{pg_url.rpartition('ssmem_test_')[2]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{role}'")
+        schema = conn.execute("SELECT current_schema()").fetchone()[0]
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")  # it sees the tables, may read none
+    parts = urlsplit(pg_url)
+    port = f":{parts.port}" if parts.port else ""
+    as_reader = urlunsplit(parts._replace(netloc=f"{role}:{role}@{parts.hostname or ''}{port}"))
+    try:
+        with pytest.raises(PermissionError, match=rf"store .*{schema}: permission denied for table"):
+            Store(as_reader, create=False)
+        assert main(["runs", "--store", as_reader]) == 1
+        err = capsys.readouterr().err
+        assert "permission denied" in err and f"{role}:***@" in err
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM {role}")
+            conn.execute(f"DROP ROLE {role}")

@@ -103,9 +103,11 @@ class PostgresStore(Store):
         with self.transaction() as conn:
             if create:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            # (the catalog, not information_schema: that one hides tables the role was granted nothing on)
             tables = {row["name"] for row in conn.execute(
-                "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
-                " AND table_name IN ('runs', 'meta', 'also_in')")}
+                "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+                " AND c.relname IN ('runs', 'meta', 'also_in')")}
             if not tables and not create:
                 raise ValueError(f"no results store in database {self}: it has no ssmem tables (runs, meta); "
                                  "nothing was written to it")
@@ -163,8 +165,12 @@ class PostgresStore(Store):
         raise AssertionError("unreachable")
 
     def _named(self, err: Exception) -> Exception:
+        """The server's error as the OSError it amounts to, naming the store (the command line reports those)."""
         if isinstance(err, self._psycopg.OperationalError):  # the connection, the server, a lock timeout
             return ConnectionError(f"store {self}: {_first_line(err)}")
+        if isinstance(err, self._psycopg.errors.InsufficientPrivilege):  # a role not granted the store's tables
+            return PermissionError(f"store {self}: {_first_line(err)} (the role needs SELECT, and for workers "
+                                   "INSERT and UPDATE, on the tables runs, meta and also_in)")
         return err
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
