@@ -207,6 +207,8 @@ def test_readers_refuse_a_database_without_a_store_and_a_foreign_runs_table(pg_u
         conn.execute("CREATE TABLE runs (id int)")
     with pytest.raises(ValueError, match="holds a table runs that is not an ssmem results store"):
         Store(pg_url)
+    with pytest.raises(ValueError, match="search_path names no schema that exists .*CREATE SCHEMA"):
+        Store(pg_url.replace("search_path%3Dssmem_test_", "search_path%3Dnone_such_"))
 
 
 def test_a_server_that_cannot_be_reached_is_a_connection_error_naming_it_without_its_password(tmp_path):

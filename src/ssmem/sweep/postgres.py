@@ -101,6 +101,9 @@ class PostgresStore(Store):
         """The schema (created on first use, under the advisory lock; its version checked otherwise); a ``runs``
         table of another application is refused before anything is written."""
         with self.transaction() as conn:
+            if conn.execute("SELECT current_schema() AS name").fetchone()["name"] is None:
+                raise ValueError(f"store {self}: its search_path names no schema that exists in the database; "
+                                 "create the schema first (CREATE SCHEMA name)")
             if create:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             # (the catalog, not information_schema: that one hides tables the role was granted nothing on)
