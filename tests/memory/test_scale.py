@@ -133,3 +133,15 @@ def test_a_mode_is_real_when_its_conjugate_is_inseparable():
     assert rank_of(np.array([tiny]), horizon=200) == 1
     g = trace_sensitivity(np.array([rho]), 200)[0]
     assert rank_of(np.array([complex(-rho, 2 * TRACE_RESOLUTION / (2 * g))]), horizon=200) == 2
+
+
+def test_aliased_frequencies_kept_apart_by_rounding_against_150_digits():
+    """S4D-Lin at Δ = 0.1 aliases: ω_n·Δ and ω_{20±n}·Δ name one eigenvalue up to the rounding of the phase
+    (~1e-15). Pairs whose traces that rounding separates beyond the resolution stay (54 of 63, not 20), and the
+    near-confluent clusters they form are still computed exactly (the reference gets the same distinct values)."""
+    modes = discrete_eigenvalues("s4d-lin", 64, dt=0.1)
+    profile = memory_function(modes, horizon=1024)
+    real, cplx = distinct_spectrum(modes, horizon=1024)
+    assert profile.rank == real.size + 2 * cplx.size == 54
+    kept = np.concatenate([real + 0j, cplx])
+    np.testing.assert_allclose(profile.mf[DELAYS], mp_memory_function(kept, 1024, DELAYS, dps=150), atol=1e-12, rtol=0)
