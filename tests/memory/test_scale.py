@@ -25,10 +25,17 @@ def _mf(q: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "name, d_state, dt, horizon",
-    [("s4d-inv", 128, 1e-3, 1024), ("s4d-legs", 64, 1e-3, 1024), ("s4d-real", 128, 1e-3, 1024), ("lin", 96, 1.0, 700)],
+    "name, d_state, dt, horizon, tolerance",
+    [
+        ("s4d-inv", 128, 1e-3, 1024, 1e-10),
+        ("s4d-legs", 64, 1e-3, 1024, 1e-10),
+        ("s4d-real", 128, 1e-3, 1024, 1e-10),
+        ("lin", 96, 1.0, 700, 1e-10),
+        # the prefix's condition number multiplies its cascade's rounding (7e-9 here with a cut at 1e4)
+        ("s4d-inv", 256, 1e-3, 1024, 5e-10),
+    ],
 )
-def test_prefix_plus_real_arnoldi_equals_the_complex_arnoldi_twin(name, d_state, dt, horizon):
+def test_prefix_plus_real_arnoldi_equals_the_complex_arnoldi_twin(name, d_state, dt, horizon, tolerance):
     """The fast route (well-conditioned Takenaka–Malmquist prefix, then real rational Arnoldi for the slow poles)
     against the plain complex rational Arnoldi over every pole, and against real Arnoldi from an empty prefix."""
     real, cplx = distinct_spectrum(discrete_eigenvalues(name, d_state, dt=dt), horizon=horizon)
@@ -38,11 +45,11 @@ def test_prefix_plus_real_arnoldi_equals_the_complex_arnoldi_twin(name, d_state,
     assert method == ARNOLDI_METHOD and q.dtype == np.float64
     np.testing.assert_allclose(q.T @ q, np.eye(q.shape[1]), atol=1e-12)
     twin = _rational_arnoldi_basis(real, cplx, horizon)
-    np.testing.assert_allclose(_mf(q), _mf(twin), atol=1e-10, rtol=0)
+    np.testing.assert_allclose(_mf(q), _mf(twin), atol=tolerance, rtol=0)
     sections = _sections_slow_last(real, cplx)
     alone = np.zeros_like(q, order="F")
     _rational_arnoldi_extend(alone, 0, sections, horizon)
-    np.testing.assert_allclose(_mf(q), _mf(alone), atol=1e-10, rtol=0)
+    np.testing.assert_allclose(_mf(q), _mf(alone), atol=tolerance, rtol=0)
 
 
 def test_the_prefix_is_most_of_a_slow_spectrum_and_arnoldi_the_rest(monkeypatch):
