@@ -24,8 +24,8 @@ nothing: MF(τ) = Σ_k φ_k(τ)².
 
 For a finite horizon T (the state sees only u_{t-T+1..t}) the basis truncated to τ < T still spans S_T. When
 every mode forgets well within T it is nearly orthonormal and a QR (Cholesky QR, twice) re-orthonormalises it
-accurately ("takenaka-malmquist"). Modes slow compared with T (small Δ, or |λ| ≥ 1 such as the running sum of
-linear attention) make the truncated basis numerically rank-deficient, so the cascade is taken fast modes
+accurately ("takenaka-malmquist"). Modes slow compared with T (small Δ, or |λ| ≥ 1 such as the running sum
+of linear attention) make the truncated basis numerically rank-deficient, so the cascade is taken fast modes
 first, its longest well-conditioned prefix is kept, and the remaining slow poles extend that basis by rational
 Arnoldi on the window itself ("rational-arnoldi"), which is accurate for any spectrum whose powers stay within
 float64 over the window. With at least T distinct eigenvalues S_T is all of ℝ^T and MF ≡ 1 ("full-window").
@@ -287,8 +287,8 @@ def _section_widths(sections: np.ndarray) -> np.ndarray:
 
 
 def _conditioned_prefix(gram: np.ndarray, ends: np.ndarray) -> tuple[int, np.ndarray]:
-    """The longest leading block ``gram[:k, :k]`` (upper triangle given) with k in ``ends`` (increasing) whose Cholesky factor R has
-    cond(R) ≤ ``MAX_KAUTZ_COND``, and R ``(m, m)`` (valid on that block). k = 0 if none.
+    """The longest leading block ``gram[:k, :k]`` (upper triangle given) with k in ``ends`` (increasing) whose
+    Cholesky factor R has cond(R) ≤ ``MAX_KAUTZ_COND``, and R ``(m, m)`` (valid on that block). k = 0 if none.
 
     cond(R[:k, :k]) grows with k (interlacing), so a bisection over ``ends`` finds the cut; it is steered by
     LAPACK's O(k²) 1-norm estimate and the chosen block is checked with its exact 2-norm condition number
@@ -347,8 +347,9 @@ def _rational_arnoldi_extend(q: np.ndarray, k: int, sections: np.ndarray, horizo
     by the pole's section, lies in the space grown by that pole; for a complex pole the real and imaginary parts
     of the filtered vector add the pole and its conjugate (the span so far is real). Each new vector is
     orthogonalised against all columns before (:func:`_orthogonalize`; matrix-vector products: OpenBLAS packs
-    the whole basis for a two-column product, which made that 3-5× slower per read). Any orthonormal basis of a span of window exponentials
-    can seed it (here: the Takenaka–Malmquist prefix), since shifting and filtering never leave the spans.
+    the whole basis for a two-column product, which made that 3-5× slower per read). Any orthonormal basis of a
+    span of window exponentials can seed it (here: the Takenaka–Malmquist prefix), since shifting and filtering
+    never leave the spans.
     """
     impulse = np.zeros(horizon)
     impulse[0] = 1.0
@@ -387,13 +388,14 @@ def _finite_basis(real: np.ndarray, cplx: np.ndarray, horizon: int) -> tuple[np.
     """``(T, min(rank, T))`` real orthonormal basis of S_T and the method that built it.
 
     The poles are taken fast first (:func:`_sections_slow_last`). The truncated Takenaka–Malmquist functions of
-    the longest prefix whose basis has cond ≤ ``MAX_KAUTZ_COND`` are orthonormalised by Cholesky QR (BLAS-3,
-    accurate to ~eps·cond); the remaining, slow poles (and any |λ| ≥ 1) extend that basis by rational Arnoldi on
-    the window itself (:func:`_rational_arnoldi_extend`, O(T·rank) per pole). Usually only the slowest few
-    hundred directions are ill-conditioned, so the O(T·rank²) matrix-vector work of rational Arnoldi is paid for
-    those only. Method ``"takenaka-malmquist"`` when no pole needed rational Arnoldi, else ``"rational-arnoldi"``.
+    the longest prefix whose basis has cond ≤ ``MAX_KAUTZ_COND`` are orthonormalised by Cholesky QR (BLAS-3;
+    the condition number multiplies the columns' own rounding); the remaining, slow poles (and any |λ| ≥ 1)
+    extend that basis by rational Arnoldi on the window itself (:func:`_rational_arnoldi_extend`, O(T·rank) per
+    pole). Usually only the slowest few hundred directions are ill-conditioned, so the O(T·rank²)
+    matrix-vector work of rational Arnoldi is paid for those only. Method ``"takenaka-malmquist"`` when no pole
+    needed rational Arnoldi, else ``"rational-arnoldi"``.
     BLAS runs on one thread here: the products are either small or matrix-vector, and on a loaded machine
-    BLAS threads wait on each other (measured: 10-100× slower with two threads; benchmarks/memory_functions.py).
+    BLAS threads wait on each other (measured at two threads: 5× slower for ``random``, N = 1024, T = 4096).
     """
     rank = real.size + 2 * cplx.size
     if rank >= horizon:  # T distinct exponentials span all of ℝ^T (a Vandermonde matrix of distinct nodes)
