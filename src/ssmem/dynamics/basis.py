@@ -33,19 +33,20 @@ import numpy as np
 from .._values import is_integer
 from ..memory.analytic import as_modes, distinct_spectrum, rational_arnoldi
 
-def distinct_poles(modes: np.ndarray) -> np.ndarray:
+def distinct_poles(modes: np.ndarray, *, horizon: int | None = None) -> np.ndarray:
     """All distinct eigenvalues of the real system from its upper-half modes: ``(n_modes,) → (r,)`` complex128.
 
     A non-real mode contributes itself and its conjugate, a real mode itself once; repeated modes count once (a
-    repeated eigenvalue of a diagonal system adds no memory). "Distinct" and "real" are judged as in
-    :func:`ssmem.memory.analytic.distinct_spectrum` (relative 1e-12), so the basis has the rank of the exact MF.
+    repeated eigenvalue of a diagonal system adds no memory). "Distinct" and "real" are judged over ``horizon``
+    as in :func:`ssmem.memory.analytic.distinct_spectrum` (values whose memory float64 cannot separate count
+    once), so the basis has the rank of the exact MF.
     """
     modes = np.asarray(modes, dtype=np.complex128).ravel()
     if modes.size == 0:
         raise ValueError("need at least one eigenvalue")
     if not np.all(np.isfinite(modes)) or np.any(np.abs(modes) >= 1):
         raise ValueError(f"discrete eigenvalues must be finite with |Ā| < 1; max |Ā| = {np.max(np.abs(modes)):.6g}")
-    real, upper = distinct_spectrum(modes)
+    real, upper = distinct_spectrum(modes, horizon=horizon)
     return np.concatenate([upper, upper.conj(), real.astype(np.complex128)])
 
 
@@ -93,7 +94,7 @@ def whitened_memory_basis(modes: np.ndarray, *, horizon: int = 1024) -> Whitened
     """
     if not is_integer(horizon) or horizon < 1:
         raise ValueError(f"horizon must be a positive integer; got {horizon!r}")
-    poles = distinct_poles(as_modes(modes))
+    poles = distinct_poles(as_modes(modes), horizon=int(horizon))
     if poles.size > horizon:
         raise ValueError(f"horizon {horizon} is shorter than the number of distinct eigenvalues {poles.size}")
     complex_basis = rational_krylov_basis(poles, int(horizon))
