@@ -117,15 +117,18 @@ def fit(
     seed: int,
     loss: str = "mse",
     n_snapshots: int = 5,
+    eig_lr: float | None = None,
 ) -> FitResult:
     """Minibatch Adam on the masked loss; records Ā (of every SSM layer) ``n_snapshots`` times.
+
+    The eigenvalue parameters (A and Δ, what a reservoir freezes) learn at ``eig_lr`` (``lr`` when None), every
+    other parameter at ``lr``.
 
     ``inputs`` ``(n, L, ...)``; ``targets`` ``(n, L, d)`` (float for ``mse``, int64 class ids ``(n, L)`` for
     ``ce``); ``mask`` ``(n, L)`` bool: the steps the loss counts.
     """
     generator = torch.Generator().manual_seed(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(params, lr=lr)
+    optimiser = torch.optim.Adam(parameter_groups(model, lr=lr, eig_lr=eig_lr))
     record_at = set(np.linspace(0, steps, n_snapshots).round().astype(int).tolist())
     losses, snap_steps, snaps = [], [], []
     model.train()
@@ -149,6 +152,18 @@ def fit(
     record(steps)
     model.eval()
     return FitResult(losses=np.array(losses), snapshot_steps=np.array(snap_steps), snapshots=snaps)
+
+
+EIGENVALUE_PARAMETERS = ("log_dt", "log_A_real", "A_imag")  # an S4D layer's A and Δ: what a reservoir freezes
+
+
+def parameter_groups(model: nn.Module, *, lr: float, eig_lr: float | None = None) -> list[dict]:
+    """Adam groups: the trainable eigenvalue parameters (:data:`EIGENVALUE_PARAMETERS` of every S4D layer) at
+    ``eig_lr`` and the rest at ``lr``; one group at ``lr`` when ``eig_lr`` is None or nothing is an eigenvalue."""
+    params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    eigen = [p for name, p in params if eig_lr is not None and name.split(".")[-1] in EIGENVALUE_PARAMETERS]
+    rest = [p for name, p in params if not any(p is q for q in eigen)]
+    return [{"params": rest, "lr": lr}] + ([{"params": eigen, "lr": eig_lr}] if eigen else [])
 
 
 def masked_loss(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, loss: str) -> torch.Tensor:
