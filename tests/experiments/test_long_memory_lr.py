@@ -77,3 +77,28 @@ def test_tiny_run_judges_every_lr_and_both_bands(tmp_path, monkeypatch):
                                                           for d in ("beyond initial memory", "MF ≈ 0")}
     assert all(r["n_seeds"] == 2 for r in rows)
     assert result.results["eig_lrs"] == [1e-3, 1e-2] and result.results["seeds"] == [0, 1]
+
+
+def test_predictions_with_a_shared_basis_match_one_call_per_delay():
+    from ssmem.experiments._theory import predicted_r2
+    from ssmem.experiments.long_memory import predicted_delays
+
+    modes = ChannelBank(3, 8, init="s4d-lin", dt=0.05, train="all", seed=0).discrete_eigenvalues()
+    modes[2] = modes[2] * 0.97  # a channel whose modes moved gets its own basis
+    delays = [2, 9, 20]
+    expected = [predicted_r2(modes[h], tau, length=64, start=32, skip=True) for h, tau in enumerate(delays)]
+    np.testing.assert_allclose(predicted_delays(modes, delays, length=64, start=32), expected, rtol=1e-12)
+
+
+def test_arms_share_their_start_and_train_alone():
+    from ssmem.experiments.long_memory import train_arms, train_bank
+
+    sizes = dict(delays=[2, 9], length=48, n_train=8, steps=4, lr=0.01, seed=3)
+    arms = train_arms("s4d-inv", 0.05, ["reservoir", 1e-3, 0.0], **sizes)
+    alone = train_bank("s4d-inv", 0.05, "learnable", eig_lr=1e-3, **sizes)
+    np.testing.assert_array_equal(arms[1e-3]["r2"], alone["r2"])  # one arm trained with others = trained alone
+    np.testing.assert_array_equal(arms["reservoir"]["r2_warm_start"], arms[1e-3]["r2_warm_start"])
+    res, frozen = arms["reservoir"]["snapshots"], arms[0.0]["snapshots"]
+    assert np.array_equal(res[0], res[-1]) and np.array_equal(frozen[0], frozen[-1])  # eigenvalue lr 0: fixed Ā
+    assert not np.array_equal(arms[1e-3]["snapshots"][0], arms[1e-3]["snapshots"][-1])
+    np.testing.assert_array_equal(arms["reservoir"]["predicted_after"], arms["reservoir"]["predicted_before"])

@@ -252,7 +252,8 @@ def test_ties_count_neither_way():
     assert paired_verdict([0.0, 0.0], 0.0, "below").status == "inconclusive"
 
 
-@pytest.mark.parametrize("factor, status", [(10.0, "not confirmed"), (1.0, "confirmed"), (1.1, "confirmed")])
+@pytest.mark.parametrize("factor, status", [(10.0, "not confirmed"), (1.5, "not confirmed"), (1.0, "confirmed"),
+                                            (1.1, "confirmed")])
 def test_memory_extension_reads_slower_decay_as_extended(tmp_path, factor, status):
     """Decay rates divided by 10 (τ = -1/ln|Ā| ten times longer) must read as extended, not barely."""
     rows = group_runs([r for r in load_runs(fabricate(tmp_path, decay_factor=factor)) if r.study == "main"])

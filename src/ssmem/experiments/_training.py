@@ -225,7 +225,12 @@ def late_steps(n: int, length: int, start: int) -> torch.Tensor:
 
 def ridge(features: np.ndarray, target: np.ndarray, scale: float) -> np.ndarray:
     """argmin_w ‖F w - y‖² + λ‖w‖², λ = scale · mean diag(FᵀF), by an SVD: ``(n, p), (n,) → (p,)``."""
-    left, singular, right_t = np.linalg.svd(features, full_matrices=False)
+    return _ridge_svd(np.linalg.svd(features, full_matrices=False), target, scale)
+
+
+def _ridge_svd(svd: tuple[np.ndarray, np.ndarray, np.ndarray], target: np.ndarray, scale: float) -> np.ndarray:
+    """:func:`ridge` from the features' thin SVD ``(U, s, Vᵀ)`` (one SVD serves many targets)."""
+    left, singular, right_t = svd
     lam = scale * float(np.mean(singular**2))
     return right_t.T @ (singular / (singular**2 + lam) * (left.T @ target))
 
@@ -253,13 +258,17 @@ def warm_start_readout(
     use_skip = layer.D.requires_grad
     n_modes = A_bar.shape[1]
     C = layer.C.detach().clone()
+    svds: dict[bytes, tuple] = {}  # channels with the same Ā and B̄ (a set at one Δ) share their features
     for h in range(bank.n_channels):
-        states = finite_horizon_states(A_bar[h], u, horizon=u.shape[1], input_weights=B_bar[h])  # (n, L, 2n)
-        features = np.concatenate([2 * states[..., :n_modes], -2 * states[..., n_modes:]], axis=-1)
-        if use_skip:
-            features = np.concatenate([features, u[..., None]], axis=-1)
+        key = A_bar[h].tobytes() + B_bar[h].tobytes()
+        if key not in svds:
+            states = finite_horizon_states(A_bar[h], u, horizon=u.shape[1], input_weights=B_bar[h])  # (n, L, 2n)
+            features = np.concatenate([2 * states[..., :n_modes], -2 * states[..., n_modes:]], axis=-1)
+            if use_skip:
+                features = np.concatenate([features, u[..., None]], axis=-1)
+            svds[key] = np.linalg.svd(features[keep], full_matrices=False)
         target = targets[..., h].double().cpu().numpy()
-        weights = ridge(features[keep], target[keep], ridge_scale)
+        weights = _ridge_svd(svds[key], target[keep], ridge_scale)
         C[h, :, 0] = torch.from_numpy(weights[:n_modes])
         C[h, :, 1] = torch.from_numpy(weights[n_modes : 2 * n_modes])
         if use_skip:

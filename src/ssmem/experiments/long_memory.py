@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from ..data.memory_tasks import copy_sequences
+from ..dynamics import optimal_readout, step_weights, teacher_information, window_basis
 from ..memory.analytic import memory_function
 from ..report.stats import LEVEL, majority_verdict, paired_verdict, tally
 from ._theory import predicted_r2, window_memory_function
@@ -108,28 +109,65 @@ def train_bank(init: str, dt: float, mode: str, *, delays: list[int], length: in
     """Warm-start, train and evaluate one bank; Ā snapshots, R² and the analytic predictions.
 
     The eigenvalues of a ``learnable`` bank train at ``eig_lr`` (``lr`` when None), everything else at ``lr``."""
+    arm = "reservoir" if mode == "reservoir" else (lr if eig_lr is None else eig_lr)
+    return train_arms(init, dt, [arm], delays=delays, length=length, n_train=n_train, steps=steps, lr=lr,
+                      seed=seed)[arm]
+
+
+def train_arms(init: str, dt: float, arms: list, *, delays: list[int], length: int, n_train: int, steps: int,
+               lr: float, seed: int) -> dict:
+    """Train one bank per arm (``"reservoir"``, or an eigenvalue lr for a learnable bank) from one shared start.
+
+    The arms share the data, the ridge warm start of the readout, its R² and the analytic prediction of the
+    initial Ā (all computed once); each arm then trains its own copy. Returns arm → results."""
     start = length // 2
     u, u_test = gaussian_inputs(n_train, length, seed=seed), gaussian_inputs(128, length, seed=seed + 1)
     y, y_test = delayed(u, delays), delayed(u_test, delays)
     mask, mask_test = late_steps(n_train, length, start), late_steps(128, length, start)
-    bank = ChannelBank(len(delays), 32, init=init, dt=dt, train="all" if mode == "learnable" else "reservoir",
-                       seed=seed)
-    warm_start_readout(bank, u, y, mask)
-    r2_start = r2_per_output(bank, u_test, y_test, mask_test)
-    trace = fit(bank, u, y, mask, steps=steps, lr=lr, batch_size=32, seed=seed, n_snapshots=6, eig_lr=eig_lr)
-    r2 = r2_per_output(bank, u_test, y_test, mask_test)
-    before, after = trace.snapshots[0], trace.snapshots[-1]  # (H, n_modes)
-    return {
-        "delays": list(delays),
-        "r2_warm_start": r2_start,
-        "r2": r2,
-        "predicted_before": np.array([predicted_r2(before[h], tau, length=length, start=start, skip=True)
-                                      for h, tau in enumerate(delays)]),
-        "predicted_after": np.array([predicted_r2(after[h], tau, length=length, start=start, skip=True)
-                                     for h, tau in enumerate(delays)]),
-        "snapshots": np.stack(trace.snapshots),  # (n_snapshots, H, n_modes)
-        "final_loss": float(np.mean(trace.losses[-20:])),
-    }
+
+    def bank(mode: str) -> ChannelBank:
+        return ChannelBank(len(delays), 32, init=init, dt=dt, train=mode, seed=seed)
+
+    first = bank("reservoir")
+    warm_start_readout(first, u, y, mask)
+    readout = {"C": first.layer.C.detach().clone(), "D": first.layer.D.detach().clone()}
+    r2_start = r2_per_output(first, u_test, y_test, mask_test)
+    predicted_before = predicted_delays(first.discrete_eigenvalues(), delays, length=length, start=start)
+    out = {}
+    for arm in arms:
+        trained = bank("reservoir" if arm == "reservoir" else "all")
+        with torch.no_grad():  # the same warm-started readout in every arm
+            trained.layer.C.copy_(readout["C"])
+            trained.layer.D.copy_(readout["D"])
+        trace = fit(trained, u, y, mask, steps=steps, lr=lr, batch_size=32, seed=seed, n_snapshots=6,
+                    eig_lr=None if arm == "reservoir" else float(arm))
+        before, after = trace.snapshots[0], trace.snapshots[-1]  # (H, n_modes)
+        out[arm] = {
+            "delays": list(delays),
+            "r2_warm_start": r2_start,
+            "r2": r2_per_output(trained, u_test, y_test, mask_test),
+            "predicted_before": predicted_before,
+            # a reservoir's Ā is frozen: its prediction stays the initial one
+            "predicted_after": predicted_before if np.array_equal(before, after)
+            else predicted_delays(after, delays, length=length, start=start),
+            "snapshots": np.stack(trace.snapshots),  # (n_snapshots, H, n_modes)
+            "final_loss": float(np.mean(trace.losses[-20:])),
+        }
+    return out
+
+
+def predicted_delays(modes: np.ndarray, delays: list[int], *, length: int, start: int) -> np.ndarray:
+    """Best R² (with the direct term) of channel h's modes ``modes[h]`` ``(H, n_modes)`` for its delay
+    ``delays[h]``: :func:`predicted_r2` per channel, with one window basis per distinct set of modes."""
+    bases: dict[bytes, object] = {}
+    weights = np.sqrt(step_weights(length, start))
+    out = []
+    for row, tau in zip(np.asarray(modes, dtype=np.complex128), delays):
+        key = row.tobytes()
+        if key not in bases:
+            bases[key] = window_basis(row, length=length, start=start, skip=True)
+        out.append(optimal_readout(bases[key], weights * teacher_information(tau, horizon=length)[:length]).r2)
+    return np.asarray(out)
 
 
 def copy_data(n: int, *, n_tokens: int, n_symbols: int, gap: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -219,12 +257,15 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
     sizes = dict(delays=delays, length=length, n_train=n_train, steps=steps, lr=lr)
     # banks[(set, arm, seed)], arm "reservoir" or an eigenvalue lr: a reservoir's Ā is frozen, so one reservoir
     # bank per (set, seed) serves every eigenvalue lr
+    # bank per (set, seed); a set whose first seed has no delay in a judged band (initial MF < BEYOND) is shown,
+    # not judged, and is not repeated over the other seeds
     banks = {}
     for seed in seeds:
         for name, dt in SETS.items():
-            banks[(name, "reservoir", seed)] = train_bank(name, dt, "reservoir", seed=seed, **sizes)
-            for rate in cfg.eig_lrs:
-                banks[(name, rate, seed)] = train_bank(name, dt, "learnable", seed=seed, eig_lr=rate, **sizes)
+            if seed != seeds[0] and not np.any(banks[(name, "reservoir", seeds[0])]["predicted_before"] < BEYOND):
+                continue
+            arms = train_arms(name, dt, ["reservoir", *cfg.eig_lrs], seed=seed, **sizes)
+            banks.update({(name, arm, seed): result for arm, result in arms.items()})
     # the figures and the single-run findings show the first seed at the default eigenvalue lr
     runs = {(name, mode): banks[(name, "reservoir" if mode == "reservoir" else eig_lr, seeds[0])]
             for name in SETS for mode in MODES}
@@ -347,8 +388,8 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
     random_best = max(float(np.max(bank["r2"][long_delays])) for (n, _, _), bank in banks.items() if n == "random")
     hippo_best = max(float(np.max(bank["r2"][long_delays])) for (n, _, _), bank in banks.items()
                      if n in ("s4d-inv", "s4d-lin"))
-    res_dev = {name: max(float(np.max(np.abs(banks[(name, "reservoir", s)]["r2"]
-                                             - banks[(name, "reservoir", s)]["predicted_before"]))) for s in seeds)
+    res_dev = {name: max(float(np.max(np.abs(bank["r2"] - bank["predicted_before"])))
+                         for (n, arm, _), bank in banks.items() if n == name and arm == "reservoir")
                for name in SETS}
     well_conditioned = [n for n in SETS if n != "random"]
     what = f"{steps} Adam steps, {len(seeds)} seeds, readout lr {lr}"
@@ -452,6 +493,8 @@ def _judge_gains(banks: dict, rate: float, band: str, seeds: list[int]) -> dict[
     for name in SETS:
         gains, cases, rises = [], [], []
         for seed in seeds:
+            if (name, rate, seed) not in banks:
+                continue
             res, lea = banks[(name, "reservoir", seed)], banks[(name, rate, seed)]
             initial = res["predicted_before"]
             inside = (initial >= REACHABLE) & (initial < BEYOND) if band == "beyond" else initial < REACHABLE
