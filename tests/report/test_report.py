@@ -10,6 +10,9 @@ import pytest
 
 from ssmem.report import (
     Stat,
+    memory_extension,
+    paired_verdict,
+    sweep_findings,
     generalization_gap,
     group_runs,
     load_runs,
@@ -20,6 +23,7 @@ from ssmem.report import (
     write_report,
 )
 from ssmem.report.collect import Curve, RunData
+from ssmem.report.tables import decay_times
 from ssmem.sweep import Store, parse_grid
 
 SEEDS = (1, 2, 3)
@@ -28,7 +32,7 @@ TASKS = ("listops", "text", "retrieval")
 TEST_ACC = {
     ("listops", "all"): (0.40, 0.42, 0.44), ("listops", "reservoir"): (0.30, 0.31, 0.32),
     ("text", "all"): (0.70, 0.71, 0.72), ("text", "reservoir"): (0.71, 0.72, 0.73),
-    ("retrieval", "all"): (0.60, 0.62, 0.64), ("retrieval", "reservoir"): (0.61, 0.62, 0.60),
+    ("retrieval", "all"): (0.60, 0.62, 0.64), ("retrieval", "reservoir"): (0.61, 0.63, 0.64),
 }
 STEPS = np.array([100, 200, 300, 400])
 
@@ -39,7 +43,9 @@ def val_curve(mode, final):
     return [final * f for f in fractions]
 
 
-def fabricate(tmp_path, *, trained_mf_scale=1.0, eigenvalue_move=None):
+def fabricate(tmp_path, *, trained_mf_scale=1.0, decay_factor=1.0, rotation=0.02):
+    """A store of a small LRA grid; learnable runs' modes (|Ā| = 0.99) turn by ``rotation`` radians and their
+    decay times grow ``decay_factor``-fold (a reservoir's stay put)."""
     grid = parse_grid({
         "name": "fab", "seeds": list(SEEDS),
         "studies": [
@@ -77,11 +83,11 @@ def fabricate(tmp_path, *, trained_mf_scale=1.0, eigenvalue_move=None):
         mf0[:20] = 1.0  # memory length (90% of the sum) = 17
         mf1 = np.zeros(64)
         mf1[: int(20 * trained_mf_scale)] = 1.0
-        eigenvalues = {}
-        if eigenvalue_move is not None:  # |Ā| = 0.99; the trained modes moved by that fraction of 1 - |Ā|
-            initial = np.full((2, 3), 0.99 + 0j)
-            moved = initial + (eigenvalue_move * 0.01 if mode == "all" else 0.0)
-            eigenvalues = {"layer0_eigenvalues": np.stack([initial, moved])}
+        initial = np.full((2, 3), 0.99 + 0j)  # (H, n_modes)
+        trained = initial
+        if mode == "all":  # ln|Ā| divided by the factor: decay times τ = -1/ln|Ā| multiplied by it
+            trained = np.abs(initial) ** (1 / decay_factor) * np.exp(1j * (np.angle(initial) + rotation))
+        eigenvalues = {"layer0_eigenvalues": np.stack([initial, trained])}
         np.savez(run_dir / "memory_endpoints.npz", step=np.array([0, 400]),
                  layer0_mf=np.stack([mf0, mf1]), layer0_capacity=np.array([[20.0, 20.0], [20.0, 20.0]]),
                  layer1_mf=np.stack([mf0, mf1]), layer1_capacity=np.array([[20.0, 20.0], [20.0, 20.0]]),
@@ -137,14 +143,20 @@ def test_groups_claims_and_curves_from_fabricated_store(tmp_path):
     statuses = [f.status for f in findings]
     # faster, overfits less, matches on most tasks (2 of 3), ListOps exception, ~10% frozen, memory barely grows
     assert statuses == ["confirmed", "confirmed", "confirmed", "confirmed", "confirmed", "confirmed"]
-    faster, overfits, match = findings[:3]
-    assert "listops/s4d-inv: 200 vs 400 (n = 3/3)" in faster.evidence and faster.evidence.endswith("RC faster in 3 of 3")
-    assert "text/s4d-inv: 5.00 vs 20.00 (n = 3/3)" in overfits.evidence  # gaps 0.05 vs 0.20, in accuracy points
-    assert overfits.evidence.endswith("smaller for RC in 3 of 3")
-    assert "RC matches or beats on 2 of 3 tasks (text, retrieval)" in match.evidence
-    assert "listops/s4d-inv: 31.00 vs 42.00 (n = 3/3) (worse)" in match.evidence
+    faster, overfits, match, listops = findings[:4]
+    assert "Student t 95% interval of the mean per-seed paired difference" in faster.evidence
+    assert "listops/s4d-inv: -200 steps [95% CI -200, -200], n = 3 → confirmed" in faster.evidence
+    assert faster.evidence.endswith("pairs: 3 confirmed of 3 (majority rule)")
+    # gaps 0.05 vs 0.20 in every seed, in accuracy points
+    assert "text/s4d-inv: -15.00 pp [95% CI -15.00, -15.00], n = 3 → confirmed" in overfits.evidence
+    # retrieval: seed differences +1, +1, 0 pp; mean 0.67, t_{0.975,2} · 0.577 / √3 = 1.43
+    assert "retrieval/s4d-inv: +0.67 pp [95% CI -0.77, +2.10], n = 3" in match.evidence
+    assert "listops/s4d-inv: -11.00 pp [95% CI -13.48, -8.52], n = 3" in match.evidence
+    assert "per task (majority of its pairs): listops not confirmed, text confirmed, retrieval confirmed" in match.evidence
+    assert "learnable − RC +11.00 pp [95% CI +8.52, +13.48], n = 3 → confirmed" in listops.evidence
     assert "one LRA block (H = 256, N = 64, bidirectional S4D + GLU + norm) in reservoir mode: 8.4% frozen" in findings[4].evidence
     assert "listops/s4d-inv: 1,000 of 9,000 (11.1%)" in findings[4].evidence
+    assert "listops/s4d-inv: memory time ×1.00 [95% CI ×1.00, ×1.00], n = 3 runs" in findings[5].evidence
 
 
 def test_published_numbers_only_beside_runs_on_the_lra_data(tmp_path):
@@ -169,61 +181,102 @@ def test_published_numbers_only_beside_runs_on_the_lra_data(tmp_path):
     assert lra[("retrieval", "all")] == (True, 91.09)
 
 
-@pytest.mark.parametrize("move, status", [(0.4, "confirmed"), (0.01, "inconclusive")])
-def test_rc_comparisons_need_learnable_eigenvalues_that_moved(tmp_path, move, status):
+@pytest.mark.parametrize("rotation, status", [(0.004, "confirmed"), (1e-4, "inconclusive")])
+def test_rc_comparisons_need_learnable_eigenvalues_that_moved(tmp_path, rotation, status):
     """Eigenvalues that hardly moved (below 5% of 1 - |Ā|) make RC and learnable nearly the same model."""
-    rows = group_runs([r for r in load_runs(fabricate(tmp_path, eigenvalue_move=move)) if r.study == "main"])
+    rows = group_runs([r for r in load_runs(fabricate(tmp_path, rotation=rotation)) if r.study == "main"])
     findings = lra_findings(rows)
     assert [f.status for f in findings[:4]] == [status] * 4
-    assert all(f"moved by a median {100 * move:.1f}% of their distance" in f.evidence for f in findings[:4])
-    assert ("under 5%" in findings[0].evidence) == (status == "inconclusive")
+    moved = "moved a median 1.0% of their distance" in findings[0].evidence  # |Δ| = 0.99 · 1e-4 of 0.01
+    assert moved == ("under 5%" in findings[0].evidence) == (status == "inconclusive")
     assert findings[4].status == "confirmed"  # the frozen share stands
     assert findings[5].status == status  # memory cannot have grown with eigenvalues that did not move
 
 
-def _pair(task, metric, higher, learnable, reservoir):
-    """A grouped learnable/reservoir pair of ``task`` with the given test values per seed."""
+def _pair(task, metric, higher, learnable, reservoir, *, recipe=None, learnable_seeds=None):
+    """A grouped learnable/reservoir pair of ``task`` with the given test values per seed (seeds 0, 1, ...)."""
     def run(mode, seed, value):
-        return RunData(run_id=f"{mode}{seed}", study="main", recipe=f"x/{task}", task=task, eigs="s4d-inv",
-                       train_mode=mode, seed=seed, params={}, status="done", metric=metric, higher_is_better=higher,
-                       test_metric=value, best_val_metric=value, final_val_metric=value, steps=10,
-                       wall_time_s=1.0, trainable=1, frozen=0)
+        return RunData(run_id=f"{mode}{seed}", study="main", recipe=recipe or f"lra/{task}", task=task,
+                       eigs="s4d-inv", train_mode=mode, seed=seed, params={}, status="done", metric=metric,
+                       higher_is_better=higher, test_metric=value, best_val_metric=value, final_val_metric=value,
+                       steps=10, wall_time_s=1.0, trainable=1, frozen=0)
 
-    return [run("all", i, v) for i, v in enumerate(learnable)] + [run("reservoir", i, v) for i, v in enumerate(reservoir)]
+    seeds = learnable_seeds or range(len(learnable))
+    return [run("all", i, v) for i, v in zip(seeds, learnable)] + [run("reservoir", i, v) for i, v in enumerate(reservoir)]
+
+
+def _forecast_match(learnable, reservoir):
+    rows = group_runs(_pair("vic_elec", "mse", False, learnable, reservoir, recipe="forecast/vic_elec-cpu"))
+    (finding,) = [f for f in sweep_findings(rows) if f.source == "forecasting sweep" and "matches" in f.claim]
+    return finding
 
 
 def test_matching_follows_the_metric_direction_and_needs_seeds_on_both_sides():
     # mean squared error: RC five times worse must not "match or beat" (it did: 0.50 >= 0.10 - 0.01)
-    match = lra_findings(group_runs(_pair("vic_elec", "mse", False, (0.10, 0.11), (0.50, 0.52))))[2]
+    match = _forecast_match((0.10, 0.11), (0.50, 0.52))
     assert match.status == "not confirmed"
-    assert "vic_elec/s4d-inv: 0.51 vs 0.11 (n = 2/2, mse: lower is better) (worse)" in match.evidence
-    better = lra_findings(group_runs(_pair("vic_elec", "mse", False, (0.50, 0.52), (0.10, 0.11))))[2]
-    assert better.status == "confirmed"
-    within = lra_findings(group_runs(_pair("vic_elec", "mse", False, (1.000, 1.000), (1.009, 1.009))))[2]
-    assert within.status == "confirmed"  # 0.9% worse: within 1% of the learnable value
-    small = lra_findings(group_runs(_pair("vic_elec", "mse", False, (0.001, 0.001), (0.005, 0.005))))[2]
-    assert small.status == "not confirmed"  # 5x worse, though by less than 0.01: the tolerance is relative
-    # one learnable seed left (the others failed): nothing to compare, and the evidence says so
+    assert match.claim == "RC matches or beats learnable eigenvalues (final test metric) on most forecasting tasks"
+    assert "vic_elec/s4d-inv: -0.41 [95% CI -0.47, -0.34], n = 2 (RC 0.51 ± 0.01 vs learnable 0.11 ± 0.01; " \
+           "tolerance −0.00105, mse: lower is better) → not confirmed" in match.evidence
+    assert _forecast_match((0.50, 0.52), (0.10, 0.11)).status == "confirmed"
+    # 0.9% worse in both seeds: within 1% of the learnable value
+    assert _forecast_match((1.000, 1.000), (1.009, 1.009)).status == "confirmed"
+    # 5x worse, though by less than 0.01: the tolerance is relative
+    assert _forecast_match((0.001, 0.001), (0.005, 0.005)).status == "not confirmed"
+    # one learnable seed left (the others failed): one pair, no interval, nothing confirmed
     few = lra_findings(group_runs(_pair("listops", "accuracy", True, (0.30,), (0.40, 0.41, 0.42))))
     assert [f.status for f in few[:4]] == ["inconclusive"] * 4
-    assert "left out, fewer than 2 runs a side: listops/s4d-inv (RC 3, learnable 1)" in few[2].evidence
+    assert "listops/s4d-inv: +10.00 pp, n = 1 (no interval from one pair)" in few[2].evidence
+    # seeds that ran in one arm only are no pairs
+    apart = lra_findings(group_runs(_pair("text", "accuracy", True, (0.3, 0.3), (0.4, 0.4), learnable_seeds=(7, 8))))
+    assert apart[2].status == "inconclusive" and "text/s4d-inv: no pairs" in apart[2].evidence
 
 
-def test_ties_count_neither_way(tmp_path):
-    from ssmem.report.claims import _reservoir_lower
-    from ssmem.report.tables import reservoir_vs_learnable
+def test_an_interval_that_straddles_the_tolerance_is_inconclusive():
+    # RC − learnable: +3, −4, +2 pp; mean +0.33 pp, 95% CI about ±9.4 pp around it: contains −1 pp
+    rows = group_runs(_pair("text", "accuracy", True, (0.50, 0.60, 0.55), (0.53, 0.56, 0.57)))
+    match = lra_findings(rows)[2]
+    assert match.status == "inconclusive"
+    assert "text/s4d-inv: +0.33 pp [95% CI -9.07, +9.74], n = 3" in match.evidence
+    # the same spread around a clear gain is confirmed, around a clear loss refuted
+    assert lra_findings(group_runs(_pair("text", "accuracy", True, (0.50, 0.60, 0.55),
+                                         (0.73, 0.76, 0.77))))[2].status == "confirmed"
+    assert lra_findings(group_runs(_pair("text", "accuracy", True, (0.50, 0.60, 0.55),
+                                         (0.33, 0.36, 0.37))))[2].status == "not confirmed"
 
+
+def test_ties_count_neither_way():
     rows = group_runs(_pair("text", "accuracy", True, (0.9, 0.9), (0.9, 0.9)))
-    parts, hits, total, note = _reservoir_lower(reservoir_vs_learnable(rows), lambda side: side.test,
-                                                lambda c, v: f"{v:.2f}")
-    assert (hits, total, note) == (0, 0, "") and parts == ["text/s4d-inv: 0.90 vs 0.90 (n = 2/2) (tie)"]
+    # matching: a tie is within the tolerance; ListOps-style "ahead by more than 1 pp" or faster: not shown
+    assert lra_findings(rows)[2].status == "confirmed"
+    assert paired_verdict([0.0, 0.0], 0.0, "below").status == "inconclusive"
 
 
-def test_memory_growth_is_not_barely(tmp_path):
-    rows = group_runs([r for r in load_runs(fabricate(tmp_path, trained_mf_scale=3.0)) if r.study == "main"])
+@pytest.mark.parametrize("factor, status", [(10.0, "not confirmed"), (1.5, "not confirmed"), (1.0, "confirmed"),
+                                            (1.1, "confirmed")])
+def test_memory_extension_reads_slower_decay_as_extended(tmp_path, factor, status):
+    """Decay rates divided by 10 (τ = -1/ln|Ā| ten times longer) must read as extended, not barely."""
+    rows = group_runs([r for r in load_runs(fabricate(tmp_path, decay_factor=factor)) if r.study == "main"])
+    learnable = [r for r in rows if r.train_mode == "all"]
+    assert all(r.memory_extension.mean == pytest.approx(factor) for r in learnable)
+    assert all(r.memory_extension.mean == pytest.approx(1.0) for r in rows if r.train_mode == "reservoir")
     finding = lra_findings(rows)[5]
-    assert finding.status == "not confirmed"
-    assert "90%-capacity delay 17 → 53" in finding.evidence  # 60 ones: 90% of 60 = 54 reached at delay 53
+    assert finding.status == status
+    assert f"listops/s4d-inv: memory time ×{factor:.2f} [95% CI ×{factor:.2f}, ×{factor:.2f}], n = 3 runs" in finding.evidence
+    # the 90%-capacity delay of the finite-horizon MF, the rule this replaces, did not move at all here
+    assert all(r.memory_length_initial.mean == r.memory_length_trained.mean for r in learnable)
+
+
+def test_memory_extension_closed_form():
+    modes = np.array([0.99, 0.9 * np.exp(0.3j), 0.5j])
+    slower = np.abs(modes) ** 0.1 * np.exp(1j * np.angle(modes))  # ln|Ā| / 10
+    assert memory_extension(modes, slower) == pytest.approx(10.0)
+    assert memory_extension(modes, modes * np.exp(0.2j)) == pytest.approx(1.0)  # a turn keeps every decay rate
+    # one of three modes ten times slower: the geometric mean 10^(1/3)
+    assert memory_extension(modes, np.r_[slower[:1], modes[1:]]) == pytest.approx(10 ** (1 / 3))
+    assert decay_times(np.array([np.exp(-0.01)])) == pytest.approx([100.0])
+    with pytest.raises(ValueError, match=r"differ in shape: \(3,\) vs \(2,\)"):
+        memory_extension(modes, modes[:2])
 
 
 def test_write_report_files(tmp_path):
@@ -328,7 +381,7 @@ def test_runs_that_differ_in_more_than_the_seed_are_not_pooled(tmp_path):
     assert "| image | recipe | recipe | optim.lr=0.01 | stand-in | 2 | accuracy (%) | 51.50 ± 0.71 |" in md
     # a second setting of image does not split listops: its modes are still compared
     assert "| listops | recipe | all | – | stand-in | 2 |" in md
-    assert "listops/recipe: 41.50 vs 41.50 (n = 2/2)" in report.findings[2].evidence
+    assert "listops/recipe: +0.00 pp [95% CI +0.00, +0.00], n = 2" in report.findings[2].evidence
 
 
 def test_a_damaged_memory_record_costs_only_its_run(tmp_path, capsys):

@@ -117,15 +117,18 @@ def fit(
     seed: int,
     loss: str = "mse",
     n_snapshots: int = 5,
+    eig_lr: float | None = None,
 ) -> FitResult:
     """Minibatch Adam on the masked loss; records Ā (of every SSM layer) ``n_snapshots`` times.
+
+    The eigenvalue parameters (A and Δ, what a reservoir freezes) learn at ``eig_lr`` (``lr`` when None), every
+    other parameter at ``lr``.
 
     ``inputs`` ``(n, L, ...)``; ``targets`` ``(n, L, d)`` (float for ``mse``, int64 class ids ``(n, L)`` for
     ``ce``); ``mask`` ``(n, L)`` bool: the steps the loss counts.
     """
     generator = torch.Generator().manual_seed(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(params, lr=lr)
+    optimiser = torch.optim.Adam(parameter_groups(model, lr=lr, eig_lr=eig_lr))
     record_at = set(np.linspace(0, steps, n_snapshots).round().astype(int).tolist())
     losses, snap_steps, snaps = [], [], []
     model.train()
@@ -149,6 +152,18 @@ def fit(
     record(steps)
     model.eval()
     return FitResult(losses=np.array(losses), snapshot_steps=np.array(snap_steps), snapshots=snaps)
+
+
+EIGENVALUE_PARAMETERS = ("log_dt", "log_A_real", "A_imag")  # an S4D layer's A and Δ: what a reservoir freezes
+
+
+def parameter_groups(model: nn.Module, *, lr: float, eig_lr: float | None = None) -> list[dict]:
+    """Adam groups: the trainable eigenvalue parameters (:data:`EIGENVALUE_PARAMETERS` of every S4D layer) at
+    ``eig_lr`` and the rest at ``lr``; one group at ``lr`` when ``eig_lr`` is None or nothing is an eigenvalue."""
+    params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    eigen = [p for name, p in params if eig_lr is not None and name.split(".")[-1] in EIGENVALUE_PARAMETERS]
+    rest = [p for name, p in params if not any(p is q for q in eigen)]
+    return [{"params": rest, "lr": lr}] + ([{"params": eigen, "lr": eig_lr}] if eigen else [])
 
 
 def masked_loss(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, loss: str) -> torch.Tensor:
@@ -210,7 +225,12 @@ def late_steps(n: int, length: int, start: int) -> torch.Tensor:
 
 def ridge(features: np.ndarray, target: np.ndarray, scale: float) -> np.ndarray:
     """argmin_w ‖F w - y‖² + λ‖w‖², λ = scale · mean diag(FᵀF), by an SVD: ``(n, p), (n,) → (p,)``."""
-    left, singular, right_t = np.linalg.svd(features, full_matrices=False)
+    return _ridge_svd(np.linalg.svd(features, full_matrices=False), target, scale)
+
+
+def _ridge_svd(svd: tuple[np.ndarray, np.ndarray, np.ndarray], target: np.ndarray, scale: float) -> np.ndarray:
+    """:func:`ridge` from the features' thin SVD ``(U, s, Vᵀ)`` (one SVD serves many targets)."""
+    left, singular, right_t = svd
     lam = scale * float(np.mean(singular**2))
     return right_t.T @ (singular / (singular**2 + lam) * (left.T @ target))
 
@@ -238,13 +258,17 @@ def warm_start_readout(
     use_skip = layer.D.requires_grad
     n_modes = A_bar.shape[1]
     C = layer.C.detach().clone()
+    svds: dict[bytes, tuple] = {}  # channels with the same Ā and B̄ (a set at one Δ) share their features
     for h in range(bank.n_channels):
-        states = finite_horizon_states(A_bar[h], u, horizon=u.shape[1], input_weights=B_bar[h])  # (n, L, 2n)
-        features = np.concatenate([2 * states[..., :n_modes], -2 * states[..., n_modes:]], axis=-1)
-        if use_skip:
-            features = np.concatenate([features, u[..., None]], axis=-1)
+        key = A_bar[h].tobytes() + B_bar[h].tobytes()
+        if key not in svds:
+            states = finite_horizon_states(A_bar[h], u, horizon=u.shape[1], input_weights=B_bar[h])  # (n, L, 2n)
+            features = np.concatenate([2 * states[..., :n_modes], -2 * states[..., n_modes:]], axis=-1)
+            if use_skip:
+                features = np.concatenate([features, u[..., None]], axis=-1)
+            svds[key] = np.linalg.svd(features[keep], full_matrices=False)
         target = targets[..., h].double().cpu().numpy()
-        weights = ridge(features[keep], target[keep], ridge_scale)
+        weights = _ridge_svd(svds[key], target[keep], ridge_scale)
         C[h, :, 0] = torch.from_numpy(weights[:n_modes])
         C[h, :, 1] = torch.from_numpy(weights[n_modes : 2 * n_modes])
         if use_skip:

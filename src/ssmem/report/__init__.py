@@ -1,9 +1,18 @@
 """The study report: tables, figures and the paper's claims from a sweep store and experiment results."""
 
-from .claims import Finding, experiment_findings, lra_findings
-from .collect import Curve, MemoryEndpoints, RunData, load_experiments, load_runs, read_curves, task_name
+from .claims import Finding, experiment_findings, lra_findings, sweep_findings
+from .collect import Curve, MemoryEndpoints, RunData, load_experiments, load_runs, read_curves, task_family, task_name
+from .stats import Verdict, majority_verdict, paired_verdict
 from .published import LRA_TASKS, PUBLISHED_S4D, published
-from .tables import GroupRow, Stat, generalization_gap, group_runs, memory_length, steps_to_fraction
+from .tables import (
+    GroupRow,
+    Stat,
+    generalization_gap,
+    group_runs,
+    memory_extension,
+    memory_length,
+    steps_to_fraction,
+)
 from .writer import Report, write_report
 
 __all__ = [
@@ -16,16 +25,22 @@ __all__ = [
     "Report",
     "RunData",
     "Stat",
+    "Verdict",
     "experiment_findings",
     "generalization_gap",
     "group_runs",
     "load_experiments",
     "load_runs",
     "lra_findings",
+    "majority_verdict",
+    "memory_extension",
     "memory_length",
+    "paired_verdict",
     "published",
     "read_curves",
     "steps_to_fraction",
+    "sweep_findings",
+    "task_family",
     "task_name",
     "write_report",
 ]

@@ -70,6 +70,12 @@ class RunData:
     memory: MemoryEndpoints | None = None
     config: dict[str, Any] = field(default_factory=dict)  # the run's config.yaml ({} if unreadable)
     also_in: tuple[str, ...] = ()  # the grid's other studies that hold this run
+    task_id: str = ""  # the task as the run named it (lm/bytes); "" when unknown
+
+    @property
+    def family(self) -> str:
+        """The task family: ``LRA``, ``LM``, ``forecasting``, or the recipe's folder (:func:`task_family`)."""
+        return task_family(self.recipe, self.task_id or None)
 
     @property
     def studies(self) -> tuple[str, ...]:
@@ -80,13 +86,36 @@ class RunData:
         return self.curves.get(split, {}).get(key)
 
 
+# task families: the folder of a task (``lra/listops``) or recipe (``lm/shakespeare-cpu``) → the name shown
+FAMILIES = {"lra": "LRA", "lm": "LM", "forecast": "forecasting"}
+# families whose task names are shared by every data set (``lm/bytes``, ``forecast/series``): the recipe names them
+_NAMED_BY_RECIPE = ("lm", "forecast")
+
+
 def task_name(recipe: str, task: str | None = None) -> str:
-    """``lra/listops`` or recipe ``lra/listops-cpu`` → ``listops``."""
+    """``lra/listops`` or recipe ``lra/listops-cpu`` → ``listops``.
+
+    Language-model and forecasting runs are named by their recipe (``lm/shakespeare-cpu`` → ``shakespeare``,
+    ``forecast/ltsf-cpu`` → ``ltsf``): their tasks ``lm/bytes`` and ``forecast/series`` serve every corpus and
+    series, and runs on different data must not be pooled or paired.
+    """
+    if task is not None and task.split("/")[0] in _NAMED_BY_RECIPE:
+        task = None
     name = (task or recipe).rstrip("/").split("/")[-1]
-    for suffix in ("-cpu", "-quick", "-paper"):
+    for suffix in (".yaml", ".yml", "-cpu", "-quick", "-paper"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     return name
+
+
+def task_family(recipe: str, task: str | None = None) -> str:
+    """``LRA``, ``LM`` or ``forecasting`` from the task's (else the recipe's) folder; another folder is named as
+    it is (``memory/delay`` → ``memory``), and a name without one is ``other``."""
+    for name in (task, recipe):
+        if name and "/" in name and not name.startswith(("/", ".")):
+            folder = name.split("/")[0]
+            return FAMILIES.get(folder, folder)
+    return "other"
 
 
 def load_runs(store: str | Path | Store, *, status: str | None = "done") -> list[RunData]:
@@ -132,6 +161,7 @@ def run_data(record: RunRecord) -> RunData:
         memory=read_memory_endpoints(run_dir / ENDPOINTS_FILE) if run_dir else None,
         config=read_config(run_dir / CONFIG_FILE) if run_dir else {},
         also_in=record.also_in,
+        task_id=str(res.get("task") or ""),
     )
 
 

@@ -153,10 +153,10 @@ def trained_memory(task: str, groups: Sequence[GroupRow], path: Path) -> Path:
         delays = np.arange(1, mf.shape[1] + 1)
         color = f"C{_color(g, groups)}"
         after = "trained" if g.train_mode == "all" else "frozen"
-        ax.plot(delays, mf[1], "-" if g.train_mode == "all" else "-.", color=color,
-                label=f"{g.label}: {after} (capacity {g.capacity_trained.mean:.1f})")
+        grown = "" if g.memory_extension.mean is None else f" (memory time ×{g.memory_extension.mean:.2f})"
+        ax.plot(delays, mf[1], "-" if g.train_mode == "all" else "-.", color=color, label=f"{g.label}: {after}{grown}")
         if g.train_mode == "all":
-            ax.plot(delays, mf[0], ":", color=color, label=f"{g.eigs}: initial (capacity {g.capacity_initial.mean:.1f})")
+            ax.plot(delays, mf[0], ":", color=color, label=f"{g.eigs}: initial")
     ax.set_xscale("log")
     ax.set_xlabel("delay τ + 1")
     ax.set_ylabel("MF(τ), mean over channels and layers")

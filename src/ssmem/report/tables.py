@@ -48,17 +48,22 @@ class Stat:
 
 
 def steps_to_fraction(run: RunData, fraction: float = CONVERGENCE_FRACTION) -> int | None:
-    """First evaluated step whose validation metric reaches ``fraction`` of the final validation metric.
+    """First evaluated step whose validation metric is within ``1 - fraction`` (5 %) of the final one.
 
-    Defined for metrics where higher is better and the final value is positive; ``None`` otherwise.
+    Higher is better (accuracy, R²): the first step reaching ``fraction · final``; lower is better (bits per
+    byte, MSE): the first step at or below ``(2 - fraction) · final``. Defined for a positive final value;
+    ``None`` otherwise.
     """
     curve = run.curve("val", run.metric)
-    if curve is None or curve.values.size == 0 or not run.higher_is_better:
+    if curve is None or curve.values.size == 0:
         return None
     final = curve.values[-1]
     if not final > 0:
         return None
-    hit = np.nonzero(curve.values >= fraction * final)[0]
+    if run.higher_is_better:
+        hit = np.nonzero(curve.values >= fraction * final)[0]
+    else:
+        hit = np.nonzero(curve.values <= (2 - fraction) * final)[0]
     return int(curve.steps[hit[0]])
 
 
@@ -77,6 +82,48 @@ def memory_length(mf: np.ndarray, fraction: float = MEMORY_FRACTION) -> int:
     if cumulative[-1] <= 0:
         return 0
     return int(np.searchsorted(cumulative, fraction * cumulative[-1]))
+
+
+def decay_times(eigenvalues: np.ndarray) -> np.ndarray:
+    """Steps for each mode's state to decay by 1/e: τ = -1 / ln|Ā|, same shape as ``eigenvalues``.
+
+    |Ā| is clipped to [1e-300, 1 - 1e-15] so a mode at zero has τ ≈ 0 and one on the unit circle a finite, huge τ.
+    """
+    modulus = np.clip(np.abs(eigenvalues), 1e-300, 1 - 1e-15)
+    return -1.0 / np.log(modulus)
+
+
+def memory_extension(initial: np.ndarray, trained: np.ndarray) -> float:
+    """How many times longer the trained modes remember: exp(mean over modes of ln(τ_trained / τ_initial)).
+
+    The geometric mean of the per-mode decay-time ratios (τ = -1/ln|Ā|, :func:`decay_times`): 1 for unchanged
+    decay rates, 10 when every mode decays ten times slower (ln|Ā| divided by 10), whatever the horizon. Unlike a
+    delay read off the MF at a finite horizon, it moves as soon as the decay rates do. ``initial``, ``trained``:
+    the same modes before and after training, any matching shape (e.g. ``(H, n_modes)``).
+
+    >>> round(memory_extension(np.array([0.9, 0.5]), np.array([0.9 ** 0.1, 0.5 ** 0.1])), 6)
+    10.0
+    """
+    initial, trained = np.asarray(initial), np.asarray(trained)
+    if initial.shape != trained.shape:
+        raise ValueError(f"initial and trained eigenvalues differ in shape: {initial.shape} vs {trained.shape}")
+    return float(np.exp(np.mean(np.log(decay_times(trained) / decay_times(initial)))))
+
+
+def run_memory_extension(run: RunData) -> float | None:
+    """:func:`memory_extension` over every recorded mode of the run's layers; None without recorded eigenvalues."""
+    if run.memory is None or not run.memory.eigenvalues:
+        return None
+    initial = np.concatenate([e[0].ravel() for e in run.memory.eigenvalues])
+    trained = np.concatenate([e[-1].ravel() for e in run.memory.eigenvalues])
+    return memory_extension(initial, trained)
+
+
+def run_median_decay_time(run: RunData, which: int) -> float | None:
+    """Median decay time τ (steps) over the run's recorded modes, initial (``which = 0``) or trained (``-1``)."""
+    if run.memory is None or not run.memory.eigenvalues:
+        return None
+    return float(np.median(np.concatenate([decay_times(e[which]).ravel() for e in run.memory.eigenvalues])))
 
 
 # -- groups ------------------------------------------------------------------------------------------------
@@ -102,6 +149,9 @@ class GroupRow:
     capacity_trained: Stat
     memory_length_initial: Stat
     memory_length_trained: Stat
+    memory_extension: Stat = Stat(None, None, 0)  # per run: geometric-mean decay-time ratio trained / initial
+    decay_time_initial: Stat = Stat(None, None, 0)  # per run: median decay time τ of the modes (steps)
+    decay_time_trained: Stat = Stat(None, None, 0)
     published: float | None = None  # S4D's published test accuracy (%), for learnable runs on the LRA data only
     lra_data: bool = False  # every run is on the LRA benchmark's data (not a -cpu stand-in)
 
@@ -109,6 +159,11 @@ class GroupRow:
     def higher_is_better(self) -> bool:
         """Whether the group's metric improves upwards (accuracy, R²) rather than downwards (MSE, bits per byte)."""
         return all(r.higher_is_better for r in self.runs)
+
+    @property
+    def family(self) -> str:
+        """The task family of the group's runs (``LRA``, ``LM``, ``forecasting``, or the recipe's folder)."""
+        return self.runs[0].family if self.runs else "other"
 
     @property
     def setting(self) -> str:
@@ -155,6 +210,9 @@ def group_runs(runs: Sequence[RunData], *, extra_keys: Sequence[str] | Mapping[s
             capacity_trained=Stat.of(m.capacity[1] for m in mems),
             memory_length_initial=Stat.of(memory_length(m.mf[0]) for m in mems),
             memory_length_trained=Stat.of(memory_length(m.mf[1]) for m in mems),
+            memory_extension=Stat.of(run_memory_extension(r) for r in members),
+            decay_time_initial=Stat.of(run_median_decay_time(r, 0) for r in members),
+            decay_time_trained=Stat.of(run_median_decay_time(r, -1) for r in members),
             published=published(eigs, task) if mode == "all" and lra_data else None,
             lra_data=lra_data,
         ))
@@ -254,9 +312,12 @@ __all__ = [
     "Stat",
     "generalization_gap",
     "cell_varied_keys",
+    "decay_times",
     "group_runs",
+    "memory_extension",
     "memory_length",
     "reservoir_vs_learnable",
+    "run_memory_extension",
     "steps_to_fraction",
     "varied_keys",
 ]
