@@ -7,7 +7,9 @@ has available (``MemAvailable`` of ``/proc/meminfo``, else ``os.sysconf``). Each
 setting shrinks it.
 
 The constants are counts of tensors of a given shape alive at the peak, read off the code they model (named at
-each) and checked against the measured peak resident memory of real runs (README, "Memory estimates").
+each) and fitted to the peak resident memory of real runs of ``ssmem train`` on a CPU: the memory/delay recipe is
+estimated at 106 MiB and grew by 115 MiB over the process's size before it; lra/listops-cpu at 218 MiB against
+196 MiB; a 2-layer H = 128, L = 1024, batch 16 model at 400 MiB against 411 MiB.
 """
 
 from __future__ import annotations
