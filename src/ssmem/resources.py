@@ -7,9 +7,10 @@ has available (``MemAvailable`` of ``/proc/meminfo``, else ``os.sysconf``). Each
 setting shrinks it.
 
 The constants are counts of tensors of a given shape alive at the peak, read off the code they model (named at
-each) and fitted to the peak resident memory of real runs of ``ssmem train`` on a CPU: the memory/delay recipe is
-estimated at 106 MiB and grew by 115 MiB over the process's size before it; lra/listops-cpu at 218 MiB against
-196 MiB; a 2-layer H = 128, L = 1024, batch 16 model at 400 MiB against 411 MiB.
+each) and fitted to the peak resident memory of runs of ``ssmem train`` on a CPU (estimate against the growth of
+the process's resident memory over its size before the run): the memory/delay recipe 106 against 113 MiB,
+lra/listops-cpu 218 against 190 MiB, H = 128, 2 layers, L = 1024, batch 16: 443 against 403 MiB; and, not used in
+the fit, H = 64, 4 layers, N = 64, L = 512, batch 32: 392 against 390 MiB.
 """
 
 from __future__ import annotations
