@@ -10,7 +10,8 @@ The constants are counts of tensors of a given shape alive at the peak, read off
 each) and fitted to the peak resident memory of runs of ``ssmem train`` on a CPU (estimate against the growth of
 the process's resident memory over its size before the run): the memory/delay recipe 106 against 113 MiB,
 lra/listops-cpu 218 against 190 MiB, H = 128, 2 layers, L = 1024, batch 16: 443 against 403 MiB; and, not used in
-the fit, H = 64, 4 layers, N = 64, L = 512, batch 32: 392 against 390 MiB.
+the fit, H = 64, 4 layers, N = 64, L = 512, batch 32: 392 against 390 MiB. The S4 layer: H = 64, 2 layers, N = 64,
+L = 512, batch 16: 388 against 398 MiB; not used in the fit, H = 32, 3 layers, N = 128, L = 256: 517 against 564 MiB.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ EVAL_ACTIVATIONS = 10
 # (H, L) float32 tensors per S4D kernel computation (K output vectors): the kernel, its rFFT at 2L and its
 # conjugate (complex: 2 floats each), kept for the backward pass
 KERNEL_TENSORS = 6
+# (H, 2N+2, 2N+2) float64 blocks alive in the backward pass of one S4 layer's matrix exponential: fitted to the
+# peak of a 2-layer S4 run (H = 64, N = 64, L = 512)
+S4_EXP_BACKWARD = 16
 # what the training loop loads besides the model and the data (its modules, the data pipeline's buffers): measured
 # as the peak of a one-layer run with tiny tensors less the process's size before it
 LOOP_RUNTIME = 80 * 2**20
@@ -227,9 +231,13 @@ def training_estimate(cfg: Any, info: Any | None = None) -> MemoryEstimate:
         factors = 2 * (K + 1) * H * (m.d_state // 2) * math.isqrt(L) * 2 * FLOAT
         kernels = n_layers * (KERNEL_TENSORS * K * H * L * FLOAT + factors)
     else:
-        # dense Ā (H, N, N), its log2(L) squarings and the Krylov block (H, N, L), kept for the backward pass
+        # dense Ā (H, N, N), its log2(L) squarings and the Krylov block (H, N, L), kept for the backward pass; the
+        # discretisation in float64 (an (H, N+1, N+1) matrix exponential, a few kept per layer) and the backward of
+        # one matrix exponential, on (H, 2N+2, 2N+2) blocks
         N = m.d_state
-        kernels = n_layers * (H * N * N * (2 + max(1, math.ceil(math.log2(max(L, 2))))) + 3 * H * N * L) * FLOAT
+        krylov = (H * N * N * (2 + max(1, math.ceil(math.log2(max(L, 2))))) + 3 * H * N * L) * FLOAT
+        discretization = 4 * H * (N + 1) ** 2 * DOUBLE
+        kernels = n_layers * (krylov + discretization) + S4_EXP_BACKWARD * H * (2 * N + 2) ** 2 * DOUBLE
     parts = [
         MemoryPart("model, gradients and optimizer state", (tensors + 3 * trainable) * FLOAT,
                    "model.d_model, model.d_state or model.n_layers", place),
