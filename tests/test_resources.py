@@ -68,6 +68,11 @@ def test_check_memory_refuses_in_one_line_naming_the_largest_part():
         check_memory(estimate, host=2**30, flag="--force")
     assert str(caught.value) == ("not enough memory for a job: it needs about 3 GiB (big 3 GiB, small 10 B), and 1 GiB "
                                  "is available; lower --size (the big), or pass --force to try anyway")
+    fixed = MemoryEstimate("a job", (MemoryPart("runtime", 2**20, ""), MemoryPart("data", 10, "--rows")))
+    with pytest.raises(InsufficientMemoryError, match=r"is available; lower --rows \(the data\), or pass"):
+        check_memory(fixed, host=1000)  # the largest part that a setting shrinks is named
+    with pytest.raises(InsufficientMemoryError, match=r"is available; pass --ignore-memory-check to try anyway$"):
+        check_memory(MemoryEstimate("a job", (MemoryPart("runtime", 2**20, ""),)), host=1000)
     gpu = MemoryEstimate("a job", (MemoryPart("weights", 2**30, "--width", "device"),))
     check_memory(gpu, host=1, device=None)  # a GPU part is not host memory; an unknown GPU is not checked
     with pytest.raises(InsufficientMemoryError, match=r"1 GiB \(weights 1 GiB on the GPU\), and 1 KiB is free on the"):

@@ -54,7 +54,7 @@ class InsufficientMemoryError(ValueError):
 @dataclass(frozen=True)
 class MemoryPart:
     """One part of a peak: ``size`` bytes, on ``place`` (``"host"`` or ``"device"``, a GPU), and the settings that
-    shrink it."""
+    shrink it (empty for a fixed part)."""
 
     name: str
     size: int
@@ -137,10 +137,12 @@ def check_memory(estimate: MemoryEstimate, *, host: int | None = None, device: i
         need = estimate.on(place)
         if room is None or need <= room:
             continue
-        largest = max((p for p in estimate.parts if p.place == place), key=lambda p: p.size)
+        adjustable = [p for p in estimate.parts if p.place == place and p.shrink]
+        largest = max(adjustable, key=lambda p: p.size) if adjustable else None
+        remedy = f"lower {largest.shrink} (the {largest.name}), or " if largest is not None else ""
         raise InsufficientMemoryError(
             f"not enough memory for {estimate.what}: it needs {estimate.summary()}, and {format_bytes(room)} is "
-            f"{where}; lower {largest.shrink} (the {largest.name}), or pass {flag} to try anyway")
+            f"{where}; {remedy}pass {flag} to try anyway")
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -244,7 +246,7 @@ def training_estimate(cfg: Any, info: Any | None = None) -> MemoryEstimate:
         MemoryPart("activations", activations,
                    "train.batch_size, task.params.seq_len, model.d_model or model.n_layers", place),
         MemoryPart("SSM kernels", int(kernels), "model.d_model, model.d_state or task.params.seq_len", place),
-        MemoryPart("training loop", LOOP_RUNTIME, "nothing (fixed)"),
+        MemoryPart("training loop", LOOP_RUNTIME, ""),
     ]
     unknown = []
     data = _dataset_bytes(task_params(cfg.task), info)
