@@ -8,6 +8,7 @@ import torch
 
 from ssmem.data.task import TaskInfo, task_info
 from ssmem.train import build_model, load_recipe, optimizer_from_config, task_params
+from ssmem.ssm.optim import gradient_norm
 from ssmem.train.metrics import loss_and_sums
 
 
@@ -45,7 +46,7 @@ def recipe_step(recipe: str, overrides: list[str], dev: torch.device) -> tuple[C
         if cfg.optim.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip).item()
         else:
-            torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None]).item()
+            gradient_norm([p.grad for p in model.parameters() if p.grad is not None]).item()
         optimizer.step()
         return float(loss_sum.detach())
 

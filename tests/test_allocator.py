@@ -54,11 +54,25 @@ def test_tuned_allocator_serves_large_tensors_from_the_reusable_heap():
     assert mmapped_bytes("1") == (True, 0)
 
 
-def test_the_ssmem_command_tunes_the_allocator(monkeypatch):
+def test_the_ssmem_command_asks_for_the_tuning_and_cpu_work_applies_it(monkeypatch):
     import ssmem._allocator as allocator
     from ssmem.cli import main
 
     calls = []
     monkeypatch.setattr(allocator, "tune_allocator", lambda: calls.append(True) or True)
+    monkeypatch.setattr(allocator, "_requested", False)
     assert main(["eigs"]) == 0
-    assert calls == [True]
+    assert calls == [] and allocator._requested  # listing eigenvalue sets allocates nothing large
+    assert allocator.tune_for_device("cpu") and calls == [True]
+
+
+def test_the_command_tunes_only_work_on_the_cpu(monkeypatch):
+    from ssmem import _allocator
+
+    applied = []
+    monkeypatch.setattr(_allocator, "tune_allocator", lambda: applied.append(True) or True)
+    monkeypatch.setattr(_allocator, "_requested", False)
+    assert _allocator.tune_for_device("cpu") is False and applied == []  # a library user never asked
+    _allocator.request_for_cpu_work()
+    assert _allocator.tune_for_device("cuda:1") is False and applied == []  # a GPU rank keeps glibc's defaults
+    assert _allocator.tune_for_device(__import__("torch").device("cpu")) is True and applied == [True]

@@ -9,7 +9,10 @@ the CPU recipes up to 1.8x faster (``benchmarks/allocator.py``), at the price of
 it has freed (up to 2 GiB at the heap top, and any freed block below it) until it exits: Path-X-CPU's training
 peaks at 1.84 GB instead of 1.15 GB of resident memory.
 
-The ``ssmem`` command applies it (``SSMEM_MALLOC_TUNING=0`` turns it off); importing the library never does.
+The ``ssmem`` command asks for it (:func:`request_for_cpu_work`) and the work applies it when it runs on the CPU
+(:func:`tune_for_device`: a training run on a CPU device, the theory experiments); a GPU run leaves glibc's
+defaults, so each rank does not keep up to 2 GiB of freed host memory (``SSMEM_MALLOC_TUNING=0`` turns it off;
+importing the library never tunes). 
 Settings the user gives glibc through its own environment variables (``MALLOC_MMAP_THRESHOLD_``,
 ``MALLOC_MMAP_MAX_``, ``MALLOC_TRIM_THRESHOLD_``) win. On other C libraries and systems it does nothing.
 """
@@ -48,3 +51,23 @@ def tune_allocator(environ: dict[str, str] | None = None) -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return mallopt(M_MMAP_MAX, MMAP_MAX) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+
+
+_requested = False
+
+
+def request_for_cpu_work() -> None:
+    """Ask for the tuning in this process: work that then runs on the CPU applies it (the ``ssmem`` command)."""
+    global _requested
+    _requested = True
+
+
+def tune_for_device(device: object) -> bool:
+    """Apply :func:`tune_allocator` when it was requested and ``device`` (a ``torch.device`` or name) is the
+    CPU; True if the tuning is in force afterwards."""
+    global _requested
+    kind = getattr(device, "type", str(device).split(":")[0])
+    if not _requested or kind != "cpu":
+        return False
+    _requested = False  # once a process
+    return tune_allocator()

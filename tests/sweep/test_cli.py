@@ -1,6 +1,7 @@
 """``ssmem sweep`` / ``ssmem runs`` / ``ssmem report`` on a real (tiny) training grid."""
 
 import json
+import os
 import re
 
 import numpy as np
@@ -62,3 +63,45 @@ def test_cli_errors(tmp_path, capsys):
     grid.write_text(yaml.safe_dump({"recipes": ["memory/delay"]}))
     assert main(["sweep", str(grid), "--shard", "2/2"]) == 2
     assert "0 <= i < n" in capsys.readouterr().err
+
+
+def test_sweep_runs_and_report_on_a_postgresql_store_match_the_sqlite_store(tmp_path, capsys, pg_url):
+    grid = tmp_path / "tiny.yaml"
+    grid.write_text(yaml.safe_dump({"name": "tiny", "recipes": ["memory/delay"], "eigs": ["s4d-lin"], "seeds": [1],
+                                    "overrides": TINY}))
+    results = {}
+    for name, store in (("sqlite", str(tmp_path / "runs.db")), ("postgresql", pg_url)):
+        args = ["sweep", str(grid), "--store", store, "--runs-dir", str(tmp_path / name), "--no-progress"]
+        assert main(args) == 0
+        assert "1 runs (pending 0, running 0, done 1, failed 0)" in capsys.readouterr().out
+        assert main(["runs", "--store", store, "--json"]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        results[name] = row["result"]
+    for key in ("test_metric", "best_val_metric", "final_val_metric", "steps", "param_counts", "task", "metric"):
+        assert results["postgresql"][key] == results["sqlite"][key], key
+    assert main(["report", "--store", pg_url, "--out", str(tmp_path / "report")]) == 0
+    capsys.readouterr()
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert f"Store `{pg_url}`: 1 runs (pending 0, running 0, done 1, failed 0)" in md
+    assert "| tiny | memory/delay | s4d-lin |" in md
+
+
+def test_workers_started_by_torchrun_train_alone(tmp_path, monkeypatch):
+    """`torchrun --nproc-per-node 4 -m ssmem sweep ...` starts four workers: each trains its own runs (on GPU
+    LOCAL_RANK), so none may join the data-parallel group that the torchrun variables would make train() join."""
+    import ssmem.sweep
+    from ssmem.sweep import SweepSummary
+
+    seen = {}
+
+    def fake_sweep(grid, **kwargs):
+        seen.update({name: os.environ.get(name) for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK")})
+        return SweepSummary(grid=grid.name, shard=(0, 1), total=0, counts={})
+
+    monkeypatch.setattr(ssmem.sweep, "run_sweep", fake_sweep)
+    for name, value in (("WORLD_SIZE", "4"), ("RANK", "2"), ("LOCAL_RANK", "2")):
+        monkeypatch.setenv(name, value)
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"recipes": ["memory/delay"]}))
+    assert main(["sweep", str(grid), "--store", str(tmp_path / "runs.db")]) == 0
+    assert seen == {"WORLD_SIZE": None, "RANK": None, "LOCAL_RANK": "2"}

@@ -8,8 +8,9 @@ from ssmem.sweep import list_grids, load_grid
 def test_shipped_grids_and_their_sizes():
     assert list_grids() == ["lra-cpu", "lra-paper", "lra-quick"]
     sizes = {name: len(load_grid(name).runs()) for name in list_grids()}
-    # cpu: 6 tasks x 2 sets x 3 modes + 2 tasks x 5 sets x 2 modes + 2 x 2 x 2 (bidir) + 2 x 5 (freeze), x 3 seeds
-    assert sizes["lra-cpu"] == (36 + 20 + 8 + 10) * 3
+    # cpu: 5 tasks x 2 sets x 3 modes + Path-X x 3 modes + 2 tasks x 3 sets x 2 modes + 2 x 2 x 2 (bidir)
+    # + 2 x 5 (freeze), x 3 seeds
+    assert sizes["lra-cpu"] == (30 + 3 + 12 + 8 + 10) * 3
     assert sizes["lra-paper"] == (36 + 20 + 8 + 10) * 6
     assert sizes["lra-quick"] == 3 * 2 * 3  # tasks × train modes × seeds
     assert sorted({r.seed for r in load_grid("lra-paper").runs()}) == list(range(1001, 1007))

@@ -1,4 +1,5 @@
-"""The SQLite store: claims, statuses, stale rows, WAL mode."""
+"""The store: claims, statuses, stale rows (both backends: SQLite and PostgreSQL); WAL mode, read-only and
+damaged files, network file systems (SQLite)."""
 
 import json
 import math
@@ -9,22 +10,28 @@ import numpy as np
 import pytest
 
 from ssmem.sweep import Store, parse_grid
+from ssmem.sweep.store import SQLiteStore
 
 GRID = parse_grid({"name": "g", "recipes": ["r1", "r2"], "eigs": ["s4d-inv"], "seeds": [1, 2]})
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "runs.db") as s:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """A new store of each backend (the PostgreSQL one in a new database of the test server)."""
+    location = tmp_path / "runs.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    with Store(location) as s:
         yield s
 
 
-def test_wal_mode_and_add_is_idempotent(store):
+def test_wal_mode(tmp_path):
+    with Store(tmp_path / "runs.db") as store:
+        assert sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_add_is_idempotent(store):
     specs = GRID.runs()
     assert store.add_runs(specs) == 4
     assert store.add_runs(specs) == 0
-    mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
     rec = store.get(specs[0].run_id)
     assert rec.status == "pending" and rec.attempts == 0 and rec.params == specs[0].params
     assert rec.overrides == specs[0].overrides
@@ -150,7 +157,7 @@ def test_a_store_that_cannot_be_written_is_read_as_it_is(tmp_path, monkeypatch):
     def refuse(self, busy_timeout_s, create):
         raise sqlite3.OperationalError("attempt to write a readonly database")
 
-    monkeypatch.setattr(Store, "_open", refuse)
+    monkeypatch.setattr(SQLiteStore, "_open", refuse)
     with Store(path, create=False) as reader:
         assert reader.read_only and [r.status for r in reader.runs()] == ["done", "pending", "pending"]
         assert reader.get(specs[0].run_id).result == {"test_metric": 0.5}
@@ -179,3 +186,81 @@ def test_run_folders_are_recorded_as_written(tmp_path):
     shutil.move(str(tmp_path / "exp"), str(tmp_path / "archive" / "exp"))
     with Store(tmp_path / "archive" / "exp" / "runs.db", create=False) as store:
         assert store.get(specs[0].run_id).run_dir == str(tmp_path / "archive" / "exp" / "runs" / specs[0].run_id)
+
+
+MOUNTS = """\
+server:/export /shared nfs4 rw,vers=4.2 0 0
+/dev/sdb1 /shared/local\\040disk ext4 rw 0 0
+user@host:/data /mnt/ssh fuse.sshfs rw 0 0
+tmpfs /shared/local\\040disk/tmp tmpfs rw 0 0
+/dev/sda1 / ext4 rw,relatime 0 0
+"""  # (the root listed last: the innermost mount wins, not the last one listed)
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/home/me/runs.db", ("/", "ext4")),
+    ("/shared/sweeps/runs.db", ("/shared", "nfs4")),
+    ("/shared/local disk/runs.db", ("/shared/local disk", "ext4")),  # a mount inside a mount, an escaped blank
+    ("/shared/local disk/tmp/x/runs.db", ("/shared/local disk/tmp", "tmpfs")),
+    ("/shared", ("/shared", "nfs4")),
+    ("/shared-not/runs.db", ("/", "ext4")),  # a prefix of the name is not a parent folder
+    ("/mnt/ssh/runs.db", ("/mnt/ssh", "fuse.sshfs")),
+])
+def test_the_file_system_of_a_path_is_its_innermost_mount(path, expected):
+    from ssmem.sweep.store import mount_of
+
+    assert mount_of(path, MOUNTS) == expected
+
+
+def test_a_store_on_a_network_file_system_is_refused_with_advice(tmp_path, monkeypatch):
+    import ssmem.sweep.store as store_module
+    from ssmem.cli import main
+
+    seen = []
+    monkeypatch.setattr(store_module, "file_system_of", lambda path: seen.append(path) or ("/shared", "nfs4"))
+    path = tmp_path / "runs.db"
+    with pytest.raises(ValueError, match=r"store .*runs.db is on a network file system \(nfs4 at /shared\)") as err:
+        Store(path)
+    assert "postgresql://" in str(err.value) and "--allow-network-fs" in str(err.value)
+    assert seen == [path] and not path.exists()  # refused before anything was written
+    with Store(path, allow_network_fs=True) as store:  # one host only: the user's call
+        store.add_runs(GRID.runs())
+        with store.open_again() as again:  # (the runner's heartbeat thread opens its own connection so)
+            assert again.allow_network_fs
+    with Store(path, create=False) as reader:  # reading a finished store there is safe
+        assert len(reader.runs()) == 4
+
+    grid = tmp_path / "g.yaml"
+    grid.write_text("recipes: [memory/delay]\nseeds: [1]\noverrides: [train.max_steps=1]\n")
+    assert main(["sweep", str(grid), "--store", str(tmp_path / "other.db"), "--no-progress"]) == 2
+    assert not (tmp_path / "other.db").exists()
+
+
+def test_a_damaged_store_names_its_file_and_how_to_recover_it(tmp_path, capsys):
+    from ssmem.cli import main
+    from ssmem.sweep import parse_grid
+    from ssmem.sweep.store import DamagedStoreError
+
+    path = tmp_path / "runs.db"
+    with Store(path) as store:
+        store.add_runs(parse_grid({"name": "big", "recipes": ["a"], "seeds": list(range(300))}).runs())
+        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every row in the database file itself
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for start in range(2 * page, len(data), page):  # the page headers of the table's pages
+        data[start:start + 12] = b"\xff" * 12
+    path.write_bytes(data)
+    for create in (True, False):
+        with pytest.raises(DamagedStoreError, match=rf"store {path} is damaged \(SQLite: database disk image is "
+                                                    r"malformed\)") as err:
+            Store(path, create=create).runs()
+        assert f"sqlite3 {path} .recover | sqlite3 recovered.db" in str(err.value)
+    assert main(["runs", "--store", str(path)]) == 1
+    assert f"store {path} is damaged" in capsys.readouterr().err
+
+
+def test_the_file_system_of_a_store_not_written_yet_is_its_nearest_folders(tmp_path):
+    from ssmem.sweep.store import file_system_of
+
+    assert file_system_of(tmp_path / "new" / "deeper" / "runs.db") == file_system_of(tmp_path)
+    assert file_system_of(tmp_path)[1] != ""

@@ -105,3 +105,15 @@ def test_foreign_file_is_not_a_checkpoint(tmp_path):
     torch.save({"weights": torch.zeros(2)}, path)
     with pytest.raises(CheckpointError, match="is not an ssmem checkpoint"):
         load_checkpoint(path)
+
+
+def test_rng_state_of_more_gpus_than_visible_restores_the_visible_ones(monkeypatch):
+    from ssmem.train.checkpoint import set_rng_state
+
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.append((int(state[0]), device)))
+    saved = {"torch": torch.get_rng_state(), "cuda": [torch.tensor([7], dtype=torch.uint8), torch.tensor([9], dtype=torch.uint8)]}
+    set_rng_state(saved)  # saved on two GPUs, resumed where one is visible
+    assert restored == [(7, 0)]

@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     from .. import _allocator
 
-    _allocator.tune_allocator()  # training loops reuse their large CPU blocks (SSMEM_MALLOC_TUNING=0: off)
+    _allocator.request_for_cpu_work()  # CPU training reuses its large blocks (SSMEM_MALLOC_TUNING=0: off)
     try:
         return int(args._run(args) or 0)
     except BrokenPipeError:

@@ -8,8 +8,8 @@ HELP = "write the report (index.html, report.md, figures) from a sweep store and
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", nargs="*", help="the SQLite results store(s) of the sweep (several: pooled, "
-                                                 "e.g. one store per cluster shard)")
+    parser.add_argument("store", nargs="*", help="the results store(s) of the sweep: SQLite files or postgresql:// "
+                                                 "URLs (several: pooled, e.g. one store per cluster shard)")
     parser.add_argument("--store", dest="store_options", action="append", default=[], metavar="STORE",
                         help="a store given as in `ssmem sweep` and `ssmem runs` (repeatable; pooled with the others)")
     parser.add_argument("--out", required=True, help="directory to write the report into")

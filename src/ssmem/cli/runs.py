@@ -11,7 +11,8 @@ COLUMNS = ("run_id", "status", "recipe", "eigs", "train_mode", "seed", "steps", 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", default="runs.db", help="the SQLite results store; default runs.db")
+    parser.add_argument("--store", default="runs.db",
+                        help="the results store (an SQLite file or a postgresql:// URL); default runs.db")
     parser.add_argument("--status", default=None, choices=("pending", "running", "done", "failed"),
                         help="only runs in this status")
     parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
@@ -24,10 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..sweep import Store, parse_override
+    from ..sweep.store import is_database_url
     from . import CLIError
     from ._overrides import check_key_value
 
-    if not Path(args.store).is_file():
+    if not is_database_url(args.store) and not Path(args.store).is_file():
         raise CLIError(f"no results store at {args.store}")
     for text in args.filter:
         check_key_value(text, "--filter", "eigs=s4d-inv")

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import positive_int, stop_on_sigterm
 
-HELP = "run a sweep grid (recipes x eigenvalue sets x train modes x seeds) into a SQLite results store"
+HELP = "run a sweep grid (recipes x eigenvalue sets x train modes x seeds) into a results store"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("grid", help="a grid YAML file, or the name of a shipped grid (e.g. lra-quick, lra-cpu)")
-    parser.add_argument("--store", default="runs.db", help="the SQLite results store; default runs.db")
+    parser.add_argument("--store", default="runs.db",
+                        help="the results store: an SQLite file for workers on one machine (default runs.db), or "
+                             "postgresql://USER@HOST/DB for workers on several machines")
+    parser.add_argument("--allow-network-fs", action="store_true",
+                        help="open an SQLite store on a network file system anyway (only if one host writes it)")
     parser.add_argument("--runs-dir", default="runs", help="directory of the run directories; default runs/")
     parser.add_argument("--shard", default="0/1", help="i/n: run only shard i of n (0 <= i < n); default 0/1")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again (from scratch)")
@@ -22,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep import check_runs, load_grid, parse_shard, run_sweep, select_shard
+    from ..sweep import Store, check_runs, load_grid, parse_shard, run_sweep, select_shard
+    from ..sweep.postgres import display_url
 
     grid = load_grid(args.grid)
     shard = parse_shard(args.shard)
@@ -33,13 +39,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"{spec.run_id}  {spec.recipe}  {' '.join(spec.overrides)}")
         return 0
     stop_on_sigterm()  # the current run is given back and resumes next time
-    summary = run_sweep(grid, store=args.store, runs_dir=args.runs_dir, shard=shard,
-                        retry_failed=args.retry_failed, progress=not args.no_progress, max_runs=args.max_runs)
+    # started by torchrun, each process is a worker of its own (on GPU LOCAL_RANK): the runs it trains are not the
+    # other processes' runs, so they must not join one data-parallel group, as `ssmem train` under torchrun does
+    for name in ("WORLD_SIZE", "RANK"):
+        os.environ.pop(name, None)
+    # run_sweep opens the store once the grid's runs are checked; one let onto a network file system is opened here
+    store = Store(args.store, allow_network_fs=True) if args.allow_network_fs else args.store
+    try:
+        summary = run_sweep(grid, store=store, runs_dir=args.runs_dir, shard=shard, retry_failed=args.retry_failed,
+                            progress=not args.no_progress, max_runs=args.max_runs)
+    finally:
+        if isinstance(store, Store):
+            store.close()
     counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items())
     print(f"sweep {grid.name} shard {shard[0]}/{shard[1]}: {summary.total} runs ({counts}); this call finished "
           f"{len(summary.ran)}, failed {len(summary.failed)} in {summary.wall_time_s:.0f} s")
     if summary.failed or summary.counts.get("failed"):
-        print(f"failed runs: ssmem runs --store {args.store} --status failed  (retry: --retry-failed)",
+        print(f"failed runs: ssmem runs --store {display_url(args.store)} --status failed  (retry: --retry-failed)",
               file=sys.stderr)
         return 1
     return 0

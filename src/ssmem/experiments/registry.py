@@ -174,6 +174,8 @@ def run_experiment(
     """
     import torch
 
+    from .._allocator import tune_for_device
+
     experiment = EXPERIMENTS.get(name)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -185,6 +187,7 @@ def run_experiment(
     out.mkdir(parents=True, exist_ok=True)
     # only a finished run leaves results.json: an interrupted rerun must not pass for the earlier, finished one
     (out / RESULTS_FILE).unlink(missing_ok=True)
+    tune_for_device("cpu")  # the experiments train on the CPU
     threads = torch.get_num_threads()
     start = time.perf_counter()
     try:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._io import atomic_write_text
-from ..sweep.store import Store
+from ..sweep.postgres import display_url
+from ..sweep.store import Store, is_database_url
 from . import plots
 from .claims import Finding, experiment_findings, lra_findings
 from ..sweep.grid import load_grid
@@ -77,9 +78,10 @@ def write_report(store: str | Path | Sequence[str | Path], out_dir: str | Path, 
     ``store`` may be several stores (e.g. one per shard of a cluster sweep); their runs are pooled.
     """
     out_dir = Path(out_dir)
-    stores = [Path(store)] if isinstance(store, (str, Path)) else [Path(s) for s in store]
+    listed = [store] if isinstance(store, (str, Path)) else list(store)
+    stores = [s if is_database_url(s) else Path(s) for s in listed]  # a database server's URL stays as written
     for path in stores:
-        if not path.is_file():
+        if isinstance(path, Path) and not path.is_file():
             raise FileNotFoundError(f"no results store at {path}")
     if experiments_dir is not None and not Path(experiments_dir).is_dir():
         raise FileNotFoundError(f"no experiments directory at {experiments_dir}")
@@ -93,7 +95,7 @@ def write_report(store: str | Path | Sequence[str | Path], out_dir: str | Path, 
     fig_dir.mkdir(parents=True, exist_ok=True)
     experiments = load_experiments(experiments_dir)
 
-    names = ", ".join(f"`{p}`" for p in stores)
+    names = ", ".join(f"`{display_url(p) if isinstance(p, str) else p}`" for p in stores)
     twice = f" {repeated} runs found in more than one store are counted once." if repeated else ""
     blocks: list[Block] = [Heading(title, 1), Paragraph(
         f"Store {names}: {len(records)} runs ({', '.join(f'{k} {v}' for k, v in counts.items())}).{twice} "
@@ -123,7 +125,7 @@ def write_report(store: str | Path | Sequence[str | Path], out_dir: str | Path, 
     return Report(out_dir, html_path, md_path, figures, findings, rows, counts)
 
 
-def pooled_records(stores: Sequence[Path]) -> tuple[list[RunRecord], int]:
+def pooled_records(stores: Sequence[str | Path]) -> tuple[list[RunRecord], int]:
     """Every run of the stores, each run id once (a finished record is preferred), and how many ids repeated."""
     chosen: dict[str, RunRecord] = {}
     repeated = set()

@@ -20,6 +20,20 @@ import torch
 from torch import nn
 
 
+def gradient_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    """The 2-norm of all ``grads`` taken together, as a 0-d tensor on their device (no host read).
+
+    torch >= 2.6 has a fused ``torch.nn.utils.get_total_norm``; older releases (the package accepts
+    torch >= 2.1) take the norm of the per-tensor norms, which is the same number.
+    """
+    if not grads:
+        return torch.zeros(())
+    fused = getattr(torch.nn.utils, "get_total_norm", None)
+    if fused is not None:
+        return fused(grads)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads]))
+
+
 def ssm_modules(model: nn.Module) -> list[nn.Module]:
     """The SSM layers of ``model`` (itself included): modules with an ``ssm_parameter_names`` attribute."""
     return [m for m in model.modules() if hasattr(m, "ssm_parameter_names")]

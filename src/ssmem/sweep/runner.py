@@ -1,7 +1,8 @@
 """Run a sweep: claim runs from the store one at a time, run each, record the result; resume; shard.
 
-Workers need no coordination beyond the store: start any number of ``run_sweep`` calls (processes, machines
-sharing a file system, scheduler array tasks with ``shard=(i, n)``) on one grid and one store, and each run
+Workers need no coordination beyond the store: start any number of ``run_sweep`` calls (processes on one
+machine with an SQLite store; processes on several machines with a PostgreSQL store: SLURM array tasks,
+Kubernetes jobs, ...; ``shard=(i, n)`` splits the grid up front instead) on one grid and one store, and each run
 is done once. Stopping a worker at any point loses at most the current run's progress since its last
 checkpoint: the run's row stays ``running`` (SIGKILL) or goes back to ``pending`` (Ctrl-C, SIGTERM), and
 the next claim resumes it in its run directory with ``resume=True``.
@@ -165,7 +166,7 @@ MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 PLACE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EIO})
 
 
-def _machine_error(err: BaseException, run_dir: Path, store: Path) -> bool:
+def _machine_error(err: BaseException, run_dir: Path, store: Path | None) -> bool:
     if isinstance(err, StorageError):  # a write that a full or failing disk stopped, whatever raised it underneath
         return True
     if not isinstance(err, OSError):
@@ -178,14 +179,15 @@ def _machine_error(err: BaseException, run_dir: Path, store: Path) -> bool:
 
     path = os.path.abspath(err.filename)
     places = (os.path.abspath(run_dir.parent), os.path.abspath(cache_root(None)))
-    return path.startswith(os.path.abspath(store)) or any(os.path.commonpath([path, p]) == p for p in places)
+    in_store = store is not None and path.startswith(os.path.abspath(store))  # (None: a database server)
+    return in_store or any(os.path.commonpath([path, p]) == p for p in places)
 
 
 def _run_one(db: Store, claim: Claim, spec: RunSpec, run_dir: Path, run_fn: RunFn, *, heartbeat_every: float,
              say: Callable[[str], None]) -> bool | None:
     """Run one claimed run; record done/failed; give the run back if interrupted. True if done, None if another
     live process holds its run directory (a stale-looking claim that was not stale: the run is left to it)."""
-    beat = _Heartbeat(db.path, claim, every=heartbeat_every)
+    beat = _Heartbeat(db, claim, every=heartbeat_every)
     beat.start()
     try:
         result = run_fn(spec, run_dir, resume=claim.resume)
@@ -239,10 +241,10 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, attempt: int) -> None:
 
 
 class _Heartbeat:
-    """Refreshes a claim's heartbeat from a thread (with its own connection) while the run trains."""
+    """Refreshes a claim's heartbeat from a thread (with its own connection to ``store``) while the run trains."""
 
-    def __init__(self, path: Path, claim: Claim, *, every: float) -> None:
-        self.path, self.claim, self.every = path, claim, every
+    def __init__(self, store: Store, claim: Claim, *, every: float) -> None:
+        self.store, self.claim, self.every = store, claim, every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ssmem-sweep-heartbeat", daemon=True)
 
@@ -258,10 +260,10 @@ class _Heartbeat:
         try:
             while not self._stop.wait(self.every):
                 try:
-                    store = store or Store(self.path)
+                    store = store or self.store.open_again()
                     if not store.heartbeat(self.claim):
                         return  # the claim was lost: nothing left to keep alive
-                except Exception:  # noqa: BLE001  (a locked or briefly unreachable store: beat again next time)
+                except Exception:  # noqa: BLE001  (a locked store, a server briefly unreachable: beat again later)
                     if store is not None:
                         store.close()
                     store = None

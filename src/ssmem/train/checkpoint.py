@@ -128,6 +128,10 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state`'s states. A run resumed where fewer GPUs are visible (a sweep shard moved to a
+    smaller slot) restores the devices it sees, by index; devices beyond those saved keep their own states."""
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    saved = state.get("cuda")
+    if saved and torch.cuda.is_available():
+        for index, device_state in enumerate(saved[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(device_state, index)

@@ -72,6 +72,8 @@ from .config import (
     to_plain,
     with_absolute_paths,
 )
+from ..ssm.optim import gradient_norm
+from .._allocator import tune_for_device
 from .._io import append_text, atomic_write_text, exclusive_folder, refuse_symlink, remove_leftover_temporaries
 from .._signals import stop_between_steps
 from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
@@ -446,6 +448,7 @@ def _train(
     progress: bool,
 ) -> TrainResult:
     device, main = dist.device, dist.is_main
+    tune_for_device(device)
     tc, oc = cfg.train, cfg.optim
 
     # ---- the run directory: fresh, or resumed from its newest checkpoint
@@ -652,7 +655,7 @@ def _train(
                 if oc.grad_clip is not None:
                     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), oc.grad_clip)
                 else:
-                    norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+                    norm = gradient_norm([p.grad for p in model.parameters() if p.grad is not None])
                 if distributed.broadcast_flag(not math.isfinite(float(norm)), dist):
                     status = "diverged"
                     message = f"the gradient norm became {float(norm)} at step {step + 1}"
