@@ -1,6 +1,11 @@
 """Atomic file writes: write a temporary file beside the target, flush it to disk, rename it over the target.
 
 A reader (or a process restarted after a kill) sees either the old file or the new one, never half of one.
+
+Every write here refuses a target that is a symbolic link (:class:`SymlinkError`): a link planted in a run
+directory would otherwise send ssmem's bytes to a file it did not create. A write that fails because the storage
+is full or failing raises :class:`StorageError` whatever raised it underneath (torch's serializer, for one,
+reports a full disk as ``RuntimeError ... unexpected pos``).
 """
 
 from __future__ import annotations
@@ -8,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import socket
+import stat
 import tempfile
 import time
 import warnings
@@ -23,15 +30,126 @@ def _umask() -> int:
     return mask
 
 
+# ---------------------------------------------------------------------------------------- refusals and failures
+
+
+class SymlinkError(OSError):
+    """A file ssmem was about to write (or lock) is a symbolic link: refused, the link and its target untouched."""
+
+    def __init__(self, path: str | Path) -> None:
+        try:
+            target = f" (to {os.readlink(path)})"
+        except OSError:
+            target = ""
+        super().__init__(errno.ELOOP, "is a symbolic link", str(path))
+        self.message = (f"{path} is a symbolic link{target}: ssmem does not write through links; remove the link "
+                        "or choose another path (nothing was written)")
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# a full disk, a quota, a file too large for the file system, a failing device
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+# what torch's zip writer says when the file object under it stopped taking bytes (its OSError is lost, or only
+# kept as the exception's context)
+_WRITER_FAILURE = re.compile(r"unexpected pos|file write failed|PytorchStreamWriter failed")
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+class StorageError(OSError):
+    """Writing ``filename`` failed because the storage is full or failing (``errno`` one of :data:`STORAGE_ERRNOS`),
+    whatever raised it underneath; the file's previous version, if any, is kept."""
+
+    def __init__(self, err_no: int, path: str | Path, detail: str = "") -> None:
+        super().__init__(err_no, os.strerror(err_no), str(path))
+        remedy = ("free space (or raise the quota) and run again" if err_no != errno.EIO
+                  else "the device reported an I/O error: check it, then run again")
+        detail = f"{detail}; " if detail else ""
+        self.message = f"[Errno {err_no}] {os.strerror(err_no)}: {str(path)!r} ({detail}{remedy})"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        info = os.statvfs(folder)
+    except (OSError, AttributeError):  # pragma: no cover (no statvfs)
+        return False
+    return info.f_bavail * info.f_frsize < _NEARLY_FULL_BYTES
+
+
+def storage_error(err: BaseException, path: str | Path) -> StorageError | None:
+    """``err``, raised while writing ``path``, as a :class:`StorageError` when the storage is to blame, else None.
+
+    The storage is to blame when ``err`` or an exception it was raised from is an ``OSError`` with an errno of
+    :data:`STORAGE_ERRNOS`, or when ``err`` is torch's report of a write that stopped short (then the free space of
+    ``path``'s folder tells a full disk from an I/O error).
+    """
+    if isinstance(err, StorageError):
+        return err
+    for link in _chain(err):
+        if isinstance(link, OSError) and link.errno in STORAGE_ERRNOS:
+            return StorageError(link.errno, path)
+    if not isinstance(err, OSError) and _WRITER_FAILURE.search(str(err)):
+        first = str(err).strip().splitlines()[0]
+        err_no = errno.ENOSPC if _nearly_full(Path(path).parent) else errno.EIO
+        return StorageError(err_no, path, f"{type(err).__name__} from the writer: {first}")
+    return None
+
+
+def refuse_symlink(path: str | Path) -> None:
+    """Raise :class:`SymlinkError` if ``path`` is a symbolic link (dangling or not)."""
+    if os.path.islink(path):
+        raise SymlinkError(path)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def append_text(path: str | Path, text: str) -> None:
+    """Append ``text`` to ``path`` (created if missing; never through a symbolic link) and flush it."""
+    path = Path(path)
+    refuse_symlink(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o666 & ~_umask())
+    except OSError as err:
+        if err.errno == errno.ELOOP and os.path.islink(path):  # made a link since the check
+            raise SymlinkError(path) from None
+        raise storage_error(err, path) or err from None
+    try:
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+    except OSError as err:
+        raise storage_error(err, path) or err from None
+
+
+# ---------------------------------------------------------------------------------------- atomic writes
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
-    """``with atomic_open(path, "w") as f: ...``: ``path`` appears complete on success, unchanged on error."""
+    """``with atomic_open(path, "w") as f: ...``: ``path`` appears complete on success, unchanged on error.
+
+    A ``path`` that is a symbolic link raises :class:`SymlinkError`; a full or failing disk, :class:`StorageError`.
+    """
     path = Path(path)
+    refuse_symlink(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
-        raise _naming(err, path, None) from None
+        raise storage_error(err, path) or _naming(err, path, None) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
         encoding = None if "b" in mode else "utf-8"
@@ -43,6 +161,10 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, Exception):
+            failed = storage_error(err, path)
+            if failed is not None:
+                raise failed from None
         if isinstance(err, OSError):
             raise _naming(err, path, tmp) from None
         raise
@@ -93,8 +215,20 @@ def exclusive_folder(folder: str | Path, what: str) -> Iterator[None]:
         return
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    lock = folder / ".lock"
+    refuse_symlink(lock)
     try:
+        # O_NOFOLLOW: a link planted between the check and the open is refused too, never truncated through
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o666 & ~_umask())
+    except OSError as err:
+        if err.errno == errno.ELOOP and os.path.islink(lock):
+            raise SymlinkError(lock) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:  # a hard link would truncate another file
+            kind = "a hard link" if info.st_nlink > 1 else "not a regular file"
+            raise OSError(errno.EPERM, f"not a lock file of its own ({kind}): remove it and run again", str(lock))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -107,8 +241,11 @@ def exclusive_folder(folder: str | Path, what: str) -> Iterator[None]:
             warnings.warn(f"{folder}: the file system takes no locks ({err.strerror}); going on without one",
                           RuntimeWarning, stacklevel=3)
         else:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{socket.gethostname()}:{os.getpid()}\n".encode(), 0)  # as a sweep names its workers
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{socket.gethostname()}:{os.getpid()}\n".encode(), 0)  # as a sweep names its workers
+            except OSError as err:
+                raise storage_error(err, lock) or err from None
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -181,7 +181,9 @@ def test_resuming_a_finished_run_repeats_only_the_test(uninterrupted, tmp_path, 
 
 
 def test_resume_without_a_checkpoint_starts_afresh(tmp_path, tiny_config):
+    """Killed before its first checkpoint, a run left its config.yaml and some metrics: resuming starts it over."""
     cfg = tiny_config("train.max_steps=3", "train.checkpoint_every=10")
+    (tmp_path / "config.yaml").write_text(config_to_yaml(cfg))
     (tmp_path / "metrics.jsonl").write_text('{"step": 1, "split": "train", "loss": 9.0}\n')
     result = train(cfg, tmp_path, resume=True, progress=False)
     assert result.steps == 3
@@ -191,7 +193,8 @@ def test_resume_without_a_checkpoint_starts_afresh(tmp_path, tiny_config):
 
 def test_a_fresh_start_drops_the_records_of_an_earlier_attempt(uninterrupted, tmp_path, tiny_config):
     """Killed before its first log line or checkpoint, an attempt leaves config.yaml and a step-0 recording;
-    a new run there starts its own records (it would append to the old ones) and removes cut temporary files."""
+    a run started over there (overwrite) starts its own records (it would append to the old ones) and removes
+    cut temporary files; without overwrite the directory is refused untouched."""
     cfg, ref_dir, _ = uninterrupted
     import shutil
 
@@ -199,7 +202,10 @@ def test_a_fresh_start_drops_the_records_of_an_earlier_attempt(uninterrupted, tm
     shutil.copy(ref_dir / "eigenvalues.npz", tmp_path / "eigenvalues.npz")
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / ".step-00000004.pt.abc123.tmp").write_bytes(b"cut")
-    train(cfg, tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"already holds a run; .*\(it holds config.yaml, eigenvalues.npz; nothing"):
+        train(cfg, tmp_path, progress=False)
+    assert (tmp_path / "config.yaml").read_text() == "old: true\n"
+    train(cfg, tmp_path, overwrite=True, progress=False)
     fresh = np.load(tmp_path / "eigenvalues.npz")
     reference = np.load(ref_dir / "eigenvalues.npz")
     assert fresh["step"].tolist() == reference["step"].tolist()

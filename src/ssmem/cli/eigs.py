@@ -19,12 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how continuous-time sets become discrete eigenvalues; default zoh")
     parser.add_argument("--seed", type=seed_int, default=0, help="seed for random sets; default 0")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--ignore-memory-check", action="store_true",
+                        help="compute even when the estimated memory exceeds what the machine has available")
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..eigs import EIGENVALUE_SETS, continuous_eigenvalues, discrete_eigenvalues, resolve_set
+    from ..resources import check_memory, eigenvalues_estimate
 
     if args.name is None:
         if args.json:
@@ -39,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     eig_set = resolve_set(args.name)
     if args.d_state is None:  # a file fixes its own size
         args.d_state = 2 * eig_set.n_modes if eig_set.n_modes is not None else 64
+    if not args.ignore_memory_check:
+        check_memory(eigenvalues_estimate(args.d_state, as_json=args.json))
     kw = dict(dt=args.dt, discretization=args.discretization, seed=args.seed)
     A = continuous_eigenvalues(eig_set, args.d_state, **kw)
     A_bar = discrete_eigenvalues(eig_set, args.d_state, **kw)

@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="OUT.png",
                         help="write the Fig. 1 plot (|A_bar| by index, MF by delay); .png, .pdf or .svg")
     parser.add_argument("--linear-delay", action="store_true", help="linear delay axis in the plot (default: log)")
+    parser.add_argument("--ignore-memory-check", action="store_true",
+                        help="compute even when the estimated memory exceeds what the machine has available")
 
 
 def _finite_or_none(values) -> list:
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from ..eigs import discrete_eigenvalues, load_eigenvalues, resolve_set
     from ..memory import memory_function
     from ..memory.plot import plot_memory_profiles
+    from ..resources import check_memory, memory_function_estimate
 
     for flag, target in (("--json", args.json), ("--plot", args.plot)):
         if target is not None and Path(target).is_dir():
@@ -80,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
     sets += [(s, args.d_state or 2 * s.n_modes) for s in map(load_eigenvalues, args.eigs_file)]
     if not sets:
         raise CLIError("no eigenvalue sets: give --eigs and/or --eigs-file")
+    if not args.ignore_memory_check:  # the largest set decides the basis; every set keeps its MF
+        largest = max(d for _, d in sets)
+        check_memory(memory_function_estimate(largest, args.horizon, max_delay=args.max_delay, n_sets=len(sets)))
 
     results, profiles = [], []
     for eig_set, d_state in sets:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "check a recipe (with overrides) and print the model's trainable/frozen parameter counts"
+HELP = "check a recipe (with overrides) and print the model's parameter counts and the memory its training needs"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,17 +13,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "overrides", nargs=argparse.REMAINDER, metavar="key=value", help="e.g. model.init=s4d-lin model.train=reservoir"
     )
     parser.add_argument("--show-config", action="store_true", help="print the resolved configuration (YAML)")
+    parser.add_argument("--ignore-memory-check", action="store_true",
+                        help="build the model even when the estimated memory of its training exceeds what is available")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..data.task import task_info
+    from ..resources import available_memory, check_training_memory, format_bytes, training_estimate
     from ..ssm import count_parameters
     from ..train import architecture_for, build_model, config_to_yaml, load_recipe, task_params
     from ._overrides import split_overrides
 
-    split_overrides(args, {"--show-config": "flag"})
+    split_overrides(args, {"--show-config": "flag", "--ignore-memory-check": "flag"})
     cfg = load_recipe(args.recipe, args.overrides)
     info = task_info(cfg.task.name, task_params(cfg.task), seed=cfg.seed, data_dir=cfg.task.data_dir)
+    architecture_for(cfg.model, info)  # a model that does not fit the task is named before its size
+    # sized from the numbers before anything is built: a model too large for the machine is refused at once
+    estimate = training_estimate(cfg, info) if args.ignore_memory_check else check_training_memory(cfg, info)
     model = build_model(cfg.model, info, seed=cfg.seed, device="cpu")
     counts = count_parameters(model)
     if args.show_config:
@@ -37,4 +43,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(counts)
     print(f"trainable {counts.trainable}  frozen {counts.frozen}")
+    available = available_memory()
+    room = "unknown memory" if available is None else f"{format_bytes(available)}"
+    print(f"memory {estimate.summary()} at the peak of training; {room} available")
     return 0

@@ -13,11 +13,8 @@ class DataNotFoundError(FileNotFoundError):
         where = ", ".join(str(p) for p in places) if places else (
             "no folder given: set $SSMEM_DATA (its sub-folder named in the layout is searched), pass --data-dir DIR "
             "or task.data_dir=DIR, or set the task's release_dir=DIR")
-        message = (
-            f"{what}: files not found (looked in: {where}).\n"
-            f"Expected layout:\n{layout.rstrip()}\n"
-            f"How to obtain: {obtain}"
-        )
+        expected = f"Expected layout:\n{layout.rstrip()}\n" if layout.strip() else ""  # no heading over nothing
+        message = f"{what}: files not found (looked in: {where}).\n{expected}How to obtain: {obtain}"
         super().__init__(message)
         self.message = message
 

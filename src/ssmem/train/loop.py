@@ -9,6 +9,13 @@ Run directory layout::
     result.json                 the :class:`TrainResult` (written at the end, also for a diverged run)
     eigenvalues.npz, memory.npz optional recordings (train.record_eigenvalues_every / record_memory_every)
 
+What ssmem wrote for a run (:func:`run_dir_contents`): the files above (and ``.lock``, the temporaries of
+atomic writes cut short by a kill, and the files named by the ``filename`` of the callbacks passed to
+:func:`train`), none of them a symbolic link. A fresh run starts only in a directory that holds nothing else and
+no earlier run; ``overwrite=True`` (``--overwrite``) removes an earlier run's files first and leaves anything ssmem
+did not write in place. A resumed run is identified by its checkpoint or ``config.yaml`` (the configuration must
+match); without either, ``resume`` is a fresh start under the same rules.
+
 Exact resume: the data order is a function of (seed, epoch) (:mod:`ssmem.train.batches`), and a checkpoint
 holds the step, the optimiser state, the global RNG states and the partial training-metric sums; the
 learning rate is a function of the step. Resuming from the checkpoint of step k therefore replays steps
@@ -44,8 +51,11 @@ from .checkpoint import (
     FORMAT,
     CheckpointError,
     atomic_torch_save,
+    is_checkpoint_name,
     latest_checkpoint,
+    list_checkpoints,
     load_checkpoint,
+    load_model_weights,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -64,7 +74,7 @@ from .config import (
 )
 from ..ssm.optim import gradient_norm
 from .._allocator import tune_for_device
-from .._io import atomic_write_text, exclusive_folder, remove_leftover_temporaries
+from .._io import append_text, atomic_write_text, exclusive_folder, refuse_symlink, remove_leftover_temporaries
 from .._signals import stop_between_steps
 from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
 from .recipes import read_yaml
@@ -73,6 +83,7 @@ METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
 RESULT_FILE = "result.json"
 BEST_FILE = "best.pt"
+LOCK_FILE = ".lock"  # exclusive_folder's
 # keys a resumed run may change (where it runs, how it is described, how many loader processes feed it)
 RESUME_MAY_CHANGE = ("device", "description", "train.num_workers")
 
@@ -163,11 +174,8 @@ class _MetricsLog:
         self.path, self.enabled = path, enabled
 
     def write(self, row: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
-            handle.flush()
+        if self.enabled:
+            append_text(self.path, json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
 
 
 def _config_differences(
@@ -281,6 +289,89 @@ def _check_resume_without_checkpoint(run_dir: Path, cfg: RunConfig) -> None:
         _check_same_run(run_dir, cfg, saved, CONFIG_FILE)
 
 
+class RunDirectoryError(ValueError):
+    """A run directory holds something a new run must not replace: an earlier run, or files ssmem did not write."""
+
+
+def _is_temporary(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp")  # atomic_open's, left by a kill
+
+
+def run_file_names(callbacks: Sequence[Any] = ()) -> tuple[str, ...]:
+    """The names of the files ssmem writes at the top of a run directory, with those of ``callbacks`` (their
+    ``filename`` attribute, as the recorders have)."""
+    names = [CONFIG_FILE, METRICS_FILE, RESULT_FILE, EigenvalueRecorder.filename, MemoryRecorder.filename]
+    names += [cb.filename for cb in callbacks if isinstance(getattr(cb, "filename", None), str) and cb.filename]
+    return tuple(dict.fromkeys(names))
+
+
+def run_dir_contents(run_dir: str | Path, callbacks: Sequence[Any] = ()) -> tuple[list[Path], list[Path]]:
+    """``(run files, others)`` in ``run_dir``: the files ssmem writes for a run (:func:`run_file_names`, and step
+    checkpoints and ``best.pt`` in ``checkpoints/``), and everything else but ``.lock`` and temporaries (a
+    symbolic link always counts as something else)."""
+    run_dir = Path(run_dir)
+    own: list[Path] = []
+    other: list[Path] = []
+    if not run_dir.is_dir():
+        return own, other
+    names = set(run_file_names(callbacks))
+    for entry in sorted(run_dir.iterdir()):
+        if entry.name == LOCK_FILE or _is_temporary(entry.name):
+            continue
+        if entry.name == CHECKPOINT_DIR and entry.is_dir() and not entry.is_symlink():
+            for inner in sorted(entry.iterdir()):
+                if _is_temporary(inner.name):
+                    continue
+                mine = (is_checkpoint_name(inner.name) or inner.name == BEST_FILE) and inner.is_file()
+                (own if mine and not inner.is_symlink() else other).append(inner)
+        elif entry.name in names and entry.is_file() and not entry.is_symlink():
+            own.append(entry)
+        else:
+            other.append(entry)
+    return own, other
+
+
+def _listed(paths: list[Path], run_dir: Path, limit: int = 3) -> str:
+    names = [str(p.relative_to(run_dir)) for p in paths]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _refuse_links(run_dir: Path, callbacks: Sequence[Any]) -> None:
+    """Every path ssmem writes in ``run_dir`` is a file of its own, not a symbolic link to one elsewhere."""
+    for name in (LOCK_FILE, CHECKPOINT_DIR, *run_file_names(callbacks)):
+        refuse_symlink(run_dir / name)
+    if (run_dir / CHECKPOINT_DIR).is_dir():
+        refuse_symlink(run_dir / CHECKPOINT_DIR / BEST_FILE)
+        for _, path in list_checkpoints(run_dir):
+            refuse_symlink(path)
+
+
+def _check_fresh_run_dir(run_dir: Path, callbacks: Sequence[Any], *, resume: bool, overwrite: bool,
+                         main: bool) -> None:
+    """A fresh run starts in a directory without an earlier run or files ssmem did not write; ``overwrite``
+    removes an earlier run's files (only those) instead of refusing."""
+    own, other = run_dir_contents(run_dir, callbacks)
+    if overwrite:
+        if main:
+            for path in own:
+                path.unlink(missing_ok=True)
+        return
+    if own and resume:
+        raise RunDirectoryError(
+            f"cannot resume {run_dir}: it holds files of a run ({_listed(own, run_dir)}) but neither a checkpoint nor "
+            f"{CONFIG_FILE}; replace it (--overwrite instead of --resume) or choose another run directory (nothing "
+            "was changed)")
+    if own:
+        raise RunDirectoryError(
+            f"{run_dir} already holds a run; resume it (--resume), replace it (--overwrite), or choose another run "
+            f"directory (it holds {_listed(own, run_dir)}; nothing was changed)")
+    if other:
+        raise RunDirectoryError(
+            f"{run_dir} holds files ssmem did not write for a run ({_listed(other, run_dir)}); choose an empty or new "
+            "run directory, or pass --overwrite to train there anyway (they are left in place; nothing was changed)")
+
+
 # ----------------------------------------------------------------------------------------------- evaluation
 
 
@@ -316,16 +407,20 @@ def train(
     run_dir: str | Path,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
 ) -> TrainResult:
     """Train the model of ``cfg`` on its task, writing everything into ``run_dir``.
 
     ``resume=True`` continues from the newest checkpoint in ``run_dir`` (or starts afresh if there is none),
-    with metrics identical to an uninterrupted run. Without it, a ``run_dir`` that already holds a run is an
-    error. A non-finite loss stops the run with status ``"diverged"`` and keeps the last good checkpoint.
-    Under ``torchrun`` every process calls this; rank 0 writes the files.
+    with metrics identical to an uninterrupted run. Without it, a ``run_dir`` that already holds a run, or files
+    ssmem did not write, is a :class:`RunDirectoryError`; ``overwrite=True`` replaces the earlier run instead (see
+    the module's docstring). A non-finite loss stops the run with status ``"diverged"`` and keeps the last good
+    checkpoint. Under ``torchrun`` every process calls this; rank 0 writes the files.
     """
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other: resume continues the run, overwrite replaces it")
     run_dir = Path(run_dir)
     cfg = config_from_dict(config_to_dict(cfg))  # a checked, private copy
     dist = distributed.setup(cfg.device)
@@ -333,7 +428,8 @@ def train(
         # one process writes a run directory at a time (two would interleave their metrics and checkpoints)
         busy = "wait for it to end, or choose another run directory (nothing was changed)"
         with exclusive_folder(run_dir, busy) if dist.is_main else contextlib.nullcontext():
-            result = _train(cfg, run_dir, dist, resume=resume, callbacks=list(callbacks), progress=progress)
+            result = _train(cfg, run_dir, dist, resume=resume, overwrite=overwrite, callbacks=list(callbacks),
+                            progress=progress)
     except BaseException:
         distributed.teardown(dist, clean=False)
         raise
@@ -347,6 +443,7 @@ def _train(
     dist: distributed.DistInfo,
     *,
     resume: bool,
+    overwrite: bool,
     callbacks: list[Callback],
     progress: bool,
 ) -> TrainResult:
@@ -355,9 +452,12 @@ def _train(
     tc, oc = cfg.train, cfg.optim
 
     # ---- the run directory: fresh, or resumed from its newest checkpoint
+    recorders = [EigenvalueRecorder, MemoryRecorder]
+    _refuse_links(run_dir, [*callbacks, *recorders])
     ckpt_path = latest_checkpoint(run_dir)
-    if not resume and (ckpt_path is not None or (run_dir / METRICS_FILE).exists()):
-        raise ValueError(f"{run_dir} already holds a run; resume it (--resume) or choose another run directory")
+    if not (resume and (ckpt_path is not None or (run_dir / CONFIG_FILE).is_file())):  # a fresh start
+        _check_fresh_run_dir(run_dir, [*callbacks, *recorders], resume=resume, overwrite=overwrite, main=main)
+        ckpt_path = None
     state = load_checkpoint(ckpt_path) if (resume and ckpt_path is not None) else None
     best_file = run_dir / CHECKPOINT_DIR / BEST_FILE
     if state is not None:
@@ -369,6 +469,7 @@ def _train(
             _check_best_weights(run_dir, best_file, int(state["best_step"]), main)
     elif resume:
         _check_resume_without_checkpoint(run_dir, cfg)
+    distributed.barrier(dist)  # every process has looked at the directory before rank 0 writes into it
     if main:
         for folder in (run_dir, run_dir / CHECKPOINT_DIR):  # writes cut short by a kill (this process holds the lock)
             remove_leftover_temporaries(folder)
@@ -439,7 +540,7 @@ def _train(
                 f"{state.get('world_size', 'the same number of')} process(es) (or start a new run with "
                 "train.drop_last=true, whose epochs do not depend on the process count)"
             )
-        model.load_state_dict(state["model"])
+        load_model_weights(model, state["model"], ckpt_path)
         optimizer.load_state_dict(state["optimizer"])
         step = int(state["step"])
         rngs = state.get("rng_ranks")
@@ -620,7 +721,7 @@ def _train(
         test_metrics = final_test_metrics
         best_file = run_dir / CHECKPOINT_DIR / BEST_FILE
         if best_step is not None and best_step != step and best_file.exists():
-            model.load_state_dict(load_checkpoint(best_file)["model"])
+            load_model_weights(model, load_checkpoint(best_file)["model"], best_file)
             test_metrics = evaluate(model, data.test, info, **evaluate_test)
             log.write({**row("test", test_metrics), "weights": "best", "best_step": best_step})
         elif best_step is not None and best_step != step:  # removed while the run went on

@@ -11,7 +11,7 @@ A recipe file holds the plain form of a :class:`~ssmem.train.config.RunConfig`::
     train: {batch_size: 32, max_steps: 400}
 
 Keys left out take the dataclass defaults. Files are read with the safe YAML loader only: tags that would
-build Python objects are refused.
+build Python objects are refused, and so are a key given twice in one mapping and an empty file.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from .._shipped import shipped_names, yaml_path_or_shipped
-from .config import ConfigError, RunConfig, apply_overrides, config_from_dict
+from .config import ConfigError, RunConfig, apply_overrides, config_from_dict, load_yaml_text
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
@@ -54,7 +54,8 @@ def list_recipes() -> list[RecipeInfo]:
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file with the safe loader; unsafe tags and syntax errors raise :class:`ConfigError`."""
+    """Read a YAML file with the safe loader; unsafe tags, a key given twice and syntax errors raise
+    :class:`ConfigError` naming the file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -63,7 +64,9 @@ def read_yaml(path: str | Path) -> Any:
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err})") from None
     try:
-        return yaml.safe_load(text)
+        return load_yaml_text(text)
+    except ConfigError as err:  # a key given twice
+        raise ConfigError(f"{path}, {err}") from None
     except yaml.constructor.ConstructorError as err:
         raise ConfigError(
             f"{path}: refused to load: the file uses a YAML tag that would construct Python objects "
@@ -87,8 +90,9 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] | tuple[str, ...]
     """
     path = resolve_recipe(name_or_path)
     data = read_yaml(path)
-    if data is None:
-        data = {}
+    if data is None:  # an empty file (or only comments) would silently be the default model on the default task
+        raise ConfigError(f"{path}: the recipe is empty; a recipe is a mapping (model:, task:, optim:, train:, ...); "
+                          "see `ssmem recipes` for the shipped ones")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe is a mapping (model:, task:, optim:, train:, ...), got {type(data).__name__}")
     try:
