@@ -26,6 +26,7 @@ from .corpora import corpus_available, corpus_files, load_documents
 from .ngram import NGRAM_ORDERS, ngram_baseline, windows_of
 from .task import SPLITS, TaskData, TaskInfo, register_task
 
+
 @dataclass
 class LMParams:
     """Next-byte prediction on ``corpus`` (a shipped corpus, ``a+b``, a text file or a directory).
@@ -119,7 +120,7 @@ def build_lm(params: LMParams, *, seed: int, data_dir: Path | None) -> TaskData:
     data_seed = data_seed_of(params, seed)
     extra = file_fingerprint(corpus_files(params.corpus))
     arrays = cached("lm/bytes", params, data_seed, lambda: _build_arrays(params, data_seed), extra=extra)
-    # a separate entry (same folder, its own key), so that entries of the windows stored before stay valid
+    # its own entry (same folder, own key): a change to the baseline leaves the windows' entries valid
     ngram = cached("lm/bytes", params, data_seed, lambda: _ngram_arrays(params, arrays),
                    extra={"files": extra, "baseline": "ngram-kneser-ney", "orders": list(NGRAM_ORDERS)})
     splits = {s: NextByteDataset(arrays[f"{s}_stream"], arrays[f"{s}_starts"], params.seq_len) for s in SPLITS}
