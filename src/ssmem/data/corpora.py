@@ -23,6 +23,7 @@ import gzip
 import importlib.util
 import json
 import re
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ CORPORA = ("shakespeare", "bible", "gcide")
 GCIDE_PATH = Path("/usr/share/dictd/gcide.dict.dz")
 _GCIDE_BLOCK = 1 << 16
 _OLD_TESTAMENT_BOOKS = 39
+NON_TEXT_WARNING_FRACTION = 0.3  # above this share of non-text bytes a user's "text" file is probably not text
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])  # ASCII controls but tab, newlines, \v, \f
 
 
 @dataclass(frozen=True)
@@ -118,11 +121,40 @@ def _blocks(text: bytes, size: int) -> list[bytes]:
     return out
 
 
+def non_text_fraction(data: bytes) -> float:
+    """The fraction of ``data``'s bytes that are ASCII control characters (other than whitespace) or not part of
+    valid UTF-8; printable ASCII, whitespace and well-formed multibyte characters are text (0.0 when empty)."""
+    if not data:
+        return 0.0
+    # undecodable bytes become lone surrogates that "ignore" then drops: the length lost counts them
+    invalid = len(data) - len(data.decode("utf-8", "surrogateescape").encode("utf-8", "ignore"))
+    control = len(data) - len(data.translate(None, _CONTROL_BYTES))
+    return (invalid + control) / len(data)
+
+
+def _warn_if_not_text(files: list[tuple[Path, bytes]]) -> None:
+    """Warn (naming the files and their fractions) when user files given as text are mostly non-text bytes."""
+    binary = [(path, f) for path, data in files if (f := non_text_fraction(data)) > NON_TEXT_WARNING_FRACTION]
+    if binary:
+        named = ", ".join(f"{str(path)!r} ({f:.0%} non-text bytes)" for path, f in binary[:3])
+        more = f" and {len(binary) - 3} more" if len(binary) > 3 else ""
+        warnings.warn(
+            f"text corpus file {named}{more}: over {NON_TEXT_WARNING_FRACTION:.0%} of the bytes are neither printable "
+            "ASCII, whitespace nor UTF-8 characters; is it a binary file? (the task reads it as bytes anyway)",
+            stacklevel=3,
+        )
+
+
 def from_path(path: str | Path) -> list[Document]:
-    """A text file (one document) or a directory (subdirectory = work, file = document)."""
+    """A text file (one document) or a directory (subdirectory = work, file = document).
+
+    Warns when a file is mostly non-text bytes (more than :data:`NON_TEXT_WARNING_FRACTION`, see
+    :func:`non_text_fraction`)."""
     path = Path(path).expanduser()
     if path.is_file():
-        return [Document(path.stem, path.stem, path.name, path.read_bytes())]
+        text = path.read_bytes()
+        _warn_if_not_text([(path, text)])
+        return [Document(path.stem, path.stem, path.name, text)]
     if not path.is_dir():
         raise DataNotFoundError(
             f"text corpus {str(path)!r}",
@@ -130,12 +162,14 @@ def from_path(path: str | Path) -> list[Document]:
             "  a text file, or <dir>/<work>/<document>.txt (one subdirectory per work)",
             f"name a shipped corpus ({', '.join(CORPORA)}) or a file/directory that exists",
         )
-    docs = []
+    docs, read = [], []
     for work in sorted(p for p in path.iterdir() if p.is_dir()):
         for file in sorted(p for p in work.rglob("*") if p.is_file()):
-            docs.append(Document(work.name, work.name, str(file.relative_to(path)), file.read_bytes()))
+            read.append((file, file.read_bytes()))
+            docs.append(Document(work.name, work.name, str(file.relative_to(path)), read[-1][1]))
     if not docs:
         raise MalformedDataError(path, "no files found in subdirectories (expected <dir>/<work>/<document>)")
+    _warn_if_not_text(read)
     return docs
 
 

@@ -3,8 +3,11 @@
 Documents of a corpus (see :mod:`ssmem.data.corpora`) are divided among the splits at random (a single
 document - a text file - is cut into three contiguous ranges instead); each split's documents are joined
 into one byte stream and cut into non-overlapping windows of ``seq_len + 1`` bytes: ``x = w[:-1]``,
-``y = w[1:]``. The metric is bits per byte. The baseline in ``TaskInfo.extra`` is the unigram model
-fitted on the training stream (add-one smoothing), scored on the same test (and val) targets.
+``y = w[1:]``. The metric is bits per byte. ``TaskInfo.extra["baselines"]`` holds two baselines' test bits
+per byte, scored on the model's own test targets: ``unigram``, the add-one smoothed byte frequencies of the
+training stream, and ``ngram``, an interpolated Kneser-Ney byte n-gram model (:mod:`ssmem.data.ngram`) fitted on
+the training windows (the bytes the model trains on) whose order is chosen on the validation windows; each
+prediction conditions only on the bytes before it in the same window, as the model's does.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from ._chunks import subsample
 from ._datasets import NextByteDataset
 from ._sources import Availability, data_seed_of, register_availability, split_rng
 from .corpora import corpus_available, corpus_files, load_documents
+from .ngram import NGRAM_ORDERS, ngram_baseline, windows_of
 from .task import SPLITS, TaskData, TaskInfo, register_task
-
 
 
 @dataclass
@@ -93,6 +96,20 @@ def _targets(stream: np.ndarray, starts: np.ndarray, seq_len: int) -> np.ndarray
     return stream[(starts[:, None] + 1 + np.arange(seq_len)[None, :])] if len(starts) else np.zeros(0, np.uint8)
 
 
+def _ngram_arrays(params: LMParams, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The n-gram baseline as arrays (so that it is cached with the task's other arrays): the chosen order,
+    the val and test bits per byte, and every candidate order's val bits per byte."""
+    windows = {s: windows_of(arrays[f"{s}_stream"], arrays[f"{s}_starts"], params.seq_len) for s in SPLITS}
+    baseline = ngram_baseline(windows["train"], windows["val"], windows["test"], NGRAM_ORDERS)
+    return {
+        "order": np.array(baseline.order),
+        "val_bits_per_byte": np.array(baseline.val_bits_per_byte),
+        "test_bits_per_byte": np.array(baseline.test_bits_per_byte),
+        "orders": np.array(sorted(baseline.val_by_order)),
+        "val_by_order": np.array([baseline.val_by_order[n] for n in sorted(baseline.val_by_order)]),
+    }
+
+
 def lm_info(params: LMParams) -> TaskInfo:
     """What a model needs to know, without reading the corpus (``chance`` unknown: None)."""
     return TaskInfo(objective="next_token", seq_len=params.seq_len, d_output=256, vocab_size=256, per_step=True, metric="bits_per_byte", extra={"corpus": params.corpus})
@@ -103,6 +120,9 @@ def build_lm(params: LMParams, *, seed: int, data_dir: Path | None) -> TaskData:
     data_seed = data_seed_of(params, seed)
     extra = file_fingerprint(corpus_files(params.corpus))
     arrays = cached("lm/bytes", params, data_seed, lambda: _build_arrays(params, data_seed), extra=extra)
+    # its own entry (same folder, own key): a change to the baseline leaves the windows' entries valid
+    ngram = cached("lm/bytes", params, data_seed, lambda: _ngram_arrays(params, arrays),
+                   extra={"files": extra, "baseline": "ngram-kneser-ney", "orders": list(NGRAM_ORDERS)})
     splits = {s: NextByteDataset(arrays[f"{s}_stream"], arrays[f"{s}_starts"], params.seq_len) for s in SPLITS}
     train = arrays["train_stream"]
     baseline = {
@@ -120,6 +140,11 @@ def build_lm(params: LMParams, *, seed: int, data_dir: Path | None) -> TaskData:
         extra={
             "unigram_bits_per_byte": baseline["test"],
             "unigram_bits_per_byte_val": baseline["val"],
+            "ngram_bits_per_byte": float(ngram["test_bits_per_byte"]),
+            "ngram_bits_per_byte_val": float(ngram["val_bits_per_byte"]),
+            "ngram_order": int(ngram["order"]),
+            "ngram_bits_per_byte_val_by_order": {int(n): float(v) for n, v in zip(ngram["orders"], ngram["val_by_order"])},
+            "baselines": {"unigram": baseline["test"], "ngram": float(ngram["test_bits_per_byte"])},
             "corpus": params.corpus,
             "n_bytes": {s: int(len(arrays[f"{s}_stream"])) for s in SPLITS},
         },
