@@ -251,3 +251,16 @@ def test_baselines_of_the_task_are_on_the_test_windows_and_in_original_units(tmp
     for name in ("naive", "seasonal_naive", "linear"):
         assert extra[f"{name}_mse_original"] == pytest.approx(extra[f"{name}_mse"] * extra["std"][0] ** 2, rel=1e-12)
         assert extra[f"{name}_mae_original"] == pytest.approx(extra[f"{name}_mae"] * extra["std"][0], rel=1e-12)
+
+
+@pytest.mark.parametrize("lookback, horizon", [(96, 96), (96, 192), (336, 336), (720, 720)])
+def test_the_standard_lookbacks_and_horizons_build(tmp_path, rng, lookback, horizon):
+    t = np.arange(4000)
+    write_csv(tmp_path / "h.csv", {"a": np.sin(2 * np.pi * t / 24) + rng.normal(size=4000) * 0.1, "b": rng.normal(size=4000).cumsum()})
+    params = ForecastParams(series=str(tmp_path / "h.csv"), lookback=lookback, horizon=horizon, season=24, split_rows=(2400, 800, 800), cache=False)
+    data = build_task("forecast/series", params)
+    assert len(data.test) == 800 - horizon + 1 and len(data.val) == 800 - horizon + 1
+    assert len(data.train) == 2400 - lookback - horizon + 1
+    x, y = data.test[len(data.test) - 1]
+    assert x.shape == (lookback, 2) and y.shape == (horizon * 2,)
+    assert set(data.info.extra["baselines"]) == {"naive", "seasonal_naive", "linear"}
