@@ -9,9 +9,10 @@ def test_shipped_grids_and_their_sizes():
     assert list_grids() == ["lra-cpu", "lra-paper", "lra-quick"]
     sizes = {name: len(load_grid(name).runs()) for name in list_grids()}
     # cpu: 5 tasks x 2 sets x 3 modes + Path-X x 3 modes + 2 tasks x 3 sets x 2 modes + 2 x 2 x 2 (bidir)
-    # + 2 x 5 (freeze), x 3 seeds
-    assert sizes["lra-cpu"] == (30 + 3 + 12 + 8 + 10) * 3
-    assert sizes["lra-paper"] == (36 + 20 + 8 + 10) * 6
+    # + 2 x 5 (freeze) + LM and forecasting x 2 modes, x 3 seeds
+    assert sizes["lra-cpu"] == (30 + 3 + 12 + 8 + 10 + 2 + 2) * 3
+    # paper: the LRA studies as on the CPU at full size, + 2 corpora and 2 series x 3 modes, x 6 seeds
+    assert sizes["lra-paper"] == (36 + 20 + 8 + 10 + 6 + 6) * 6
     assert sizes["lra-quick"] == 3 * 2 * 3  # tasks × train modes × seeds
     assert sorted({r.seed for r in load_grid("lra-paper").runs()}) == list(range(1001, 1007))
     assert len({r.seed for r in load_grid("lra-cpu").runs()}) >= 3

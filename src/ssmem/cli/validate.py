@@ -37,10 +37,16 @@ def run(args: argparse.Namespace) -> int:
     m = cfg.model
     print(f"recipe {args.recipe}: ok")
     print(f"task   {cfg.task.name}: {info.objective}, L = {info.seq_len}, metric {info.metric}")
-    print(
-        f"model  {architecture_for(m, info)}: {m.n_layers} x {m.layer} (H = {m.d_model}, N = {m.d_state}, "
-        f"init {m.init}, train {m.train}{', bidirectional' if m.bidirectional else ''})"
-    )
+    if m.layer == "linear":  # no SSM: one map from the lookback to the horizon
+        trend = f", trend (moving average of {m.trend_kernel}) and remainder mapped apart" if m.trend_kernel else ""
+        horizon = info.extra.get("horizon", "?")
+        print(f"model  linear forecaster: lookback {info.seq_len} -> horizon {horizon} "
+              f"({'one map per column' if m.linear_per_channel else 'one map shared by the columns'}{trend})")
+    else:
+        print(
+            f"model  {architecture_for(m, info)}: {m.n_layers} x {m.layer} (H = {m.d_model}, N = {m.d_state}, "
+            f"init {m.init}, train {m.train}{', bidirectional' if m.bidirectional else ''})"
+        )
     print(counts)
     print(f"trainable {counts.trainable}  frozen {counts.frozen}")
     available = available_memory()

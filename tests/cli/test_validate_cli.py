@@ -1,0 +1,10 @@
+"""`ssmem validate` describes the model it would build."""
+
+
+def test_validate_describes_a_linear_forecaster_without_ssm_terms(capsys):
+    from ssmem.cli import main
+
+    assert main(["validate", "forecast/ltsf-cpu", "model.layer=linear", "model.trend_kernel=25"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("model"))
+    assert line == ("model  linear forecaster: lookback 96 -> horizon 96 (one map shared by the columns, trend "
+                    "(moving average of 25) and remainder mapped apart)")
