@@ -344,3 +344,18 @@ def test_a_busy_run_directory_is_one_line_and_a_file_system_without_locks_is_a_w
     monkeypatch.setattr(fcntl, "flock", no_locks)
     with pytest.warns(RuntimeWarning, match="the file system takes no locks"):
         assert train(tiny_config("train.max_steps=2"), tmp_path / "nolock", progress=False).steps == 2
+
+
+def test_a_checkpoint_written_before_a_setting_existed_resumes_with_its_default():
+    from ssmem.train import load_recipe
+    from ssmem.train.config import config_to_dict
+    from ssmem.train.loop import run_config_differences
+
+    cfg = load_recipe("memory/delay")
+    older = config_to_dict(cfg)
+    for key in ("instance_norm", "channels", "trend_kernel"):  # a file from before these settings
+        del older["model"][key]
+    assert run_config_differences(cfg, older, "the checkpoint") == []
+    changed = load_recipe("memory/delay", ["model.channels=mixed"])
+    assert run_config_differences(changed, older, "the checkpoint") == [
+        "model.channels: 'auto' in the checkpoint, 'mixed' now"]

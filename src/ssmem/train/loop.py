@@ -213,6 +213,7 @@ def run_config_differences(cfg: RunConfig, saved: dict[str, Any], source: str) -
     out the keys a resumed run may change (:data:`RESUME_MAY_CHANGE`)."""
     # (runs saved before paths were stored absolute hold them as given: the same file is the same run)
     saved, current = with_absolute_paths(copy.deepcopy(dict(saved))), config_to_dict(cfg)
+    _fill_new_defaults(saved, cfg)
     # model.norm=auto names the norm it resolves to: a run saved with that norm spelled out is the same run
     saved_model, current_model = saved.get("model"), current["model"]
     if isinstance(saved_model, dict) and "auto" in (saved_model.get("norm"), current_model["norm"]):
@@ -226,6 +227,22 @@ def run_config_differences(cfg: RunConfig, saved: dict[str, Any], source: str) -
             if isinstance(config, dict):
                 config.pop(name, None)
     return _config_differences(current, saved, source=source)
+
+
+def _fill_new_defaults(saved: dict[str, Any], cfg: RunConfig) -> None:
+    """Give ``saved`` the default of every section field it lacks: a checkpoint written before a setting existed
+    ran with that setting's default, so it is the same run (an older run still resumes after an upgrade)."""
+    for section in dataclasses.fields(cfg):
+        saved_section, value = saved.get(section.name), getattr(cfg, section.name)
+        if not (isinstance(saved_section, dict) and dataclasses.is_dataclass(value)):
+            continue
+        for spec in dataclasses.fields(value):
+            if spec.name in saved_section:
+                continue
+            if spec.default is not dataclasses.MISSING:
+                saved_section[spec.name] = to_plain(spec.default)
+            elif spec.default_factory is not dataclasses.MISSING:
+                saved_section[spec.name] = to_plain(spec.default_factory())
 
 
 def _schedule_warnings(tc: Any, oc: Any, n_train: int, per_epoch: int, total: int,
