@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from ssmem.sweep import Store, load_grid, run_sweep
+
+from .test_runner import wait_for
 from ssmem.sweep.postgres import PostgresStore, display_url
 
 # A worker process: a fake run function that "trains" STEPS steps of DT seconds, checkpointing each, and logs
@@ -66,14 +68,6 @@ def _start(tmp_path, grid, store, *, steps, dt, host="-"):
     )
 
 
-def _wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.02)
-
-
 def _completed(tmp_path):
     path = tmp_path / "logs" / "completed.log"
     return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
@@ -82,7 +76,7 @@ def _completed(tmp_path):
 def test_concurrent_workers_do_every_run_exactly_once(tmp_path, pg_url):
     grid = _grid(tmp_path, n_seeds=5)  # 20 runs
     workers = [_start(tmp_path, grid, pg_url, steps=2, dt=0.01) for _ in range(3)]
-    _wait_for(lambda: len(list((tmp_path / "logs").glob("ready-*"))) == 3)
+    wait_for(lambda: len(list((tmp_path / "logs").glob("ready-*"))) == 3)
     (tmp_path / "logs" / "go").write_text("")  # all three claim from the first moment
     outs = [w.communicate(timeout=120) for w in workers]
     assert all(w.returncode == 0 for w in workers), [o[1] for o in outs]
@@ -103,7 +97,7 @@ def test_a_worker_killed_on_another_host_goes_stale_by_the_server_clock_and_its_
     (tmp_path / "logs" / "go").write_text("")
     worker = _start(tmp_path, grid, pg_url, steps=400, dt=0.02, host="node-b")
     runs_dir = tmp_path / "runs"
-    _wait_for(lambda: any(int(p.read_text() or 0) >= 3 for p in runs_dir.glob("*/ckpt.txt")))
+    wait_for(lambda: any(int(p.read_text() or 0) >= 3 for p in runs_dir.glob("*/ckpt.txt")))
     with Store(pg_url) as store:
         (held,) = store.runs(status="running")
         assert held.worker == f"node-b:{worker.pid}"

@@ -68,10 +68,11 @@ def _start(script, grid, tmp_path, logs, steps, dt):
     )
 
 
-def _wait_for(predicate, timeout=60.0):
-    deadline = time.time() + timeout
+def wait_for(predicate, timeout=60.0):
+    """Poll ``predicate`` until it holds (TimeoutError after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
     while not predicate():
-        if time.time() > deadline:
+        if time.monotonic() > deadline:
             raise TimeoutError("condition not reached")
         time.sleep(0.02)
 
@@ -84,7 +85,7 @@ def _completed(logs):
 def test_two_concurrent_workers_do_every_run_exactly_once(tmp_path):
     grid, script, logs = _setup(tmp_path, n_seeds=4)  # 16 runs
     workers = [_start(script, grid, tmp_path, logs, steps=3, dt=0.01) for _ in range(2)]
-    _wait_for(lambda: len(list(logs.glob("ready-*"))) == 2)
+    wait_for(lambda: len(list(logs.glob("ready-*"))) == 2)
     (logs / "go").write_text("")
     outs = [w.communicate(timeout=120) for w in workers]
     assert all(w.returncode == 0 for w in workers), [o[1] for o in outs]
@@ -114,7 +115,7 @@ def test_killed_worker_resumes_from_checkpoint_and_finishes_each_run_once(tmp_pa
         ckpts = [p for p in runs_dir.glob("*/ckpt.txt") if p.parent.name != _completed(logs)[0].split()[0]]
         return any(int(p.read_text() or 0) >= 5 for p in ckpts)
 
-    _wait_for(second_run_halfway)
+    wait_for(second_run_halfway)
     worker.send_signal(signal.SIGKILL)
     worker.communicate()
     first = _completed(logs)[0].split()[0]
@@ -302,7 +303,7 @@ def test_no_half_written_rows_after_kill_during_writes(tmp_path):
         finally:
             conn.close()
 
-    _wait_for(lambda: n_done() >= 5)
+    wait_for(lambda: n_done() >= 5)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     assert sqlite_ok(tmp_path / "h.db")

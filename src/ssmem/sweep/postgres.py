@@ -16,7 +16,6 @@ several stores, e.g. ``postgresql://host/db?options=-csearch_path%3Dsweep2``).
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .grid import RunSpec
-from .store import SCHEMA_VERSION, Claim, Store, _pid_alive, _SCHEMA, this_worker
+from .store import SCHEMA_VERSION, Claim, Store, _pid_alive, _SCHEMA, run_rows, this_worker
 
 T = TypeVar("T")
 
@@ -186,11 +185,7 @@ class PostgresStore(Store):
 
     def add_runs(self, specs: Iterable[RunSpec]) -> int:
         specs = list(specs)
-        rows = [
-            (s.run_id, s.grid, s.study, s.recipe, s.eigs, s.train_mode, s.seed, json.dumps(list(s.overrides)),
-             json.dumps(s.params, sort_keys=True))
-            for s in specs
-        ]
+        rows = run_rows(specs)
         studies = [(s.run_id, study) for s in specs for study in (s.study, *s.also_in)]
 
         def insert(conn: Any) -> int:

@@ -141,6 +141,15 @@ class DamagedStoreError(sqlite3.DatabaseError):
         self.path = path
 
 
+def run_rows(specs: Sequence[RunSpec]) -> list[tuple[Any, ...]]:
+    """The ``runs`` table's columns (but the creation time) of each spec, as both stores insert them."""
+    return [
+        (s.run_id, s.grid, s.study, s.recipe, s.eigs, s.train_mode, s.seed, json.dumps(list(s.overrides)),
+         json.dumps(s.params, sort_keys=True))
+        for s in specs
+    ]
+
+
 def this_worker() -> str:
     """The id of this process as a worker: ``host:pid``."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -553,11 +562,7 @@ class SQLiteStore(Store):
 
     def add_runs(self, specs: Iterable[RunSpec]) -> int:
         specs = list(specs)
-        rows = [
-            (s.run_id, s.grid, s.study, s.recipe, s.eigs, s.train_mode, s.seed, json.dumps(list(s.overrides)),
-             json.dumps(s.params, sort_keys=True))
-            for s in specs
-        ]
+        rows = run_rows(specs)
         with self.transaction() as conn:
             before = conn.total_changes
             conn.executemany(
