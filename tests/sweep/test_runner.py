@@ -363,3 +363,36 @@ def test_a_linked_runs_folder_is_recorded_through_its_link(tmp_path):
     (stored,) = sqlite3.connect(tmp_path / "exp" / "s.db").execute("SELECT run_dir FROM runs").fetchone()
     assert stored.startswith("runs/")
 
+
+
+def test_a_sweep_run_that_would_not_fit_in_memory_is_refused_before_it_allocates(tmp_path, monkeypatch):
+    import ssmem.resources as resources
+    from ssmem.sweep import parse_grid
+    from ssmem.sweep.train_run import train_run
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**20)  # a machine with 1 MiB free
+    spec = parse_grid({"name": "g", "recipes": ["memory/delay"], "seeds": [1]}).runs()[0]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with pytest.raises(resources.InsufficientMemoryError, match=r"not enough memory .*--ignore-memory-check to ssmem sweep"):
+        train_run(spec, run_dir, resume=False)
+    assert list(run_dir.iterdir()) == []
+    summary = run_sweep(parse_grid({"name": "g", "recipes": ["memory/delay"], "seeds": [1]}), store=tmp_path / "s.db",
+                        runs_dir=tmp_path / "runs", progress=False, log=lambda s: None)
+    assert summary.counts.get("failed") == 1  # the worker goes on to the next run
+
+
+def test_sweep_command_passes_its_memory_override(tmp_path, monkeypatch):
+    import ssmem.sweep as sweep
+    from ssmem.cli import main
+
+    seen = {}
+
+    def fake(grid, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", fake)
+    main(["sweep", "lra-quick", "--store", str(tmp_path / "s.db"), "--runs-dir", str(tmp_path / "r"),
+          "--ignore-memory-check"])
+    assert seen["memory_check"] is False

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", default="0/1", help="i/n: run only shard i of n (0 <= i < n); default 0/1")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again (from scratch)")
     parser.add_argument("--max-runs", type=positive_int, default=None, help="stop after this many runs")
+    parser.add_argument("--ignore-memory-check", action="store_true",
+                        help="train runs whose estimated peak memory exceeds what the machine has available")
     parser.add_argument("--list", action="store_true", help="print the grid's runs and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     store = Store(args.store, allow_network_fs=True) if args.allow_network_fs else args.store
     try:
         summary = run_sweep(grid, store=store, runs_dir=args.runs_dir, shard=shard, retry_failed=args.retry_failed,
-                            progress=not args.no_progress, max_runs=args.max_runs)
+                            progress=not args.no_progress, max_runs=args.max_runs,
+                            memory_check=not args.ignore_memory_check)
     finally:
         if isinstance(store, Store):
             store.close()

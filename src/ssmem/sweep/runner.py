@@ -96,13 +96,16 @@ def run_sweep(
     stale_after: float = 600.0,
     heartbeat_every: float = 30.0,
     log: Callable[[str], None] | None = None,
+    memory_check: bool = True,
 ) -> SweepSummary:
     """Run every run of ``grid`` in ``shard`` that is not done yet; returns a summary.
 
     ``runs_dir/<run_id>`` is each run's directory. ``run_fn`` defaults to :func:`ssmem.sweep.train_run`
     (``ssmem.train.train``). ``max_runs`` stops after that many runs (finished or failed) of this call.
     ``stale_after`` (s) is how old a heartbeat must be before another host may take over a running row.
-    With the default ``run_fn`` every run's configuration is checked first (:func:`check_runs`).
+    With the default ``run_fn`` every run's configuration is checked first (:func:`check_runs`), and each run's
+    estimated peak memory against the worker's machine before it trains (``memory_check``; a run that does not
+    fit fails with the estimate instead of exhausting the machine).
     """
     started = time.time()
     if not isinstance(grid, Grid):
@@ -112,7 +115,7 @@ def run_sweep(
         from .train_run import train_run
 
         check_runs(specs)
-        run_fn = functools.partial(train_run, progress=progress)
+        run_fn = functools.partial(train_run, progress=progress, memory_check=memory_check)
     own_store = not isinstance(store, Store)
     db = Store(store) if own_store else store
     runs_dir = Path(runs_dir)

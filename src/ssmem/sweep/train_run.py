@@ -16,15 +16,21 @@ from .grid import RunSpec
 ENDPOINTS_FILE = "memory_endpoints.npz"
 
 
-def train_run(spec: RunSpec, run_dir: Path, *, resume: bool, progress: bool = False) -> dict[str, Any]:
+def train_run(spec: RunSpec, run_dir: Path, *, resume: bool, progress: bool = False,
+              memory_check: bool = True) -> dict[str, Any]:
     """Train ``spec.recipe`` with ``spec.overrides`` in ``run_dir``; the :class:`TrainResult` as a dict.
 
     ``resume`` continues from the run directory's newest checkpoint (``train`` starts afresh if there is
     none yet). The result also names the task (``task``) and the train mode and eigenvalue set in effect.
+    ``memory_check`` refuses (``InsufficientMemoryError``) a run whose estimated peak memory exceeds what this
+    machine has available, before anything is allocated.
     """
+    from ..resources import check_training_memory
     from ..train import load_recipe, train
 
     cfg = load_recipe(spec.recipe, list(spec.overrides))
+    if memory_check:
+        check_training_memory(cfg, flag="--ignore-memory-check to ssmem sweep")
     recorder = endpoint_memory_recorder(horizon=cfg.train.memory_horizon)
     result = train(cfg, run_dir, resume=resume, callbacks=(recorder,), progress=progress)
     out = result_to_dict(result)
