@@ -158,3 +158,21 @@ def test_a_missing_file_is_named(tmp_path):
         from ssmem.train.export import load_exported_model
 
         load_exported_model(tmp_path / "gone.safetensors")
+
+
+def test_a_byte_lm_export_loads_without_its_corpus_and_samples_the_same_bytes(tmp_path, tiny_lm_config):
+    from ssmem.train import sample_bytes
+
+    data = tmp_path / "data"
+    data.mkdir()
+    run_dir = tmp_path / "run"
+    cfg = tiny_lm_config(data, "train.max_steps=3", "train.eval_every=3", "train.log_every=3")
+    assert train(cfg, run_dir, progress=False).status == "completed"
+    expected, _ = load_trained_model(run_dir)
+    path = export_safetensors(run_dir, tmp_path / "lm.safetensors")
+    shutil.rmtree(data)  # the file alone rebuilds the model: its task facts (vocabulary 256, ...) travel in it
+    model, _ = load_trained_model(path)
+    tokens = torch.tensor([list(b"line 3: the quick")])  # (1, L)
+    with torch.no_grad():
+        assert torch.equal(model(tokens), expected(tokens))
+    assert sample_bytes(model, b"line", 16, seed=4) == sample_bytes(expected, b"line", 16, seed=4)
