@@ -19,8 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from . import CLIError
     from ..train.export import export_safetensors
 
+    try:
+        import safetensors  # noqa: F401
+    except ImportError:
+        raise CLIError("--format safetensors needs the safetensors package: pip install 'ssmem[safetensors]'") from None
     path = export_safetensors(args.run_dir, args.out, checkpoint=args.checkpoint)
     print(path)
     return 0

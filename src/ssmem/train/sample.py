@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -25,6 +26,9 @@ from .build import build_model
 from .checkpoint import CHECKPOINT_DIR, CheckpointError, latest_checkpoint, load_checkpoint
 from .config import ConfigError, RunConfig, config_from_dict, task_params
 from .loop import BEST_FILE, CONFIG_FILE, run_config_differences
+
+if TYPE_CHECKING:
+    from ..data.task import TaskInfo
 
 VOCAB = 256  # bytes
 CHECKPOINTS = ("best", "last")
@@ -194,7 +198,9 @@ def load_trained_model(
     return model, cfg
 
 
-def _load_run(run_dir: str | Path, *, checkpoint: str, device: torch.device | str | None):
+def _load_run(
+    run_dir: str | Path, *, checkpoint: str, device: torch.device | str | None
+) -> tuple[nn.Module, RunConfig, TaskInfo, Path]:
     """``(model, config, task info, checkpoint path)`` of the run in ``run_dir`` (see :func:`load_trained_model`)."""
     from ..data.task import task_info
     from .recipes import read_yaml
