@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
     "validate": "validate",
     "train": "train",
     "sample": "sample",
+    "export": "export",
     "data": "data",
     "experiment": "experiment",
     "sweep": "sweep",

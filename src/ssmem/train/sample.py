@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -25,6 +26,9 @@ from .build import build_model
 from .checkpoint import CHECKPOINT_DIR, CheckpointError, latest_checkpoint, load_checkpoint
 from .config import ConfigError, RunConfig, config_from_dict, task_params
 from .loop import BEST_FILE, CONFIG_FILE, run_config_differences
+
+if TYPE_CHECKING:
+    from ..data.task import TaskInfo
 
 VOCAB = 256  # bytes
 CHECKPOINTS = ("best", "last")
@@ -171,17 +175,33 @@ def load_trained_model(
     checkpoint: str = "best",
     device: torch.device | str | None = None,
 ) -> tuple[nn.Module, RunConfig]:
-    """The model of a training run, rebuilt from ``run_dir/config.yaml`` with its saved weights, in eval mode.
+    """A trained model with its config, in eval mode: from a run directory or from an exported file.
 
     Args:
-        run_dir: a directory written by :func:`ssmem.train.train`.
-        checkpoint: ``"best"`` (``checkpoints/best.pt``: the best validation evaluation) or ``"last"`` (the
-            newest ``checkpoints/step-*.pt``).
+        run_dir: a directory written by :func:`ssmem.train.train` (the model is rebuilt from its
+            ``config.yaml`` with the weights of ``checkpoint``), or a file written by ``ssmem export``
+            (:func:`~ssmem.train.export.export_safetensors`), which carries its own config and weights.
+        checkpoint: for a run directory, ``"best"`` (``checkpoints/best.pt``: the best validation evaluation) or
+            ``"last"`` (the newest ``checkpoints/step-*.pt``). An exported file holds one set of weights; there
+            ``checkpoint`` is not used.
         device: where the model goes (None = CPU).
 
-    Weights are read with weights-only loading (:func:`~ssmem.train.checkpoint.load_checkpoint`): nothing in
-    the file is executed. Missing files raise ``FileNotFoundError``; unusable checkpoints ``CheckpointError``.
+    Weights are read with weights-only loading (:func:`~ssmem.train.checkpoint.load_checkpoint`) or from
+    safetensors: nothing in the file is executed. Missing files raise ``FileNotFoundError``; unusable
+    checkpoints ``CheckpointError``; a file that is not an ssmem export ``ValueError``.
     """
+    if Path(run_dir).is_file():
+        from .export import load_exported_model
+
+        return load_exported_model(run_dir, device=device)
+    model, cfg, _, _ = _load_run(run_dir, checkpoint=checkpoint, device=device)
+    return model, cfg
+
+
+def _load_run(
+    run_dir: str | Path, *, checkpoint: str, device: torch.device | str | None
+) -> tuple[nn.Module, RunConfig, TaskInfo, Path]:
+    """``(model, config, task info, checkpoint path)`` of the run in ``run_dir`` (see :func:`load_trained_model`)."""
     from ..data.task import task_info
     from .recipes import read_yaml
 
@@ -220,7 +240,7 @@ def load_trained_model(
     except RuntimeError as err:
         raise CheckpointError(f"the weights in {path} do not fit the model of {config_file}: {err}") from None
     model.eval()
-    return model, cfg
+    return model, cfg, info, path
 
 
 def _check_temperature(temperature: float) -> None:
