@@ -12,7 +12,8 @@ HELP = "generate text from a trained byte-level language model (lm/bytes run), o
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `ssmem train` (an lm/bytes run)")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `ssmem train` (an lm/bytes "
+                        "run), or a model exported from one (`ssmem export`)")
     parser.add_argument(
         "--prompt", metavar="TEXT", default="\n",
         help="text to continue, taken as the bytes given (at least one byte; default: a newline)",
