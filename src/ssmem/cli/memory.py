@@ -27,11 +27,19 @@ def _horizon(text: str) -> int | None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eigs", default=None,
-        help=f"comma-separated set names; default {DEFAULT_SETS} (none when only --eigs-file is given)",
+        help=f"comma-separated set names, eigenvalue files or training run directories; default {DEFAULT_SETS} "
+             "(none when only --eigs-file is given)",
     )
     parser.add_argument(
         "--eigs-file", action="append", default=[], metavar="F",
-        help="a file of user eigenvalues (.npy/.json/.txt/.csv; repeatable); discrete unless the file says otherwise",
+        help="a file of user eigenvalues (.npy/.json/.txt/.csv; complex text such as 0.9+0.1j; JSON "
+             '{"real": [...], "imag": [...]}; repeatable) or a training run directory; discrete unless the file '
+             "says otherwise",
+    )
+    parser.add_argument(
+        "--checkpoint", choices=("best", "last"), default="best",
+        help="for a training run directory: best = best validation weights (default), last = newest step checkpoint; "
+             "each channel of every SSM layer is its own set (RUN:L<layer>c<channel>)",
     )
     parser.add_argument("--d-state", type=positive_int, default=None,
                         help="real state size N (N/2 complex modes); default 32 for named sets, a file's own size")
@@ -53,6 +61,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compute even when the estimated memory exceeds what the machine has available")
 
 
+def _sets_of(entry: str, checkpoint: str, *, named: bool) -> list:
+    """The eigenvalue sets an ``--eigs`` entry (``named``) or ``--eigs-file`` entry stands for: a training run
+    directory gives one set per channel of every SSM layer; anything else is one set name or file."""
+    from pathlib import Path
+
+    from .._registry import UnknownNameError
+    from ..eigs import load_eigenvalues, resolve_set
+    from ..eigs.user import ACCEPTED_FORMS, run_eigenvalue_sets
+
+    try:
+        if Path(entry).is_dir():
+            return run_eigenvalue_sets(entry, checkpoint=checkpoint)
+        return [resolve_set(entry) if named else load_eigenvalues(entry)]
+    except (UnknownNameError, FileNotFoundError) as err:
+        # a name that is no set, a file that is not there, a folder that is no run: show every form that works
+        reason = str(err).rstrip(".")
+        raise CLIError(f"{'--eigs' if named else '--eigs-file'} {entry}: {reason}; {ACCEPTED_FORMS}") from None
+
+
 def _finite_or_none(values) -> list:
     return [float(v) if v != float("inf") else None for v in values]
 
@@ -62,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .._io import figure_format
-    from ..eigs import discrete_eigenvalues, load_eigenvalues, resolve_set
+    from ..eigs import discrete_eigenvalues
     from ..memory import memory_function
     from ..memory.plot import plot_memory_profiles
     from ..resources import check_memory, memory_function_estimate
@@ -79,8 +106,10 @@ def run(args: argparse.Namespace) -> int:
     names = [n.strip() for n in eigs.split(",") if n.strip()]
     # (set, its state size): a named set takes --d-state (default 32), a file (by --eigs or --eigs-file) its own
     # size unless --d-state is given
-    sets = [(s, args.d_state or (2 * s.n_modes if s.n_modes else 32)) for s in map(resolve_set, names)]
-    sets += [(s, args.d_state or 2 * s.n_modes) for s in map(load_eigenvalues, args.eigs_file)]
+    named = [s for name in names for s in _sets_of(name, args.checkpoint, named=True)]
+    sets = [(s, args.d_state or (2 * s.n_modes if s.n_modes else 32)) for s in named]
+    files = [s for entry in args.eigs_file for s in _sets_of(entry, args.checkpoint, named=False)]
+    sets += [(s, args.d_state or 2 * s.n_modes) for s in files]
     if not sets:
         raise CLIError("no eigenvalue sets: give --eigs and/or --eigs-file")
     if not args.ignore_memory_check:  # the largest set decides the basis; every set keeps its MF

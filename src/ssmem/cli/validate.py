@@ -27,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
     split_overrides(args, {"--show-config": "flag", "--ignore-memory-check": "flag"})
     cfg = load_recipe(args.recipe, args.overrides)
     info = task_info(cfg.task.name, task_params(cfg.task), seed=cfg.seed, data_dir=cfg.task.data_dir)
+    if cfg.task.name == "lra/image":  # IDX images of any size: L from the header of the files in task.data_dir too
+        from ..data.image import image_info
+
+        info = image_info(task_params(cfg.task), data_dir=cfg.task.data_dir)
     architecture_for(cfg.model, info)  # a model that does not fit the task is named before its size
     # sized from the numbers before anything is built: a model too large for the machine is refused at once
     estimate = training_estimate(cfg, info) if args.ignore_memory_check else check_training_memory(cfg, info)

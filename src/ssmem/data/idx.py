@@ -36,3 +36,21 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(raw) - header != expected:
         raise MalformedDataError(path, f"holds {len(raw) - header} data bytes, shape {shape} needs {expected}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def read_idx_shape(path: str | Path) -> tuple[int, ...]:
+    """The array shape an IDX file's header declares (raw or gzip), reading only the header's bytes."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    try:
+        with (gzip.open(path, "rb") if gzipped else path.open("rb")) as handle:
+            head = handle.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _DTYPES:
+                raise MalformedDataError(path, "not an IDX file (bad magic number)")
+            sizes = handle.read(4 * head[3])
+    except (OSError, EOFError, zlib.error) as err:
+        raise MalformedDataError(path, f"gzip data is corrupt ({err})") from None
+    if len(sizes) < 4 * head[3]:
+        raise MalformedDataError(path, f"truncated header ({4 + len(sizes)} bytes for {head[3]} dimensions)")
+    return tuple(int(d) for d in np.frombuffer(sizes, dtype=">u4"))

@@ -19,7 +19,7 @@ from ._datasets import PixelDataset, pixel_stats, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability, split_rng
 from .cifar import TEST_FILES, TRAIN_FILES, read_batch, to_gray
-from .idx import read_idx
+from .idx import read_idx, read_idx_shape
 from .task import TaskData, TaskInfo, register_task
 
 DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits")
@@ -169,10 +169,28 @@ def _build_arrays(params: ImageParams, data_seed: int, data_dir: Path | None) ->
     }  # fmt: skip
 
 
-def image_info(params: ImageParams) -> TaskInfo:
-    """What a model needs to know, without reading images (``chance`` unknown: None)."""
+def idx_image_shape(params: ImageParams, data_dir: str | Path | None = None) -> tuple[int, int] | None:
+    """(rows, cols) of the training images as their IDX file's header declares them; None for a data set that
+    is not IDX, or when the files are not found or the header is not that of (n, rows, cols) images (building
+    the task then names the problem)."""
+    if params.dataset not in _SOURCES or params.dataset == "cifar10":
+        return None
+    try:
+        folder = _files_dir(params, Path(data_dir) if data_dir is not None else None)
+        shape = read_idx_shape(_idx_file(folder, _IDX_STEMS[0]))
+    except (DataNotFoundError, MalformedDataError, OSError):
+        return None
+    return (shape[1], shape[2]) if len(shape) == 3 else None
+
+
+def image_info(params: ImageParams, data_dir: str | Path | None = None) -> TaskInfo:
+    """What a model needs to know, reading no more than an IDX file's header (``chance`` unknown: None).
+
+    L is rows x cols of the IDX images where their files are found (images need not be 28x28), else the data
+    set's usual size."""
     side = SIDES[params.dataset]
-    return TaskInfo(objective="classification", seq_len=side * side, d_output=10, d_input=1, extra={"dataset": params.dataset, "permuted": params.permuted})
+    rows, cols = idx_image_shape(params, data_dir) or (side, side)
+    return TaskInfo(objective="classification", seq_len=rows * cols, d_output=10, d_input=1, extra={"dataset": params.dataset, "permuted": params.permuted})
 
 
 @register_task("lra/image", ImageParams, "sequential (or permuted) grayscale images: CIFAR-10 (L = 1024), MNIST, Fashion-MNIST, digits", info=image_info)

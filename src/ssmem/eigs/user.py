@@ -1,4 +1,4 @@
-"""User-given eigenvalues: from an array or from a file (.npy, .json, .txt/.csv).
+"""User-given eigenvalues: from an array, from a file (.npy, .json, .txt/.csv) or from a trained run directory.
 
 A user set holds ``n_modes`` upper-half representatives. A conjugate-closed list of all N eigenvalues (as
 ``ssmem memory --json`` writes them) is accepted too and reduced to its upper half.
@@ -16,6 +16,17 @@ from .._values import parses_as_number
 from .registry import Domain, EigenvalueSet
 
 FILE_SUFFIXES = (".npy", ".json", ".txt", ".csv")
+CHECKPOINTS = ("best", "last")  # as ssmem.train.sample.load_trained_model takes them (not imported: it needs torch)
+
+# every form an eigenvalue source may take, for the errors that refuse one
+ACCEPTED_FORMS = (
+    "accepted forms: a set name (`ssmem eigs` lists them); "
+    ".npy (complex values, or rows of [re, im]); "
+    ".txt/.csv (rows of `re im` / `re,im`, or one complex value per cell such as 0.9+0.1j or 0.9-0.1j); "
+    '.json (a list of [re, im], {"real": [...], "imag": [...]}, an object with "discrete_eigenvalues" or '
+    '"continuous_eigenvalues", or what `ssmem memory --json` writes); '
+    "a training run directory (config.yaml and checkpoints/: one set per channel of every SSM layer)"
+)
 
 
 def upper_half(values: np.ndarray) -> np.ndarray:
@@ -115,11 +126,16 @@ def _pairs_to_complex(array: np.ndarray, source: str) -> np.ndarray:
 def load_eigenvalues(path: str | Path, *, domain: Domain | None = None) -> EigenvalueSet:
     """Read a user eigenvalue set from a file.
 
-    Formats: ``.npy`` (complex, or (n, 2) [re, im]); ``.txt``/``.csv`` (two columns re, im); ``.json`` (a list
-    of [re, im], or an object with ``discrete_eigenvalues`` or ``continuous_eigenvalues``, or the first entry of
-    ``results`` as written by ``ssmem memory --json``). ``domain`` defaults to what the file says, else discrete.
+    Formats: ``.npy`` (complex, or (n, 2) [re, im]); ``.txt``/``.csv`` (two columns re, im, or one complex
+    value per cell in Python's syntax, ``0.9+0.1j``); ``.json`` (a list of [re, im], an object
+    ``{"real": [...], "imag": [...]}``, or an object with ``discrete_eigenvalues`` or ``continuous_eigenvalues``
+    holding either of those, or the first entry of ``results`` as written by ``ssmem memory --json``).
+    ``domain`` defaults to what the file says, else discrete.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder, not an eigenvalue file: a training run directory is read by "
+                         "run_eigenvalue_sets (ssmem memory --eigs RUN_DIR)")
     if not path.is_file():
         raise FileNotFoundError(f"eigenvalue file {str(path)!r} does not exist")
     try:
@@ -134,7 +150,7 @@ def load_eigenvalues(path: str | Path, *, domain: Domain | None = None) -> Eigen
         message = str(err)
         if "pickled" in message:  # NumPy's words for a file that is not an .npy array at all
             message = "not a NumPy .npy array file"
-        raise ValueError(f"cannot read eigenvalues from {str(path)!r}: {message}") from None
+        raise ValueError(f"cannot read eigenvalues from {str(path)!r}: {message}; {ACCEPTED_FORMS}") from None
 
 
 def _read_raw(path: Path, suffix: str) -> tuple[np.ndarray, Domain | None]:
@@ -145,22 +161,96 @@ def _read_raw(path: Path, suffix: str) -> tuple[np.ndarray, Domain | None]:
     elif suffix in (".txt", ".csv"):
         delimiter = "," if suffix == ".csv" else None
         with path.open(encoding="utf-8-sig") as handle:  # (-sig: a spreadsheet's byte-order mark is not a value)
-            first = handle.readline().split(delimiter)
-        header = bool(first) and not any(parses_as_number(cell) for cell in first)  # a header row such as `re,im`
-        raw = np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=int(header), encoding="utf-8-sig")
+            lines = handle.read().splitlines()
+        first = lines[0].split(delimiter) if lines else []
+        header = bool(first) and not any(_parses_as_complex(cell) for cell in first)  # a header row such as `re,im`
+        rows = [line.split("#", 1)[0].split(delimiter) for line in lines[int(header):]]
+        if any("j" in cell.lower() for row in rows for cell in row):
+            raw = _complex_cells(rows, first_line=1 + int(header))
+        else:
+            raw = np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=int(header), encoding="utf-8-sig")
     elif suffix == ".json":
         data = json.loads(path.read_text())
         if isinstance(data, dict) and "results" in data:
             if not data["results"]:
                 raise ValueError("its 'results' list is empty")
             data = data["results"][0]
-        if isinstance(data, dict):
+        if isinstance(data, dict) and not {"real", "imag"} <= data.keys():
             keys = [k for k in ("discrete_eigenvalues", "continuous_eigenvalues") if k in data]
             if not keys:
-                raise ValueError("expected a key 'discrete_eigenvalues' or 'continuous_eigenvalues'")
+                raise ValueError("expected keys 'real' and 'imag', or a key 'discrete_eigenvalues' or "
+                                 f"'continuous_eigenvalues'; got keys {', '.join(map(repr, data)) or 'none'}")
             file_domain = "discrete" if keys[0].startswith("discrete") else "continuous"
             data = data[keys[0]]
-        raw = np.asarray(data, dtype=np.float64)
+        raw = _real_imag(data) if isinstance(data, dict) else np.asarray(data, dtype=np.float64)
     else:
         raise ValueError(f"unsupported suffix {suffix!r}; valid: {', '.join(FILE_SUFFIXES)}")
     return raw, file_domain
+
+
+def _parses_as_complex(cell: str) -> bool:
+    """Whether a text cell reads as a number, complex ones (``0.9+0.1j``) included."""
+    try:
+        complex(cell.strip().replace(" ", ""))
+    except ValueError:
+        return parses_as_number(cell)
+    return True
+
+
+def _complex_cells(rows: list[list[str]], first_line: int) -> np.ndarray:
+    """Every non-empty cell of ``rows`` as one complex value (Python's syntax, spaces allowed around the sign)."""
+    values = []
+    for number, row in enumerate(rows, start=first_line):
+        for cell in row:
+            if not cell.strip():
+                continue
+            try:
+                values.append(complex(cell.strip().replace(" ", "")))
+            except ValueError:
+                raise ValueError(f"line {number}: {cell.strip()!r} is not a number (a complex value is written like "
+                                 "0.9+0.1j; a file of complex values holds one per cell)") from None
+    return np.asarray(values, dtype=np.complex128)
+
+
+def _real_imag(data: dict) -> np.ndarray:
+    """``{"real": [...], "imag": [...]}`` → complex values (the two lists of equal length)."""
+    if not {"real", "imag"} <= data.keys():
+        raise ValueError(f"expected keys 'real' and 'imag'; got keys {', '.join(map(repr, data)) or 'none'}")
+    real, imag = (np.asarray(data[k], dtype=np.float64) for k in ("real", "imag"))
+    if real.ndim != 1 or real.shape != imag.shape:
+        raise ValueError(f"'real' and 'imag' must be lists of equal length; got shapes {real.shape} and {imag.shape}")
+    return real + 1j * imag
+
+
+def run_eigenvalue_sets(run_dir: str | Path, *, checkpoint: str = "best") -> list[EigenvalueSet]:
+    """The discrete eigenvalues of a trained model: one set per channel of every SSM layer, in layer order.
+
+    ``run_dir`` is a directory written by :func:`ssmem.train.train` (``config.yaml`` and ``checkpoints/``); the
+    model is rebuilt by :func:`ssmem.train.sample.load_trained_model` with ``checkpoint`` ``"best"`` or
+    ``"last"``. Each channel of a layer is its own SSM driven by its own input, so its modes are kept as one
+    set (named ``RUN:L<layer>c<channel>``, counting from 0) rather than pooled with the other channels'.
+    """
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(f"unknown checkpoint {checkpoint!r}; valid choices: {', '.join(CHECKPOINTS)}")
+    from ..train.sample import load_trained_model
+
+    run_dir = Path(run_dir)
+    model, _ = load_trained_model(run_dir, checkpoint=checkpoint)
+    layers: list = []
+    for module in model.modules():  # outermost first: a module inside a chosen layer is that layer's own part
+        if callable(getattr(module, "discrete_eigenvalues", None)) and not any(
+            module is inner for layer in layers for inner in layer.modules()
+        ):
+            layers.append(module)
+    if not layers:
+        raise ValueError(f"the model of run {str(run_dir)!r} has no SSM layer with discrete eigenvalues")
+    name = run_dir.resolve().name
+    sets = []
+    for index, layer in enumerate(layers):
+        values = layer.discrete_eigenvalues()
+        if hasattr(values, "detach"):  # a torch tensor
+            values = values.detach().cpu().numpy()
+        values = np.asarray(values)
+        for channel, modes in enumerate(values.reshape(values.shape[0], -1)):
+            sets.append(user_set(modes, name=f"{name}:L{index}c{channel}"))
+    return sets

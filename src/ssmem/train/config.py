@@ -169,13 +169,18 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             if type(None) in args:
                 return None
             raise bad
+        list_error = None
         for arg in args:
             if arg is type(None):
                 continue
             try:
                 return coerce(value, arg, where)
-            except ConfigError:
+            except ConfigError as err:
+                if typing.get_origin(arg) in (tuple, list) and not isinstance(value, (list, tuple)):
+                    list_error = err  # its text shows the list syntax, which the bare type name does not
                 continue
+        if list_error is not None:
+            raise ConfigError(f"{list_error}; expected {_type_name(tp)}") from None
         raise bad
     if tp is type(None):
         if value is None:
@@ -204,7 +209,12 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         raise bad
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise bad
+            # a bare value is not taken as a one-item list: `a,b` would silently become one item named "a,b"
+            example = value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else "x"
+            raise ConfigError(
+                f"{where} expects a list: write {where}=[{example}] or {where}=[a,b] (in YAML: [a, b]); "
+                f"got {value!r} ({type(value).__name__})"
+            )
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
             return tuple(coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
         if origin is tuple and args:
