@@ -8,3 +8,11 @@ def test_validate_describes_a_linear_forecaster_without_ssm_terms(capsys):
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("model"))
     assert line == ("model  linear forecaster: lookback 96 -> horizon 96 (one map shared by the columns, trend "
                     "(moving average of 25) and remainder mapped apart)")
+
+
+def test_validate_names_the_forecaster_options_around_the_ssm_model(capsys):
+    from ssmem.cli import main
+
+    assert main(["validate", "forecast/ltsf-cpu"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("model"))
+    assert line.startswith("model  forecaster (revin per window, each column alone) over a classifier: 2 x s4d ")

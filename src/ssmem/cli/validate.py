@@ -47,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"model  linear forecaster: lookback {info.seq_len} -> horizon {horizon} "
               f"({'one map per column' if m.linear_per_channel else 'one map shared by the columns'}{trend})")
     else:
+        wrapped = [f"{m.instance_norm} per window"] if m.instance_norm != "none" else []
+        wrapped += ["each column alone"] if m.channels == "independent" else []
+        forecaster = f"forecaster ({', '.join(wrapped)}) over a " if wrapped else ""
         print(
-            f"model  {architecture_for(m, info)}: {m.n_layers} x {m.layer} (H = {m.d_model}, N = {m.d_state}, "
-            f"init {m.init}, train {m.train}{', bidirectional' if m.bidirectional else ''})"
+            f"model  {forecaster}{architecture_for(m, info)}: {m.n_layers} x {m.layer} (H = {m.d_model}, "
+            f"N = {m.d_state}, init {m.init}, train {m.train}{', bidirectional' if m.bidirectional else ''})"
         )
     print(counts)
     print(f"trainable {counts.trainable}  frozen {counts.frozen}")
