@@ -4,51 +4,15 @@ the same records and report as the SQLite store. (The store's own tests run on b
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 import yaml
 
 from ssmem.sweep import Store, load_grid, run_sweep
-
-from .test_runner import wait_for
 from ssmem.sweep.postgres import PostgresStore, display_url
 
-# A worker process: a fake run function that "trains" STEPS steps of DT seconds, checkpointing each, and logs
-# completions with one short append. HOST, when given, is the host name the worker reports (a second machine).
-WORKER = textwrap.dedent(
-    """
-    import os, socket, sys, time
-    from pathlib import Path
-
-    grid, store, runs_dir, log_dir, steps, dt, host = sys.argv[1:8]
-    if host != "-":
-        socket.gethostname = lambda: host
-    from ssmem.sweep import run_sweep
-
-    steps, dt, log_dir = int(steps), float(dt), Path(log_dir)
-
-    def fake_run(spec, run_dir, *, resume):
-        ckpt = run_dir / "ckpt.txt"
-        start = int(ckpt.read_text()) if resume and ckpt.exists() else 0
-        for step in range(start, steps):
-            time.sleep(dt)
-            tmp = run_dir / "ckpt.tmp"
-            tmp.write_text(str(step + 1))
-            os.replace(tmp, ckpt)
-        with open(log_dir / "completed.log", "a") as f:
-            f.write(f"{spec.run_id} {os.getpid()}\\n")
-        return {"status": "completed", "steps": steps, "test_metric": spec.seed / 10000, "started_from": start}
-
-    (log_dir / f"ready-{os.getpid()}").write_text("")
-    while not (log_dir / "go").exists():
-        time.sleep(0.01)
-    summary = run_sweep(grid, store=store, runs_dir=runs_dir, run_fn=fake_run, progress=False, log=lambda s: None,
-                        heartbeat_every=0.1)
-    print(len(summary.ran))
-    """
-)
+from .test_runner import WORKER, wait_for
 
 
 def _grid(tmp_path, n_seeds):
@@ -63,7 +27,7 @@ def _grid(tmp_path, n_seeds):
 def _start(tmp_path, grid, store, *, steps, dt, host="-"):
     return subprocess.Popen(
         [sys.executable, str(tmp_path / "worker.py"), str(grid), store, str(tmp_path / "runs"),
-         str(tmp_path / "logs"), str(steps), str(dt), host],
+         str(tmp_path / "logs"), str(steps), str(dt), host, "0.1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

@@ -14,15 +14,20 @@ import yaml
 
 from ssmem.sweep import Store, load_grid, run_sweep
 
-# A worker script: a fake run function that "trains" STEPS steps, checkpointing each, and logs completions
-# with one short append (atomic for lines this small).
+# A worker script: a fake run function that "trains" STEPS steps of DT seconds, checkpointing each, and logs
+# completions with one short append (atomic for lines this small). Optional HOST (the host name it reports, a
+# second machine; "-" for this one) and HEARTBEAT (seconds between heartbeats).
 WORKER = textwrap.dedent(
     """
-    import os, sys, time
+    import os, socket, sys, time
     from pathlib import Path
-    from ssmem.sweep import run_sweep
 
     grid, store, runs_dir, log_dir, steps, dt = sys.argv[1:7]
+    host, heartbeat = (sys.argv[7:9] + ["-", "30"][len(sys.argv[7:9]):])  # optional: a second machine's name
+    if host != "-":
+        socket.gethostname = lambda: host
+    from ssmem.sweep import run_sweep
+
     steps, dt, log_dir = int(steps), float(dt), Path(log_dir)
 
     def fake_run(spec, run_dir, *, resume):
@@ -43,7 +48,8 @@ WORKER = textwrap.dedent(
     (log_dir / f"ready-{os.getpid()}").write_text("")
     while not (log_dir / "go").exists():
         time.sleep(0.01)
-    summary = run_sweep(grid, store=store, runs_dir=runs_dir, run_fn=fake_run, progress=False, log=lambda s: None)
+    summary = run_sweep(grid, store=store, runs_dir=runs_dir, run_fn=fake_run, progress=False, log=lambda s: None,
+                        heartbeat_every=float(heartbeat))
     print(len(summary.ran))
     """
 )
