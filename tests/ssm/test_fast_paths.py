@@ -281,5 +281,7 @@ def test_batch_sum_of_products_equals_the_materialised_sum(batch):
     gen = torch.Generator().manual_seed(batch)
     u_hat_conj = torch.randn(batch, 3, 7, generator=gen, dtype=torch.complex128)
     g_hat = torch.randn(batch, 3, 7, generator=gen, dtype=torch.complex128)
-    expected = (u_hat_conj * g_hat).sum(0)
-    torch.testing.assert_close(_batch_sum_of_products(u_hat_conj, g_hat), expected, rtol=1e-14, atol=1e-14)
+    expected = torch.einsum("bhf,bhf->hf", u_hat_conj, g_hat)
+    for by_rows in (True, False, None):  # the CPU's row loop, the GPUs' one reduction, and the device's default
+        got = _batch_sum_of_products(u_hat_conj, g_hat, by_rows=by_rows)
+        torch.testing.assert_close(got, expected, rtol=1e-14, atol=1e-14)

@@ -284,3 +284,10 @@ def test_clear_errors_for_bad_arguments():
         S4D(2, 4, bidirectional=True).initial_state(1)
     with pytest.raises(ValueError, match=r"expects input \(B, L, H=2\)"):
         S4D(2, 4)(torch.randn(1, 5, 3))
+
+
+@pytest.mark.parametrize("train, fraction", [("all", 0.0), ("all", 0.25), ("all", 1.0), ("reservoir", 0.0), ("readout", 0.0)])
+def test_the_frozen_count_equals_the_frozen_tensors_entries(train, fraction):
+    """Counted from the sizes (no device read) and read from the masked tensors: one number."""
+    layer = S4D(6, 16, train=train, freeze_fraction=fraction, seed=3)
+    assert layer.frozen_parameter_count() == sum(t.numel() for t in layer.frozen_tensors().values())

@@ -1,8 +1,9 @@
 """Data order: a function of (seed, epoch, position); ranks split each global batch exactly."""
 
 import pytest
+import torch
 
-from ssmem.train.batches import epoch_permutation, eval_batches, steps_per_epoch, train_batches
+from ssmem.train.batches import SplitLoader, epoch_permutation, eval_batches, steps_per_epoch, train_batches
 
 
 def test_order_depends_on_seed_and_epoch_only():
@@ -41,3 +42,19 @@ def test_eval_batches_cover_the_split_once():
 def test_too_small_a_training_split_is_an_error():
     with pytest.raises(ValueError, match="fewer than one batch of 32"):
         steps_per_epoch(10, 32, drop_last=True)
+
+
+def test_a_split_loader_serves_every_pass_from_one_dataloader():
+    """Each call iterates the batches it is given; the DataLoader (and its workers) stay the same object."""
+    data = torch.utils.data.TensorDataset(torch.arange(10.0))
+    split = SplitLoader(data, num_workers=1, device=torch.device("cpu"))
+    first_loader = split._loader
+    assert [b[0].tolist() for b in split([[0, 1], [5]])] == [[0.0, 1.0], [5.0]]
+    assert [b[0].tolist() for b in split([[9, 3, 2]])] == [[9.0, 3.0, 2.0]]
+    assert split._loader is first_loader and first_loader.persistent_workers
+
+
+def test_a_split_loader_pins_memory_for_a_gpu_only():
+    data = torch.utils.data.TensorDataset(torch.arange(4.0))
+    assert SplitLoader(data, num_workers=0, device=torch.device("cuda"))._loader.pin_memory
+    assert not SplitLoader(data, num_workers=0, device=torch.device("cpu"))._loader.pin_memory

@@ -14,7 +14,7 @@ from ssmem.train.metrics import MetricSums, check_task_metric, loss_and_sums, su
 def _accumulate(parts, info):
     total = MetricSums.zeros(info)
     for out, y in parts:
-        total.add(loss_and_sums(out, y, info)[2])
+        total.add(MetricSums.from_tensor(loss_and_sums(out, y, info)[2]))
     return summarize(total, info)
 
 
@@ -30,7 +30,7 @@ def test_per_step_classification_ignores_masked_steps():
     expected = -logp[valid].gather(1, y[valid][:, None]).sum()
     assert count.item() == 12 and loss_sum.item() == pytest.approx(expected.item(), rel=1e-6)
     acc = (logits.argmax(-1) == y)[valid].double().mean().item()
-    out = summarize(sums, info)
+    out = summarize(MetricSums.from_tensor(sums), info)
     assert out["accuracy"] == pytest.approx(acc) and out["loss"] == pytest.approx(expected.item() / 12, rel=1e-6)
 
 
@@ -65,7 +65,7 @@ def test_regression_r2_matches_sklearn_and_batches_add_up(rng):
 
 def test_sums_survive_a_tensor_round_trip():
     info = TaskInfo(objective="regression", seq_len=4, d_output=3, d_input=1)
-    sums = loss_and_sums(torch.ones(5, 3), torch.arange(15.0).reshape(5, 3), info)[2]
+    sums = MetricSums.from_tensor(loss_and_sums(torch.ones(5, 3), torch.arange(15.0).reshape(5, 3), info)[2])
     again = MetricSums.from_tensor(sums.as_tensor())
     assert again == sums
 

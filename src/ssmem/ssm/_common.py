@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -94,20 +95,35 @@ def _autocast_enabled(device_type: str) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def exact_float32_matmuls() -> Iterator[None]:
+    """Float32 matmuls in full float32 for the duration, even where TF32 is allowed (restored after)."""
+    before = torch.get_float32_matmul_precision()
+    if before == "highest":
+        yield
+        return
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
 def full_precision(method: Callable) -> Callable:
-    """Run a layer method with autocast off: the layer computes in its parameters' float dtype (S4's dense
-    matmuls would otherwise drop to bfloat16). Under autocast, float16/bfloat16 tensor arguments are first
-    raised to that dtype, as autocast does for FFTs."""
+    """Run a layer method with autocast and TF32 off: the layer computes in its parameters' float dtype (S4's
+    dense matmuls would otherwise drop to bfloat16, and the kernel's complex einsum to TF32's 10-bit mantissa).
+    Under autocast, float16/bfloat16 tensor arguments are first raised to that dtype, as autocast does for FFTs."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         device_type = self.D.device.type
-        if not _autocast_enabled(device_type):
-            return method(self, *args, **kwargs)
-        low = (torch.float16, torch.bfloat16)
-        args = tuple(a.to(self.D.dtype) if isinstance(a, torch.Tensor) and a.dtype in low else a for a in args)
-        with torch.autocast(device_type, enabled=False):
-            return method(self, *args, **kwargs)
+        with exact_float32_matmuls():
+            if not _autocast_enabled(device_type):
+                return method(self, *args, **kwargs)
+            low = (torch.float16, torch.bfloat16)
+            args = tuple(a.to(self.D.dtype) if isinstance(a, torch.Tensor) and a.dtype in low else a for a in args)
+            with torch.autocast(device_type, enabled=False):
+                return method(self, *args, **kwargs)
 
     return wrapper
 

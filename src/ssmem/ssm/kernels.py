@@ -300,10 +300,17 @@ def _plus_skip(y: torch.Tensor, D: torch.Tensor, x: torch.Tensor) -> torch.Tenso
     return torch.addcmul(y.transpose(1, 2), D, x, out=x.new_empty(x.shape))
 
 
-def _batch_sum_of_products(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``Σ_i a[i] · b[i]`` over the leading (batch) axis, accumulated one row at a time into one result of a row's
-    shape (``(a * b).sum(0)`` and ``torch.linalg.vecdot`` first write the whole batch-sized product: 1.4-4× slower
-    on CPU for the kernel gradient's spectra)."""
+def _batch_sum_of_products(a: torch.Tensor, b: torch.Tensor, *, by_rows: bool | None = None) -> torch.Tensor:
+    """``Σ_i a[i] · b[i]`` over the leading (batch) axis.
+
+    ``by_rows`` (default: on the CPU) accumulates one row at a time into one result of a row's shape:
+    ``(a * b).sum(0)`` first writes the whole batch-sized product, 1.4-4× slower on CPU for the kernel gradient's
+    spectra. On a GPU the row loop would launch B small kernels per layer and step; one product and one reduction
+    do it in two."""
+    if by_rows is None:
+        by_rows = a.device.type == "cpu"
+    if not by_rows:
+        return (a * b).sum(0)
     total = a.new_zeros(a.shape[1:])
     for row in range(a.shape[0]):
         total.addcmul_(a[row], b[row])

@@ -71,17 +71,29 @@ class SequenceTower(nn.Module):
             if x.dim() != dims or x.is_floating_point() or x.is_complex():
                 raise ValueError(f"expected integer tokens of shape {'(B, L)' if sequence else '(B,)'}; got {x.dtype} "
                                  f"{tuple(x.shape)}")
-            if x.numel() and bool((x < 0).any() | (x >= self.vocab_size).any()):
-                raise ValueError(f"tokens must lie in [0, vocab_size) = [0, {self.vocab_size}); got values from "
-                                 f"{int(x.min())} to {int(x.max())}")
+            if x.numel() and x.device.type != "cpu":
+                # an asynchronous check: reading the answer back would make every step wait for the device
+                message = f"tokens must lie in [0, vocab_size) = [0, {self.vocab_size})"
+                torch._assert_async(((x >= 0) & (x < self.vocab_size)).all(), message)
         elif x.dim() != dims + 1 or x.shape[-1] != self.d_input:
             shape = f"(B, L, d_input={self.d_input})" if sequence else f"(B, d_input={self.d_input})"
             raise ValueError(f"expected inputs of shape {shape}; got {tuple(x.shape)}")
 
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens or inputs → ``(..., H)``. On the CPU the embedding itself finds a token out of range (no extra pass
+        over the batch); the error then names the range."""
+        try:
+            return self.encoder(x)
+        except IndexError:
+            if not self.tokens:
+                raise
+            raise ValueError(f"tokens must lie in [0, vocab_size) = [0, {self.vocab_size}); got values from "
+                             f"{int(x.min())} to {int(x.max())}") from None
+
     def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """Features ``(B, L, H)``; ``valid (B, L)`` bool (optional) marks the steps that are not padding."""
         self._check_input(x, sequence=True)
-        h = self.encoder(x)  # (B, L, H)
+        h = self._embed(x)  # (B, L, H)
         for block in self.blocks:
             h = block(h, valid)
         return self.final_norm(h)
@@ -92,7 +104,7 @@ class SequenceTower(nn.Module):
 
     def step(self, x_t: torch.Tensor, state: list) -> tuple[torch.Tensor, list]:
         self._check_input(x_t, sequence=False)
-        h = self.encoder(x_t)  # (B, H)
+        h = self._embed(x_t)  # (B, H)
         new_state = []
         for block, block_state in zip(self.blocks, state):
             h, block_state = block.step(h, block_state)

@@ -79,7 +79,8 @@ def count_parameters(model: nn.Module) -> ParameterCounts:
     # entries of trainable tensors that no output depends on (a mode frozen by freeze_fraction uses its frozen copy)
     unused = sum(m.unused_parameter_count() for m in layers if hasattr(m, "unused_parameter_count"))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) - unused
-    frozen = sum(t.numel() for m in layers for t in m.frozen_tensors().values())
+    frozen = sum(m.frozen_parameter_count() if hasattr(m, "frozen_parameter_count")
+                 else sum(t.numel() for t in m.frozen_tensors().values()) for m in layers)
     ssm_trainable = sum(p.numel() for p in ssm_parameters_of(model)) - unused
     total = trainable + frozen
     return ParameterCounts(trainable, frozen, ssm_trainable, total, frozen / total if total else 0.0)

@@ -258,9 +258,19 @@ class S4D(SSMLayerCommon, nn.Module):
         frozen. They get zero gradients and are not counted as trainable (:func:`ssmem.ssm.count_parameters`)."""
         if self.freeze_fraction == 0 or self.n_frozen_modes == 0:
             return 0
-        mask = self.freeze_mask
-        per_mode = int(mask.sum()) * sum(p.requires_grad for p in (self.log_A_real, self.A_imag))
-        return per_mode + int(mask.all(-1).sum()) * int(self.log_dt.requires_grad)
+        # every channel freezes n_frozen_modes modes (counted, not read from the mask: no device read)
+        frozen = self.d_model * self.n_frozen_modes
+        per_mode = frozen * sum(p.requires_grad for p in (self.log_A_real, self.A_imag))
+        all_frozen = self.d_model if self.n_frozen_modes == self.n_modes else 0
+        return per_mode + all_frozen * int(self.log_dt.requires_grad)
+
+    def frozen_parameter_count(self) -> int:
+        """The entries of :meth:`frozen_tensors`, counted without reading the mask (no device read)."""
+        if self.train_mode != "all":
+            return sum(t.numel() for t in self.frozen_tensors().values())
+        if self.freeze_fraction > 0 and self.n_frozen_modes > 0:  # every channel freezes n_frozen_modes modes
+            return self.d_model * (2 * self.n_frozen_modes + 1)
+        return 0
 
     def frozen_tensors(self) -> dict[str, torch.Tensor]:
         """The SSM tensors that are frozen (not trained), by name.

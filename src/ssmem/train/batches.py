@@ -8,11 +8,11 @@ equal contiguous slices, one per rank: every rank's gradient is then a piece of 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 def epoch_permutation(n: int, *, seed: int, epoch: int) -> torch.Tensor:
@@ -53,14 +53,43 @@ def eval_batches(n: int, batch_size: int, *, rank: int, world_size: int, max_bat
     return batches[rank::world_size]
 
 
-def loader(dataset: Dataset, batches: Sequence[list[int]], *, num_workers: int) -> DataLoader:
-    """A DataLoader over fixed index lists. Its own generator keeps it from drawing on the global RNG."""
-    return DataLoader(
-        dataset,
-        batch_sampler=list(batches),
-        num_workers=num_workers,
-        generator=torch.Generator().manual_seed(0),
-    )
+class _BatchPlan(Sampler):
+    """The index lists of the next pass over a split (set before each pass)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+class SplitLoader:
+    """One DataLoader for a split, reused for every pass: ``split_loader(batches)`` iterates the given index lists.
+
+    Workers (``num_workers > 0``) persist across passes instead of starting again each epoch and evaluation, and
+    batches go to pinned memory when the run's device is a GPU (so that ``to_device``'s non-blocking copies
+    overlap with compute). Its own generator keeps it from drawing on the global RNG.
+    """
+
+    def __init__(self, dataset: Dataset, *, num_workers: int, device: torch.device) -> None:
+        self.dataset = dataset
+        self._plan = _BatchPlan()
+        self._loader = DataLoader(
+            dataset,
+            batch_sampler=self._plan,
+            num_workers=num_workers,
+            pin_memory=torch.device(device).type == "cuda",
+            persistent_workers=num_workers > 0,
+            generator=torch.Generator().manual_seed(0),
+        )
+
+    def __call__(self, batches: Sequence[list[int]]) -> Iterator[Any]:
+        self._plan.batches = [list(b) for b in batches]
+        self._loader.generator.manual_seed(0)  # the same worker seeds on every pass, resumed or not
+        return iter(self._loader)
 
 
 def to_device(batch: Any, device: torch.device) -> Any:

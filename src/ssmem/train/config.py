@@ -111,6 +111,8 @@ class TrainConfig:
     record_eigenvalues_every: int = 0  # > 0: save every SSM layer's discrete eigenvalues every this many steps
     record_memory_every: int = 0  # > 0: save the layers' memory functions every this many steps
     memory_horizon: int = 1024  # horizon T of the recorded memory functions
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast of the blocks; the SSM kernels stay float32
+    tf32: bool = False  # allow TF32 matmuls in the blocks (never in the SSM kernel)
 
 
 @dataclass

@@ -43,7 +43,7 @@ from torch import nn
 from ..data._progress import data_progress
 from ..data.task import TaskInfo, build_task
 from . import distributed
-from .batches import eval_batches, loader, steps_per_epoch, to_device, train_batches
+from .batches import SplitLoader, eval_batches, steps_per_epoch, to_device, train_batches
 from .build import build_model, lr_factor, optimizer_from_config
 from .callbacks import Callback, CallbackContext, EigenvalueRecorder, MemoryRecorder, read_recording
 from .checkpoint import (
@@ -76,7 +76,9 @@ from ..ssm.optim import gradient_norm
 from .._allocator import tune_for_device
 from .._io import append_text, atomic_write_text, exclusive_folder, refuse_symlink, remove_leftover_temporaries
 from .._signals import stop_between_steps
+from .divergence import DivergenceGuard
 from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
+from .precision import autocast, grad_scaler, tf32_policy
 from .recipes import read_yaml
 
 METRICS_FILE = "metrics.jsonl"
@@ -397,26 +399,24 @@ def _check_fresh_run_dir(run_dir: Path, callbacks: Sequence[Any], *, resume: boo
 
 def evaluate(
     model: nn.Module,
-    dataset: Any,
+    split: SplitLoader,
     info: TaskInfo,
     *,
     batch_size: int,
     device: torch.device,
     dist: distributed.DistInfo,
-    num_workers: int = 0,
     max_batches: int | None = None,
 ) -> dict[str, float]:
-    """Loss and metrics of ``model`` on ``dataset`` (in order; shared across data-parallel ranks and summed)."""
+    """Loss and metrics of ``model`` on a split (in order; shared across data-parallel ranks and summed)."""
     model.eval()
-    sums = MetricSums.zeros(info)
-    batches = eval_batches(len(dataset), batch_size, rank=dist.rank, world_size=dist.world_size, max_batches=max_batches)
+    sums = MetricSums.zeros(info).as_tensor().to(device)
+    n = len(split.dataset)
+    batches = eval_batches(n, batch_size, rank=dist.rank, world_size=dist.world_size, max_batches=max_batches)
     with torch.no_grad():
-        for x, y in loader(dataset, batches, num_workers=num_workers):
+        for x, y in split(batches):
             x, y = to_device(x, device), to_device(y, device)
-            _, _, batch_sums = loss_and_sums(model(x), y, info)
-            sums.add(batch_sums)
-    sums = MetricSums.from_tensor(distributed.all_reduce_sum(sums.as_tensor(), dist))
-    return summarize(sums, info)
+            sums += loss_and_sums(model(x), y, info)[2]
+    return summarize(MetricSums.from_tensor(distributed.all_reduce_sum(sums, dist)), info)
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -448,8 +448,9 @@ def train(
         # one process writes a run directory at a time (two would interleave their metrics and checkpoints)
         busy = "wait for it to end, or choose another run directory (nothing was changed)"
         with exclusive_folder(run_dir, busy) if dist.is_main else contextlib.nullcontext():
-            result = _train(cfg, run_dir, dist, resume=resume, overwrite=overwrite, callbacks=list(callbacks),
-                            progress=progress)
+            with tf32_policy(cfg.train.tf32):
+                result = _train(cfg, run_dir, dist, resume=resume, overwrite=overwrite, callbacks=list(callbacks),
+                                progress=progress)
     except BaseException:
         distributed.teardown(dist, clean=False)
         raise
@@ -549,7 +550,8 @@ def _train(
     last_val: dict[str, float] = {}
     best_metric: float | None = None
     best_step: int | None = None
-    train_sums = MetricSums.zeros(info)  # training metrics since the last log line
+    train_sums = MetricSums.zeros(info).as_tensor().to(device)  # training metrics since the last log line
+    scaler = grad_scaler(tc.precision, device)
     if state is not None:
         saved_per_epoch = state.get("steps_per_epoch")
         if saved_per_epoch is not None and int(saved_per_epoch) != per_epoch:
@@ -574,7 +576,10 @@ def _train(
         best_metric = state["best_metric"]
         best_step = state["best_step"]
         # the checkpoint holds the sums over every rank: rank 0 carries them on, the others start from zero
-        train_sums = MetricSums.from_tensor(state["train_sums"]) if dist.is_main else MetricSums.zeros(info)
+        if dist.is_main:
+            train_sums = state["train_sums"].to(device=device, dtype=torch.float64)
+        if "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         last_train, last_val = dict(state["last_train"]), dict(state["last_val"])
         if main:
             print(f"resuming {run_dir} from step {step} ({ckpt_path.name})", file=sys.stderr)
@@ -604,7 +609,7 @@ def _train(
 
     def checkpoint() -> None:
         # collectives first, on every rank: the training sums of all ranks, and each rank's random state
-        sums_all = distributed.all_reduce_sum(train_sums.as_tensor(), dist)
+        sums_all = distributed.all_reduce_sum(train_sums, dist).cpu()
         rngs = distributed.gather_objects(rng_state(), dist)
         if main:
             save_checkpoint(
@@ -624,6 +629,7 @@ def _train(
                     "last_val": last_val,
                     "steps_per_epoch": per_epoch,
                     "world_size": dist.world_size,
+                    **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {}),
                 },
                 keep=tc.keep_checkpoints,
             )
@@ -633,8 +639,11 @@ def _train(
             return False
         return best_metric is None or (value > best_metric if better else value < best_metric)
 
+    splits = {name: SplitLoader(getattr(data, name), num_workers=tc.num_workers, device=device)
+              for name in ("train", "val", "test")}
     fire("on_start", context())
     status, message = "completed", ""
+    guard = DivergenceGuard(device)
     bar = None
     if progress and main:
         from tqdm import tqdm
@@ -650,53 +659,52 @@ def _train(
                 n_train, tc.batch_size, seed=cfg.seed, epoch=epoch, start=start,
                 rank=dist.rank, world_size=dist.world_size, drop_last=tc.drop_last,
             )  # fmt: skip
-            for x, y in loader(data.train, batches, num_workers=tc.num_workers):
+            for x, y in splits["train"](batches):
                 net.train()
                 factor = lr_factor(step, total_steps=total, warmup_steps=oc.warmup_steps, schedule=oc.schedule, min_ratio=oc.min_lr_ratio)
                 for group, base in zip(optimizer.param_groups, base_lrs):
                     group["lr"] = base * factor
                 x, y = to_device(x, device), to_device(y, device)
-                loss_sum, count, sums = loss_and_sums(net(x), y, info)
+                with autocast(tc.precision, device):
+                    loss_sum, count, sums = loss_and_sums(net(x), y, info)
                 # mean over the global batch: DDP averages gradients over ranks, hence the factor world_size
                 global_count = distributed.all_reduce_sum(count.detach(), dist).clamp_min(1.0)
                 loss = loss_sum * (dist.world_size / global_count)
-                # (summed over the ranks: inf and nan survive a sum, and every rank names the same value)
-                loss_seen = sums.loss if not dist.enabled else distributed.all_reduce_sum(
-                    torch.tensor([float(sums.loss)], dtype=torch.float64), dist).item()
-                if not math.isfinite(loss_seen):
-                    status = "diverged"
-                    where = " (summed over the processes' batches)" if dist.enabled else ""
-                    message = f"the training loss became {loss_seen}{where} at step {step + 1}"
-                    break
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                # a finite loss can still have non-finite gradients: stop before they reach the weights (and a
-                # checkpoint), clipped or not
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
                 if oc.grad_clip is not None:
                     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), oc.grad_clip)
                 else:
                     norm = gradient_norm([p.grad for p in model.parameters() if p.grad is not None])
-                if distributed.broadcast_flag(not math.isfinite(float(norm)), dist):
-                    status = "diverged"
-                    message = f"the gradient norm became {float(norm)} at step {step + 1}"
-                    break
-                optimizer.step()
+                # (the loss summed over the ranks: inf and nan survive a sum, and every rank names the same value)
+                guard.watch(step + 1, distributed.all_reduce_sum(sums[:1], dist)[0], norm, check_norm=not scaler.is_enabled())
+                scaler.step(optimizer)
+                scaler.update()
                 step += 1
-                train_sums.add(sums)
+                train_sums += sums
 
-                if step % tc.log_every == 0 or step == total:
-                    reduced = MetricSums.from_tensor(distributed.all_reduce_sum(train_sums.as_tensor(), dist))
-                    last_train = summarize(reduced, info)
-                    log.write(row("train", last_train))
-                    train_sums = MetricSums.zeros(info)  # training metrics since the last log line
-                    if bar is not None:
-                        bar.set_postfix({"loss": f"{last_train['loss']:.4g}", metric: f"{last_train.get(metric, math.nan):.4g}"})
+                logs = step % tc.log_every == 0 or step == total
+                reports = logs or step % eval_every == 0 or step % checkpoint_every == 0 or stop.requested
+                if reports:  # the one host read of the step: the guard, and the training sums when logging
+                    reduced = distributed.all_reduce_sum(train_sums, dist) if logs else train_sums[:0]
+                    fault, sums_read = guard.read_with(reduced)
+                    if fault is not None:
+                        status, message = "diverged", fault.message(dist.enabled)
+                        step = fault.step - 1
+                        break
+                    if logs:
+                        last_train = summarize(MetricSums.from_values(sums_read), info)
+                        log.write(row("train", last_train))
+                        train_sums = MetricSums.zeros(info).as_tensor().to(device)  # training metrics since the last log line
+                        if bar is not None:
+                            bar.set_postfix({"loss": f"{last_train['loss']:.4g}", metric: f"{last_train.get(metric, math.nan):.4g}"})
                 fire("on_step", context())
                 if step % eval_every == 0 or step == total:
                     distributed.broadcast_buffers(model, dist)  # evaluate the model rank 0 saves
                     last_val = evaluate(
-                        model, data.val, info, batch_size=eval_bs, device=device, dist=dist,
-                        num_workers=tc.num_workers, max_batches=tc.max_eval_batches,
+                        model, splits["val"], info, batch_size=eval_bs, device=device, dist=dist,
+                        max_batches=tc.max_eval_batches,
                     )  # fmt: skip
                     log.write(row("val", last_val))
                     if is_better(last_val[metric]):
@@ -734,15 +742,15 @@ def _train(
             print(f"ssmem train: {message}", file=sys.stderr)
         test_metric = final_test = None
     else:
-        evaluate_test = dict(batch_size=eval_bs, device=device, dist=dist, num_workers=tc.num_workers)
-        final_test_metrics = evaluate(model, data.test, info, **evaluate_test)
+        evaluate_test = dict(batch_size=eval_bs, device=device, dist=dist)
+        final_test_metrics = evaluate(model, splits["test"], info, **evaluate_test)
         log.write({**row("test", final_test_metrics), "weights": "final"})
         final_test = final_test_metrics[metric]
         test_metrics = final_test_metrics
         best_file = run_dir / CHECKPOINT_DIR / BEST_FILE
         if best_step is not None and best_step != step and best_file.exists():
             load_model_weights(model, load_checkpoint(best_file)["model"], best_file)
-            test_metrics = evaluate(model, data.test, info, **evaluate_test)
+            test_metrics = evaluate(model, splits["test"], info, **evaluate_test)
             log.write({**row("test", test_metrics), "weights": "best", "best_step": best_step})
         elif best_step is not None and best_step != step:  # removed while the run went on
             missing = (f"{best_file} (the best weights, step {best_step}) is missing: the test metric is the final "

@@ -6,8 +6,10 @@
 * next_token: cross-entropy, reported as bits per byte (= nats / ln 2 per token for byte-level tokens), and
   accuracy.
 
-Everything is accumulated as sums (:class:`MetricSums`), so that batches, evaluation passes and
-data-parallel ranks combine exactly by adding, and the summary is computed once at the end.
+Everything is accumulated as sums, so that batches, evaluation passes and data-parallel ranks combine exactly by
+adding, and the summary is computed once at the end. A batch's sums stay on its device as one float64 vector (the
+layout of :meth:`MetricSums.as_tensor`): training adds them up there and reads them to the host only on the steps
+that log (:func:`read_to_host`), so the other steps never wait for the device.
 """
 
 from __future__ import annotations
@@ -92,17 +94,27 @@ class MetricSums:
 
     @classmethod
     def from_tensor(cls, t: torch.Tensor) -> MetricSums:
-        v = t.double().tolist()
-        rows = [v[i : i + 4] for i in range(4, len(v), 4)]
+        return cls.from_values(read_to_host(t))
+
+    @classmethod
+    def from_values(cls, v: list[float]) -> MetricSums:
+        """From the values of :meth:`as_tensor`, already on the host."""
+        rows = [list(v[i : i + 4]) for i in range(4, len(v), 4)]
         return cls(v[0], v[1], v[2], v[3], rows)
 
 
-def loss_and_sums(output: torch.Tensor, target: torch.Tensor, info: TaskInfo) -> tuple[torch.Tensor, torch.Tensor, MetricSums]:
-    """The summed loss (differentiable), the number of targets that count, and the batch's :class:`MetricSums`.
+def read_to_host(values: torch.Tensor) -> list[float]:
+    """The float64 values of ``values`` on the host: the one place where training waits for the device."""
+    return values.detach().double().reshape(-1).to(device="cpu", copy=True).tolist()
+
+
+def loss_and_sums(output: torch.Tensor, target: torch.Tensor, info: TaskInfo) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The summed loss (differentiable), the number of targets that count, and the batch's sums.
 
     Shapes: classification / next token ``output (B, C)`` with ``target (B,)`` or ``output (B, L, C)`` with
     ``target (B, L)``; regression ``output (B, D)`` / ``(B, L, D)`` with a target of the same shape.
-    The mean loss is ``loss_sum / count``.
+    The mean loss is ``loss_sum / count``. The sums are a float64 vector on the output's device in the layout of
+    :meth:`MetricSums.as_tensor` (``MetricSums.from_tensor`` reads it); nothing is read to the host here.
     """
     if info.objective in ("classification", "next_token"):
         logits = output.reshape(-1, output.shape[-1]).float()
@@ -112,7 +124,8 @@ def loss_and_sums(output: torch.Tensor, target: torch.Tensor, info: TaskInfo) ->
         count = valid.sum()
         with torch.no_grad():
             correct = ((logits.argmax(-1) == labels) & valid).sum()
-        sums = MetricSums(loss=loss_sum.item(), count=float(count.item()), correct=float(correct.item()))
+            zero = torch.zeros((), dtype=torch.float64, device=logits.device)
+            sums = torch.stack([loss_sum.detach().double(), count.double(), correct.double(), zero])
         return loss_sum, count.to(loss_sum.dtype), sums
     if info.objective == "regression":
         if output.shape != target.shape:
@@ -128,12 +141,9 @@ def loss_and_sums(output: torch.Tensor, target: torch.Tensor, info: TaskInfo) ->
             dims = tuple(range(y.ndim - 1))
             n_d = valid.sum(dim=dims).double()
             rows = torch.stack([n_d, y0.double().sum(dim=dims), y0.double().square().sum(dim=dims), sq.double().sum(dim=dims)], dim=1)
-            sums = MetricSums(
-                loss=loss_sum.item(),
-                count=float(valid.sum().item()),
-                abs_error=err.abs().sum().item(),
-                per_output=rows.tolist(),
-            )
+            zero = torch.zeros((), dtype=torch.float64, device=out.device)
+            head = torch.stack([loss_sum.detach().double(), n_d.sum(), zero, err.abs().sum().double()])
+            sums = torch.cat([head, rows.reshape(-1)])
         return loss_sum, valid.sum().to(loss_sum.dtype), sums
     raise ValueError(f"unknown objective {info.objective!r}; valid choices: classification, regression, next_token")
 
