@@ -16,7 +16,7 @@ With H = d_model, E = expand·H inner channels, N = d_state real states per inne
 ±1/sqrt(fan_in) (dt_proj: ±1/sqrt(R)), drawn from the layer's seed.
 
 The scan has two computations of one answer: :func:`selective_scan_reference`, a plain loop over time (the
-specification), and :func:`selective_scan`, a chunked scan (Python loops of about 2·√L steps instead of L) that
+specification), and :func:`selective_scan`, a chunked scan (Python loops of about 3·√(L/2) steps instead of L) that
 the tests hold equal to it on values and gradients. :meth:`Mamba.step` carries the conv window and the SSM state.
 
 Train modes: ``"all"``; ``"reservoir"`` freezes A_log and dt_bias (the decay rates); ``"readout"`` also freezes
@@ -82,23 +82,24 @@ def selective_scan(
 ) -> torch.Tensor:
     """:func:`selective_scan_reference` by a chunked scan (same arguments, same result to rounding).
 
-    The sequence is cut into K chunks of T steps (the last padded with Δ = 0, which neither decays nor drives).
+    The sequence is cut into K chunks of T steps (the last padded with Δ = 0, which neither decays nor drives),
+    and every chunk advances at once, so the Python loops take 2T + K steps instead of L:
 
-    1. Local states from a zero start, every chunk at once: T steps over ``(B, K, E, N)`` tensors.
-    2. The cumulative sums of the log-decays Δ_s A give, within a chunk, the decay ``exp(Σ_{s≤t} Δ_s A)`` from the
-       chunk's start to step t (only exponentials of non-positive numbers: no overflow); the state entering each
-       chunk is carried across chunks in K steps over ``(B, E, N)``.
-    3. ``h_t = local_t + exp(cumsum_t) · entering``, then the readout C_t.
+    1. Each chunk from a zero state, T steps over ``(B, K, E, N)``; only the chunk-end states are kept.
+    2. The decay across a whole chunk is ``exp(Σ_t Δ_t A)``, the sum of its log-decays (exponentials of
+       non-positive numbers only: nothing overflows); with it the state entering each chunk is carried across
+       the chunks in K steps over ``(B, E, N)``.
+    3. Each chunk again from its entering state, T steps, reading out ``C_t`` at every step.
 
     Args:
-        chunk_size: T (default ⌊√L⌋, which makes T + K smallest).
+        chunk_size: T (default ⌈√(L/2)⌉, which makes 2T + K smallest).
     """
     out_dtype = u.dtype
     u, delta, A, B, C, D = (t.to(_accumulation_dtype(out_dtype)) for t in (u, delta, A, B, C, D))
     batch, length, channels = u.shape
     if length == 0:
         return (D * u).to(out_dtype)
-    T = chunk_size or max(1, math.isqrt(length))
+    T = chunk_size or max(1, math.isqrt(max(length // 2 - 1, 0)) + 1)
     if not is_integer(T) or T < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     K = -(-length // T)
@@ -107,26 +108,27 @@ def selective_scan(
     n_state = A.shape[1]
     chunks = (batch, K, T, channels, n_state)
     log_decay = (delta_p[..., None] * A).reshape(chunks)  # (B, K, T, E, N), <= 0
+    decay = torch.exp(log_decay)
     drive = ((delta_p * u_p)[..., None] * B_p[:, :, None, :]).reshape(chunks)  # Δ_t B_t u_t
 
-    decay = torch.exp(log_decay)
     h = drive.new_zeros(batch, K, channels, n_state)
-    local = []
-    for t in range(T):
+    for t in range(T):  # 1. every chunk from zero
         h = decay[:, :, t] * h + drive[:, :, t]
-        local.append(h)
-    local_states = torch.stack(local, dim=2)  # (B, K, T, E, N)
 
-    from_start = torch.exp(log_decay.cumsum(dim=2))  # (B, K, T, E, N): decay from the chunk's start through t
+    chunk_decay = torch.exp(log_decay.sum(dim=2))  # (B, K, E, N)
     carry = drive.new_zeros(batch, channels, n_state)
     entering = []
-    for k in range(K):
+    for k in range(K):  # 2. the state entering each chunk
         entering.append(carry)
-        carry = from_start[:, k, -1] * carry + local_states[:, k, -1]
-    states = local_states + from_start * torch.stack(entering, dim=1)[:, :, None]  # (B, K, T, E, N)
+        carry = chunk_decay[:, k] * carry + h[:, k]
 
-    y = torch.einsum("bkten,bktn->bkte", states, C_p.reshape(batch, K, T, n_state))
-    y = y.reshape(batch, K * T, channels)[:, :length]
+    h = torch.stack(entering, dim=1)  # (B, K, E, N)
+    C_p = C_p.reshape(batch, K, T, 1, n_state)
+    outputs = []
+    for t in range(T):  # 3. every chunk from its entering state, read out
+        h = decay[:, :, t] * h + drive[:, :, t]
+        outputs.append((h * C_p[:, :, t]).sum(-1))  # (B, K, E)
+    y = torch.stack(outputs, dim=2).reshape(batch, K * T, channels)[:, :length]
     return (y + D * u).to(out_dtype)
 
 
@@ -146,7 +148,7 @@ class Mamba(SSMLayerCommon, nn.Module):
         dt_rank: R, the rank of the Δ projection (default ⌈H/16⌉).
         dt_min, dt_max: range of the log-uniform initial softplus(dt_bias).
         dt_init_floor: the smallest initial step (a floor under the draw).
-        chunk_size: T of :func:`selective_scan` (default ⌊√L⌋ per call).
+        chunk_size: T of :func:`selective_scan` (default ⌈√(L/2)⌉ per call).
         bidirectional: must be False (the block is causal).
         train: ``"all"``, ``"reservoir"`` or ``"readout"`` (see the module docstring).
         seed: when given, every random draw of the initialisation comes from it, independent of the global torch
@@ -181,7 +183,7 @@ class Mamba(SSMLayerCommon, nn.Module):
         if not is_integer(dt_rank) or dt_rank < 1:
             raise ValueError(f"dt_rank must be a positive integer or None (⌈d_model/16⌉), got {dt_rank!r}")
         if chunk_size is not None and (not is_integer(chunk_size) or chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive integer or None (⌊√L⌋), got {chunk_size!r}")
+            raise ValueError(f"chunk_size must be a positive integer or None (⌈√(L/2)⌉), got {chunk_size!r}")
         if not (math.isfinite(dt_min) and math.isfinite(dt_max)) or not 0 < dt_min <= dt_max:
             raise ValueError(f"need 0 < dt_min <= dt_max, finite; got dt_min={dt_min!r}, dt_max={dt_max!r}")
         if not isinstance(bidirectional, bool):
