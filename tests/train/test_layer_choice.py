@@ -12,8 +12,8 @@ from ssmem.train import load_recipe
 from ssmem.train.build import build_model, layer_seed
 from ssmem.train.config import ConfigError, task_params
 
-TINY = ["device=cpu", "model.init=s4d-inv", "model.d_model=8", "model.n_layers=2", "model.d_state=4", "model.norm=layer",
-        "task.params.seq_len=16", "task.params.delays=[1, 3]"]  # fmt: skip
+TINY = ["device=cpu", "model.init=s4d-inv", "model.d_model=8", "model.n_layers=2", "model.d_state=4",
+        "model.norm=layer", "task.params.seq_len=16", "task.params.delays=[1, 3]"]  # fmt: skip
 
 
 def _config(*extra: str):
@@ -38,7 +38,8 @@ def test_each_layer_choice_builds_its_class_seeded_per_layer(name, cls):
 
 @pytest.mark.parametrize("name", ["lru", "s5", "mamba"])
 def test_s4d_only_options_are_refused_or_warned(name):
-    with pytest.raises(ConfigError, match=rf"model.freeze_fraction is supported by the s4d layer only \(model.layer={name}\)"):
+    only_s4d = rf"model.freeze_fraction is supported by the s4d layer only \(model.layer={name}\)"
+    with pytest.raises(ConfigError, match=only_s4d):
         _config(f"model.layer={name}", "model.freeze_fraction=0.5")
     with pytest.raises(ConfigError, match=rf"model.layer={name} is causal: set model.bidirectional=false"):
         _config(f"model.layer={name}", "model.bidirectional=true", "model.architecture=classifier")
