@@ -28,6 +28,9 @@ _EXPORTS: dict[str, str] = {
     # layers and models
     "S4": "ssm",
     "S4D": "ssm",
+    "LRU": "ssm",
+    "S5": "ssm",
+    "Mamba": "ssm",
     "TRAIN_MODES": "ssm",
     "SSMBlock": "ssm",
     "SequenceClassifier": "ssm",

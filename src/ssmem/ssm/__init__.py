@@ -1,25 +1,34 @@
-"""SSM layers (S4D, S4), the block around them, sequence models and optimizer groups.
+"""SSM layers (S4D, S4; LRU, S5 and the selective Mamba), the block around them, sequence models and optimizer groups.
 
 Layers share one contract: ``forward(x (B, L, H)) -> (B, L, H)``, ``kernel(L)``, ``initial_state(batch)`` and
 ``step(x_t, state)`` (unidirectional), ``ssm_parameters()``, ``discrete_eigenvalues()``,
 ``ssm_parameter_names`` and ``frozen_tensors()``. Pure kernel functions live in :mod:`ssmem.ssm.kernels`.
+LRU and S5 share one state across channels (MIMO): ``kernel(L)`` is ``(H, H, L)`` and ``state_matrices()`` gives
+each input channel's real system. Mamba's recurrence depends on its input: it has neither ``kernel`` nor
+``discrete_eigenvalues``.
 """
 
 from ._common import TRAIN_MODES
 from .block import NORMS, SSMBlock
+from .lru import LRU
+from .mamba import Mamba
 from .models import POOLINGS, CausalSequenceModel, DualSequenceClassifier, SequenceClassifier
 from .optim import ParameterCounts, build_optimizer, count_parameters
 from .s4 import S4
 from .s4d import S4D
+from .s5 import S5
 
 __all__ = [
+    "LRU",
     "NORMS",
     "POOLINGS",
     "S4",
     "S4D",
+    "S5",
     "TRAIN_MODES",
     "CausalSequenceModel",
     "DualSequenceClassifier",
+    "Mamba",
     "ParameterCounts",
     "SSMBlock",
     "SequenceClassifier",

@@ -51,7 +51,7 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
     Input ``(B, L)`` tokens or ``(B, L, d_input)``; output ``(B, d_output)`` (classifier, dual) or
     ``(B, L, d_output)`` (causal).
     """
-    from ..ssm import S4, S4D, CausalSequenceModel, DualSequenceClassifier, SequenceClassifier
+    from ..ssm import LRU, S4, S4D, S5, CausalSequenceModel, Mamba, DualSequenceClassifier, SequenceClassifier
 
     arch = architecture_for(cfg, info)
 
@@ -68,7 +68,16 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
             return S4D(cfg.d_model, cfg.d_state, init=cfg.init, freeze_fraction=cfg.freeze_fraction, **common)
         if cfg.freeze_fraction > 0:
             raise ConfigError("model.freeze_fraction is supported by the s4d layer only")
-        return S4(cfg.d_model, cfg.d_state, **common)
+        if cfg.layer == "s4":
+            return S4(cfg.d_model, cfg.d_state, **common)
+        if cfg.layer == "s5":
+            return S5(cfg.d_model, cfg.d_state, **common)
+        del common["discretization"]
+        if cfg.layer == "mamba":
+            return Mamba(cfg.d_model, cfg.d_state, **common)
+        if cfg.layer == "lru":
+            return LRU(cfg.d_model, cfg.d_state, bidirectional=cfg.bidirectional, train=cfg.train, seed=common["seed"])
+        raise ConfigError(f"model.layer={cfg.layer!r} has no SSM layer to build")
 
     io = dict(d_output=info.d_output, d_input=info.d_input, vocab_size=info.vocab_size)
     body = dict(d_model=cfg.d_model, n_layers=cfg.n_layers, make_layer=make_layer, norm=norm_for(cfg, arch), prenorm=cfg.prenorm, dropout=cfg.dropout)

@@ -22,7 +22,9 @@ import yaml
 
 from .._values import MAX_RUN_SEED
 
-LayerName = Literal["s4d", "s4", "linear"]
+LayerName = Literal["s4d", "s4", "lru", "s5", "mamba", "linear"]
+# layers that take no eigenvalue set (model.init) and no freeze_fraction
+OTHER_SSM_LAYERS = ("lru", "s5", "mamba")
 TrainMode = Literal["all", "reservoir", "readout"]
 Architecture = Literal["auto", "classifier", "dual", "causal"]
 
@@ -35,6 +37,12 @@ class ModelConfig:
     ``classifier`` (a pooled sequence model; also used for per-sequence regression). ``norm="auto"`` is layer
     norm for ``causal`` models (batch norm would mix time steps) and batch norm otherwise. ``init`` is an
     eigenvalue set name or file (``ssmem eigs``); the S4 layer always starts from HiPPO-LegS and ignores it.
+
+    ``layer`` picks the SSM layer: ``s4d`` (the default), ``s4``, ``lru``, ``s5`` (one state shared by all
+    channels) or ``mamba`` (selective, input-dependent). ``lru``, ``s5`` and ``mamba`` are causal
+    (``bidirectional=false``), have their own initialisations (``init`` and ``freeze_fraction`` are s4d-only),
+    and ``d_state`` is the real state size (LRU, S5: d_state/2 complex modes; Mamba: states per inner channel).
+    LRU ignores ``dt_min``, ``dt_max`` and ``discretization``; Mamba ignores ``discretization``.
 
     Forecasting tasks (``forecast/series``) also take ``layer="linear"`` (no SSM: one linear map from the
     lookback to the horizon per column, DLinear; ``linear_per_channel``, ``trend_kernel``), ``instance_norm``
@@ -328,6 +336,20 @@ def validate_config(cfg: RunConfig) -> RunConfig:
     elif m.layer == "s4" and m.init not in (ModelConfig.init, "s4d-legs"):
         warnings.warn(f"model.init={m.init!r} is ignored with model.layer=s4 (the S4 layer always starts from "
                       "HiPPO-LegS; use model.layer=s4d for other eigenvalue sets)", UserWarning, stacklevel=2)
+    elif m.layer in OTHER_SSM_LAYERS and m.init != ModelConfig.init:
+        warnings.warn(f"model.init={m.init!r} is ignored with model.layer={m.layer} (the layer has its own "
+                      "initialisation; use model.layer=s4d for eigenvalue sets)", UserWarning, stacklevel=2)
+    if m.layer in OTHER_SSM_LAYERS:
+        if m.freeze_fraction > 0:
+            raise ConfigError(f"model.freeze_fraction is supported by the s4d layer only (model.layer={m.layer})")
+        if m.bidirectional:
+            raise ConfigError(f"model.layer={m.layer} is causal: set model.bidirectional=false (or use s4d or s4)")
+        if m.layer != "s5" and m.discretization != ModelConfig.discretization:
+            warnings.warn(f"model.discretization={m.discretization!r} is ignored with model.layer={m.layer} (its "
+                          "discretisation is fixed)", UserWarning, stacklevel=2)
+    if m.layer == "mamba" and (t.record_eigenvalues_every or t.record_memory_every):
+        raise ConfigError("model.layer=mamba has input-dependent eigenvalues: train.record_eigenvalues_every and "
+                          "train.record_memory_every must be 0")
     if m.trend_kernel < 0:
         raise ConfigError(f"model.trend_kernel must be >= 0 (0 = no trend/remainder split), got {m.trend_kernel}")
     if m.layer != "linear" and (m.linear_per_channel or m.trend_kernel):
