@@ -20,7 +20,10 @@ memory function of PAPER.md §3, estimated in sample.
 Finite T: a target the state knows nothing about still gets C ≈ χ²_r / T. ``threshold`` sets capacities at or
 below a level to zero: ``"chi2"`` the (1 - p) quantile of χ²_r / T; ``"shuffle"`` the (1 - p) quantile of a scaled
 χ² matched (mean and variance) to the capacities of time-shuffled targets of each degree, which also holds for
-inputs or states far from Gaussian; a number is used as it is (0 keeps everything).
+inputs or states far from Gaussian; a number is used as it is (0 keeps everything). Both null models assume the
+target independent of the state; a target merely uncorrelated with it (sharing an input with a nonlinear state,
+e.g. u_{t-1}·u_{t-5} against a state holding u²_{t-1}) spreads wider, so a few such capacities of order the
+threshold can pass.
 
 The search is finite: for each degree d and each multiset of powers (a partition of d into m parts, a family),
 the targets are visited by their oldest delay s (m - 1 ≤ s < max_delay) with every choice of the other m - 1
@@ -473,6 +476,7 @@ def draw_ipc(result: IPCResult, ax: Any) -> Any:
     degrees = np.arange(1, result.max_degree + 1)
     bars = ax.bar(degrees, result.by_degree, color="tab:blue", width=0.7)
     ax.axhline(result.rank, color="black", linestyle="--", linewidth=1, label=f"rank = {result.rank}")
+    ax.set_ylim(0, 1.1 * max(result.rank, float(result.by_degree.max(initial=0.0)), 1e-3))
     ax.set_xticks(degrees)
     ax.set_xlabel("degree d")
     ax.set_ylabel("capacity")
