@@ -48,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "layer_memory": "memory",
     "model_memory": "memory",
     "memory_equivalence": "memory",
+    "information_capacity": "memory",
+    "IPCResult": "memory",
     # gradient analysis
     "whitened_memory_basis": "dynamics",
     "predicted_readout_gradient": "dynamics",

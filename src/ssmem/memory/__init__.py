@@ -6,7 +6,9 @@
 * :class:`EmpiricalMemory` — MF of any system by simulation and ridge readouts;
 * :func:`layer_memory`, :func:`model_memory` — per channel, per layer;
 * :func:`memory_equivalence` (S4 ≡ S4D), :func:`memory_tradeoff`, :func:`compare_memory` — reports;
-* :func:`plot_memory_profiles` — the paper's Fig. 1.
+* :func:`plot_memory_profiles` — the paper's Fig. 1;
+* :func:`information_capacity` — the information processing capacity (IPC) of any system, by degree of
+  nonlinearity (:class:`IPCResult`, :func:`plot_ipc`).
 """
 
 from .analytic import distinct_spectrum, memory_basis, memory_function, profile_from_poles, rank_of
@@ -14,6 +16,7 @@ from .compare import MemoryComparison, compare_memory, echo_state_system, linear
 from .dense import block_diagonal_system, dense_memory_function, reachable_eigenvalues
 from .empirical import BIAS_CORRECTIONS, EmpiricalMemory, dense_system, diagonal_system
 from .equivalence import MemoryEquivalence, discretize_dense, memory_equivalence
+from .ipc import IPCResult, information_capacity, plot_ipc
 from .layers import LayerMemory, ModelMemory, layer_memory, model_memory
 from .plot import plot_memory_profiles
 from .profile import MemoryProfile
@@ -22,6 +25,7 @@ from .tradeoff import MemoryTradeoff, memory_tradeoff
 __all__ = [
     "BIAS_CORRECTIONS",
     "EmpiricalMemory",
+    "IPCResult",
     "LayerMemory",
     "MemoryComparison",
     "MemoryEquivalence",
@@ -36,6 +40,7 @@ __all__ = [
     "discretize_dense",
     "distinct_spectrum",
     "echo_state_system",
+    "information_capacity",
     "layer_memory",
     "linear_attention_system",
     "memory_basis",
@@ -43,6 +48,7 @@ __all__ = [
     "memory_function",
     "memory_tradeoff",
     "model_memory",
+    "plot_ipc",
     "plot_memory_profiles",
     "profile_from_poles",
     "rank_of",
