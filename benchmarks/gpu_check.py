@@ -5,7 +5,7 @@
 2. the quick layer and model benchmarks (``benchmarks/run.py --quick --only s4d_layer frozen_kernels
    recipes_throughput``; they pick the GPU when there is one);
 3. one paper-scale recipe, ``lra/listops`` (L = 2048, 8 layers of width 128, batch 50), for ``--steps`` steps in fp32 and in
-   bf16: steps per second and peak GPU memory.
+   bf16: steps per second and peak GPU memory, and the rate they imply for the GPU-hour estimates (ssmem.sweep.cost).
 
 Everything is printed and written as one Markdown file (``--out``, default ``gpu-check.md``). Without CUDA it runs the
 same parts on the CPU and says so (the device tests then skip).
@@ -92,6 +92,13 @@ def main() -> int:
               "| precision | status | steps/s | peak GiB | train loss |", "|---|---|---|---|---|"]
     lines += [f"| {r['precision']} | {r['status']} | {r['steps/s']:.2f} | {r['peak GiB']:.2f} | {r['train loss']:.4f} |"
               for r in rows]
+    from ssmem.sweep.cost import ASSUMED_H100_RATE, rate_from_speed
+
+    fp32 = rows[0]
+    if fp32["status"] == "completed":
+        rate = rate_from_speed("lra/listops", float(fp32["steps/s"]))
+        lines += ["", f"Rate of this device for the GPU-hour estimates: {rate:.3g} work units/s (assumed H100: "
+                  f"{ASSUMED_H100_RATE:.3g}); `ssmem sweep lra-paper --list --rate {rate:.3g}` rescales them."]
     text = "\n".join(lines) + "\n"
     args.out.write_text(text, encoding="utf-8")
     print(text)

@@ -20,7 +20,7 @@ def test_sweep_runs_report_end_to_end(tmp_path, capsys):
         "seeds": [1], "overrides": TINY}]}))
     store, runs = tmp_path / "runs.db", tmp_path / "runs"
     assert main(["sweep", str(grid), "--list"]) == 0
-    listed = capsys.readouterr().out.strip().splitlines()
+    listed = capsys.readouterr().out.split("\n\n")[0].strip().splitlines()  # the runs, before the hours
     assert len(listed) == 2 and "model.train=reservoir" in listed[1]
     assert main(["sweep", str(grid), "--store", str(store), "--runs-dir", str(runs), "--no-progress"]) == 0
     assert "2 runs (pending 0, running 0, done 2, failed 0)" in capsys.readouterr().out
@@ -58,7 +58,7 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["runs", "--store", str(tmp_path / "none.db")]) == 2
     assert "no results store at" in capsys.readouterr().err
     assert main(["sweep", "no-such-grid"]) == 2
-    assert "valid choices: lra-cpu, lra-paper, lra-quick" in capsys.readouterr().err
+    assert "valid choices: lra-cpu, lra-cpu-pathx, lra-gpu-day, lra-paper, lra-quick" in capsys.readouterr().err
     grid = tmp_path / "g.yaml"
     grid.write_text(yaml.safe_dump({"recipes": ["memory/delay"]}))
     assert main(["sweep", str(grid), "--shard", "2/2"]) == 2

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from . import positive_int, stop_on_sigterm
+from . import positive_float, positive_int, stop_on_sigterm
 
 HELP = "run a sweep grid (recipes x eigenvalue sets x train modes x seeds) into a results store"
 
@@ -24,7 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-runs", type=positive_int, default=None, help="stop after this many runs")
     parser.add_argument("--ignore-memory-check", action="store_true",
                         help="train runs whose estimated peak memory exceeds what the machine has available")
-    parser.add_argument("--list", action="store_true", help="print the grid's runs and exit")
+    parser.add_argument("--list", action="store_true",
+                        help="print the grid's runs, with the estimated GPU-hours of paper-scale runs, and exit")
+    parser.add_argument("--rate", type=positive_float, default=None, metavar="UNITS_PER_S",
+                        help="the GPU's rate for --list's estimates (benchmarks/gpu_check.py measures it; default: an "
+                             "assumed H100's, see ssmem.sweep.cost)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -37,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         specs = select_shard(grid.runs(), shard)
         check_runs(specs)
-        for spec in specs:
-            print(f"{spec.run_id}  {spec.recipe}  {' '.join(spec.overrides)}")
+        print_runs(grid.name, specs, rate=args.rate)
         return 0
     stop_on_sigterm()  # the current run is given back and resumes next time
     # started by torchrun, each process is a worker of its own (on GPU LOCAL_RANK): the runs it trains are not the
@@ -62,3 +65,29 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def print_runs(name: str, specs: list, *, rate: float | None) -> None:
+    """One line per run (id, recipe, overrides, estimated GPU-hours where the cost model knows the task), then the
+    hours by recipe and in all."""
+    from ..sweep.cost import ASSUMED_H100_RATE, run_cost
+
+    by_recipe: dict[str, list[float]] = {}
+    unknown = 0
+    for spec in specs:
+        cost = run_cost(spec.recipe, list(spec.overrides), rate=rate or ASSUMED_H100_RATE)
+        hours = f"{cost.hours:.2f} h" if cost is not None else "?"
+        print(f"{spec.run_id}  {spec.recipe}  {' '.join(spec.overrides)}  {hours}")
+        if cost is None:
+            unknown += 1
+        else:
+            by_recipe.setdefault(spec.recipe, []).append(cost.hours)
+    if not by_recipe:
+        return
+    gpu = "GPU" if rate else "H100 (assumed rate)"
+    print(f"\nestimated {gpu} hours of {name}:")
+    for recipe, hours in by_recipe.items():
+        print(f"  {recipe:<22} {len(hours):>4} runs  {sum(hours):8.1f} h")
+    total = sum(sum(h) for h in by_recipe.values())
+    print(f"  {'all':<22} {sum(map(len, by_recipe.values())):>4} runs  {total:8.1f} h"
+          + (f" (and {unknown} runs the cost model cannot size)" if unknown else ""))
