@@ -8,9 +8,9 @@ from ssmem.sweep import list_grids, load_grid
 def test_shipped_grids_and_their_sizes():
     assert list_grids() == ["lra-cpu", "lra-cpu-pathx", "lra-gpu-day", "lra-paper", "lra-quick"]
     sizes = {name: len(load_grid(name).runs()) for name in list_grids()}
-    # cpu: 5 tasks x 2 sets x 3 modes + LM and forecasting x 2 modes + ListOps: 3 sets x 2 modes, 2 x 2 (bidir),
+    # cpu: 5 tasks x 2 sets x 3 modes + LM and forecasting x 2 modes + ListOps: 2 sets x 2 modes, 2 x 2 (bidir),
     # 3 (freeze), x 3 seeds; Path-X on its own: 3 modes x 3 seeds
-    assert sizes["lra-cpu"] == (30 + 2 + 2 + 6 + 4 + 3) * 3
+    assert sizes["lra-cpu"] == (30 + 2 + 2 + 4 + 4 + 3) * 3
     assert sizes["lra-cpu-pathx"] == 3 * 3
     # one GPU-day: 3 tasks x 3 modes + ListOps: random x 2, unidirectional x 2, half frozen + LM and forecast x 2
     assert sizes["lra-gpu-day"] == (9 + 2 + 2 + 1 + 2 + 2) * 3
