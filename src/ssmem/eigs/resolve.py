@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from .._values import check_seed
-from .discretize import DISCRETIZATIONS, to_continuous, to_discrete
+from .discretize import check_discretization, to_continuous, to_discrete
 from .registry import EIGENVALUE_SETS, EigenvalueSet, n_modes_of
 from .user import load_eigenvalues, user_set
 
@@ -95,7 +95,6 @@ def discrete_eigenvalues(
     dt_arr = _check_dt(dt)
     values = set_eigenvalues(eig_set, d_state, seed=seed)
     if eig_set.domain == "discrete":
-        if discretization not in DISCRETIZATIONS:
-            raise ValueError(f"unknown discretization {discretization!r}; valid choices: {', '.join(DISCRETIZATIONS)}")
+        check_discretization(discretization)
         return np.broadcast_to(values, (*dt_arr.shape, values.shape[-1])).copy()
     return to_discrete(values, dt_arr[..., None], discretization)

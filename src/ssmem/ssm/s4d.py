@@ -38,7 +38,7 @@ from ._common import (
     resolve_device,
     resolve_dtype,
 )
-from .kernels import discretize_diagonal, vandermonde_kernel
+from .kernels import discretize_diagonal, ssm_convolution_reference, vandermonde_kernel, vandermonde_kernel_reference
 
 
 class S4D(SSMLayerCommon, nn.Module):
@@ -197,6 +197,13 @@ class S4D(SSMLayerCommon, nn.Module):
         self.kernel_computations += 1
         _, B_bar, log_A_bar = self._discrete()
         return vandermonde_kernel(self._C() * B_bar, log_A_bar, length)  # (K, H, L)
+
+    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The straightforward twin of ``forward``: the materialised ``(K, H, n, L)`` Vandermonde kernel and one
+        plain-autograd FFT convolution per direction (what the fused paths are tested against)."""
+        _, B_bar, log_A_bar = self._discrete()
+        kernel = vandermonde_kernel_reference(self._C() * B_bar, log_A_bar, x.shape[1])
+        return ssm_convolution_reference(x, kernel, self.D)
 
     # ------------------------------------------------------------------------------------------ recurrence
 
