@@ -23,7 +23,8 @@ from ..eigs.designed import (
     designed_eigenvalues,
     optimise_memory_eigenvalues,
 )
-from ._theory import memory_length, predicted_r2
+from ..memory.profile import memory_length
+from ._theory import predicted_r2
 from .long_memory import train_bank
 from .registry import ExperimentContext, ExperimentOutput, judged, register_experiment
 

@@ -10,7 +10,7 @@ from .tables import (
     generalization_gap,
     group_runs,
     memory_extension,
-    memory_length,
+    mass_delay,
     steps_to_fraction,
 )
 from .writer import Report, write_report
@@ -34,7 +34,7 @@ __all__ = [
     "lra_findings",
     "majority_verdict",
     "memory_extension",
-    "memory_length",
+    "mass_delay",
     "paired_verdict",
     "published",
     "read_curves",
