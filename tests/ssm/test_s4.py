@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ssmem.eigs import hippo_legs
-from ssmem.ssm import S4, S4D
+from ssmem.ssm import S4Dense, S4D
 from ssmem.ssm.kernels import dense_scan_reference
 
 from .stepping import recurrent_outputs
@@ -13,10 +13,10 @@ from .stepping import recurrent_outputs
 F64 = torch.float64
 
 
-def make(**kw) -> S4:
+def make(**kw) -> S4Dense:
     args = dict(d_model=3, d_state=6, seed=0, dtype=F64, dt_min=0.01, dt_max=0.3)
     args.update(kw)
-    return S4(**args)
+    return S4Dense(**args)
 
 
 @pytest.mark.parametrize("discretization", ["zoh", "bilinear"])
@@ -115,13 +115,13 @@ def test_gradcheck_dense():
 
 def test_errors_and_seeds():
     with pytest.raises(ValueError, match="unknown train mode 'x'; valid choices: all, reservoir, readout"):
-        S4(2, 4, train="x")
+        S4Dense(2, 4, train="x")
     with pytest.raises(ValueError, match="d_state must be a positive integer"):
-        S4(2, 0)
+        S4Dense(2, 0)
     with pytest.raises(ValueError, match="dt_min must be <= dt_max"):
-        S4(2, 4, dt_min=1.0, dt_max=0.1)
+        S4Dense(2, 4, dt_min=1.0, dt_max=0.1)
     with pytest.raises(ValueError, match="no recurrent"):
-        S4(2, 4, bidirectional=True).step(torch.zeros(1, 2), torch.zeros(1, 2, 4))
-    a, b, c = S4(3, 4, seed=1), S4(3, 4, seed=1), S4(3, 4, seed=2)
+        S4Dense(2, 4, bidirectional=True).step(torch.zeros(1, 2), torch.zeros(1, 2, 4))
+    a, b, c = S4Dense(3, 4, seed=1), S4Dense(3, 4, seed=1), S4Dense(3, 4, seed=2)
     assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
     assert not torch.equal(a.C, c.C) and not torch.equal(a.log_dt, c.log_dt)

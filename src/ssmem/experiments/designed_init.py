@@ -1,4 +1,4 @@
-"""Experiment ``designed-init``: can an initialisation designed for memory beat the HiPPO sets? (open question 1)
+"""Experiment ``designed-init``: can an initialisation designed for memory beat the HiPPO sets?
 
 1. Memory function at a target delay τ* (N = 32, horizon T): the memory-designed arc
    (:mod:`ssmem.eigs.designed`), the exactly solvable circle family with its radius chosen for τ*, the

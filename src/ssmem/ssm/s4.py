@@ -16,6 +16,8 @@ It is written for clarity, not speed (kernel cost O(H·N²·L)). Train modes as 
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -34,7 +36,7 @@ from ._common import (
 from .kernels import dense_kernel, discretize_dense
 
 
-class S4(SSMLayerCommon, nn.Module):
+class S4Dense(SSMLayerCommon, nn.Module):
     """Dense state space layer, batch-first: ``(B, L, H) → (B, L, H)``.
 
     Args:
@@ -178,4 +180,13 @@ class S4(SSMLayerCommon, nn.Module):
         return {}
 
 
-__all__ = ["S4"]
+class S4(S4Dense):
+    """The former name of :class:`S4Dense`; it warns (a diagonal-plus-low-rank S4 is not what this layer is)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        warnings.warn("ssmem.S4 is renamed S4Dense (the dense HiPPO-LegS layer, not the DPLR S4); the name S4 will "
+                      "be removed", DeprecationWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)
+
+
+__all__ = ["S4", "S4Dense"]
