@@ -476,7 +476,8 @@ def test_a_store_moved_with_its_run_folders_keeps_them(tmp_path, capsys):
 def test_every_table_of_groups_names_the_setting(tmp_path):
     """Runs of one cell that differ in a key are rows of their own in each table, with the setting shown."""
     from ssmem.report.collect import MemoryEndpoints
-    from ssmem.report.writer import Table, _convergence_section, _memory_section
+    from ssmem.report.blocks import Table
+    from ssmem.report.writer import _convergence_section, _memory_section
 
     def run(seed, lr):
         curve = Curve(np.array([1, 2]), np.array([0.3, 0.6]))
