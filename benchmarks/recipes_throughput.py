@@ -15,18 +15,21 @@ import torch
 
 from _common import best_time, device, script_main, table
 from _steps import CPU_RECIPES, recipe_step
-from ssmem.ssm import _common, kernels
+from ssmem.ssm import kernels, s4, s4d
 
 
 @contextmanager
 def reference_convolution():
     """Route the S4D and S4 layers through the plain-autograd convolution (benchmark only)."""
-    saved = _common.ssm_convolution
-    _common.ssm_convolution = kernels.ssm_convolution_reference  # the layers' shared forward calls it from there
+    layers = (s4d, s4)  # each layer's forward calls the convolution through its own module
+    saved = [module.ssm_convolution for module in layers]
+    for module in layers:
+        module.ssm_convolution = kernels.ssm_convolution_reference
     try:
         yield
     finally:
-        _common.ssm_convolution = saved
+        for module, original in zip(layers, saved):
+            module.ssm_convolution = original
 
 
 def profile_table(recipe: str, dev: torch.device, rows: int = 8) -> str:

@@ -28,3 +28,25 @@ def test_import_is_light():
     code = "import sys, ssmem; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_two_levels_the_pure_kernels_and_a_clean_dir():
+    import ssmem.harness
+    from ssmem.ssm import S4Dense, kernels
+    from ssmem.train import train
+
+    assert ssmem.vandermonde_kernel is kernels.vandermonde_kernel and ssmem.ssm_convolution is kernels.ssm_convolution
+    assert ssmem.S4Dense is S4Dense
+    assert ssmem.harness.train is train and ssmem.load_recipe is ssmem.harness.load_recipe
+    assert not {"train", "run_sweep", "write_report"} & set(ssmem.__all__)  # the harness is its own level
+    assert set(dir(ssmem)) == set(ssmem.__all__)  # no typing or import helpers
+
+
+def test_the_old_s4_name_warns_and_builds_the_dense_layer():
+    import pytest
+
+    from ssmem.ssm import S4, S4Dense
+
+    with pytest.warns(DeprecationWarning, match="renamed S4Dense"):
+        layer = S4(4, 4)
+    assert isinstance(layer, S4Dense)

@@ -1,12 +1,14 @@
 """ssmem: state space models that know what they remember.
 
-The public API is exactly what this module re-exports (see ``__all__``). Names are imported on first use,
-so ``import ssmem`` and the command line stay fast; ``from ssmem import S4D`` works as usual.
+Two levels. ``ssmem`` itself: the layers, eigenvalue sets, memory functions and the gradient analysis, plus the
+pure kernels they are built from. :mod:`ssmem.harness`: what runs experiments (tasks, recipes and training,
+experiments, sweeps and their store, the report, ``ssmem paper``). Names are imported on first use, so
+``import ssmem`` and the command line stay fast; ``from ssmem import S4D`` works as usual.
 
-Sub-packages: :mod:`ssmem.eigs` (eigenvalue sets), :mod:`ssmem.ssm` (layers, blocks, models),
-:mod:`ssmem.memory` (memory functions), :mod:`ssmem.dynamics` (gradient analysis), :mod:`ssmem.data` (tasks),
-:mod:`ssmem.train` (configs, recipes, the training loop), :mod:`ssmem.experiments` (theory experiments),
-:mod:`ssmem.sweep` (grids and the results store), :mod:`ssmem.report` (the report), :mod:`ssmem.paper`.
+Sub-packages: :mod:`ssmem.eigs` (eigenvalue sets), :mod:`ssmem.ssm` (layers, kernels, blocks, models),
+:mod:`ssmem.memory` (memory functions, IPC), :mod:`ssmem.dynamics` (gradient analysis), :mod:`ssmem.stats`
+(paired statistics); the harness's :mod:`ssmem.data`, :mod:`ssmem.train`, :mod:`ssmem.experiments`,
+:mod:`ssmem.sweep`, :mod:`ssmem.report`, :mod:`ssmem.paper`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "register_set": "eigs",
     # layers and models
     "S4": "ssm",
+    "S4Dense": "ssm",
     "S4D": "ssm",
     "LRU": "ssm",
     "S5": "ssm",
@@ -39,6 +42,11 @@ _EXPORTS: dict[str, str] = {
     "ParameterCounts": "ssm",
     "build_optimizer": "ssm",
     "count_parameters": "ssm",
+    # the pure kernels
+    "discretize_diagonal": "ssm.kernels",
+    "vandermonde_kernel": "ssm.kernels",
+    "ssm_convolution": "ssm.kernels",
+    "dense_kernel": "ssm.kernels",
     # memory functions
     "MemoryProfile": "memory",
     "memory_function": "memory",
@@ -54,37 +62,24 @@ _EXPORTS: dict[str, str] = {
     "whitened_memory_basis": "dynamics",
     "predicted_readout_gradient": "dynamics",
     "optimal_readout": "dynamics",
-    # tasks, training, experiments
-    "TASKS": "data",
-    "build_task": "data",
-    "RunConfig": "train",
-    "load_recipe": "train",
-    "TrainResult": "train",
-    "EXPERIMENTS": "experiments",
-    "run_experiment": "experiments",
-    # sweeps, report, the main job
-    "Grid": "sweep",
-    "RunSpec": "sweep",
-    "Store": "sweep",
-    "load_grid": "sweep",
-    "run_sweep": "sweep",
-    "write_report": "report",
-    "run_paper": "paper",
-    # CPU training speed: what the ssmem command applies, for scripts that train through the Python API
-    "tune_allocator": "_allocator",
 }
+# names of the harness, importable from here as before (they live in ssmem.harness)
+_HARNESS = ("TASKS", "build_task", "RunConfig", "load_recipe", "TrainResult", "EXPERIMENTS", "run_experiment",
+            "Grid", "RunSpec", "Store", "load_grid", "run_sweep", "write_report", "run_paper", "tune_allocator")
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
+    if name in _HARNESS:
+        value = getattr(importlib.import_module(".harness", __name__), name)
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    else:
         raise AttributeError(f"module 'ssmem' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
     globals()[name] = value  # later look-ups skip __getattr__
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return list(__all__)

@@ -20,9 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# the order the experiments run and appear in (any others registered run after these)
-EXPERIMENT_ORDER = ("fig1", "equivalence", "gradient", "long-memory", "designed-init", "short-memory",
-                    "nonlinear-memory")
 SCALES = ("cpu", "paper")
 ExperimentFn = Callable[..., Any]  # (name, out_dir, *, quick, seed, progress) -> anything; writes results.json
 
@@ -123,6 +120,7 @@ def run_paper(
 
 def _experiment_names() -> list[str]:
     from .experiments import EXPERIMENTS
+    from .experiments.registry import EXPERIMENT_ORDER
 
     registered = EXPERIMENTS.names()
     return [n for n in EXPERIMENT_ORDER if n in registered] + [n for n in registered if n not in EXPERIMENT_ORDER]

@@ -8,9 +8,9 @@ import torch
 
 from ssmem.cli import main
 from ssmem.eigs import set_eigenvalues
-from ssmem.eigs.user import ACCEPTED_FORMS, run_eigenvalue_sets
+from ssmem.eigs.user import ACCEPTED_FORMS
 from ssmem.train import load_recipe, train
-from ssmem.train.sample import load_trained_model
+from ssmem.train.trained import load_trained_model, run_eigenvalue_sets
 
 D_MODEL, N_LAYERS, D_STATE = 4, 2, 6
 

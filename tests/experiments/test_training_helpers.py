@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from ssmem.experiments._progress import fit_progress
-from ssmem.experiments._theory import memory_length, predicted_r2
+from ssmem.experiments._theory import predicted_r2
+from ssmem.memory.profile import memory_length
 from ssmem.experiments._training import (
     ChannelBank,
     FitResult,

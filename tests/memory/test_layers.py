@@ -7,7 +7,7 @@ import torch
 from ssmem.eigs import discrete_eigenvalues
 from ssmem.memory import memory_function
 from ssmem.memory.layers import LayerMemory, layer_memory, model_memory
-from ssmem.ssm import S4, S4D, SequenceClassifier
+from ssmem.ssm import S4Dense, S4D, SequenceClassifier
 
 
 def test_s4d_layer_channels_match_their_sets():
@@ -43,7 +43,7 @@ def test_s4d_modes_without_input_hold_no_memory():
 
 def test_s4_layer_channels_equal_s4d_real():
     """Each S4 channel (dense bilinear LegS at its Δ) remembers like s4d-real with N modes at that Δ."""
-    layer = S4(2, 8, dt_min=0.01, dt_max=0.1, seed=1, dtype=torch.float64)
+    layer = S4Dense(2, 8, dt_min=0.01, dt_max=0.1, seed=1, dtype=torch.float64)
     result = layer_memory(layer, horizon=400)
     dts = layer.ssm_parameters()["dt"].numpy()
     for h, dt in enumerate(dts):

@@ -17,7 +17,7 @@ from ssmem.report import (
     group_runs,
     load_runs,
     lra_findings,
-    memory_length,
+    mass_delay,
     steps_to_fraction,
     task_name,
     write_report,
@@ -120,8 +120,8 @@ def test_stat_and_per_run_measures():
     assert steps_to_fraction(run) == 30  # 0.95 * 0.6 = 0.57 first reached at step 30
     assert steps_to_fraction(run, 0.8) == 20
     assert generalization_gap(run) == pytest.approx(0.3)
-    assert memory_length(np.ones(10)) == 8  # cumsum reaches 9 = 90% of 10 at delay 8
-    assert memory_length(np.r_[np.ones(3), np.zeros(5)]) == 2
+    assert mass_delay(np.ones(10)) == 8  # cumsum reaches 9 = 90% of 10 at delay 8
+    assert mass_delay(np.r_[np.ones(3), np.zeros(5)]) == 2
 
 
 def test_groups_claims_and_curves_from_fabricated_store(tmp_path):
@@ -476,7 +476,8 @@ def test_a_store_moved_with_its_run_folders_keeps_them(tmp_path, capsys):
 def test_every_table_of_groups_names_the_setting(tmp_path):
     """Runs of one cell that differ in a key are rows of their own in each table, with the setting shown."""
     from ssmem.report.collect import MemoryEndpoints
-    from ssmem.report.writer import Table, _convergence_section, _memory_section
+    from ssmem.report.blocks import Table
+    from ssmem.report.writer import _convergence_section, _memory_section
 
     def run(seed, lr):
         curve = Curve(np.array([1, 2]), np.array([0.3, 0.6]))

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssmem.ssm import S4, S4D, CausalSequenceModel, DualSequenceClassifier, SequenceClassifier, SSMBlock
+from ssmem.ssm import S4Dense, S4D, CausalSequenceModel, DualSequenceClassifier, SequenceClassifier, SSMBlock
 from ssmem.ssm.models import pool, valid_steps
 
 from .stepping import recurrent_outputs
@@ -41,7 +41,7 @@ def test_block_follows_its_formula(norm, prenorm):
 
 @pytest.mark.parametrize("norm", ["batch", "layer"])
 @pytest.mark.parametrize("prenorm", [False, True])
-@pytest.mark.parametrize("make_layer", [lambda: s4d(4), lambda: S4(4, 5, seed=0, dtype=F64)])
+@pytest.mark.parametrize("make_layer", [lambda: s4d(4), lambda: S4Dense(4, 5, seed=0, dtype=F64)])
 def test_block_step_equals_forward_in_eval_mode(norm, prenorm, make_layer):
     block = SSMBlock(4, make_layer(), norm=norm, prenorm=prenorm, dropout=0.3, dtype=F64)
     block.train()
@@ -103,7 +103,7 @@ def test_lengths_keep_padding_from_bidirectional_layers(layer, norm, prenorm):
     """A bidirectional layer reads ahead: padded steps are zeroed before it, so a padded sequence gives, in eval
     mode, exactly the logits it gives alone (they were 0.01-0.27 off)."""
     def make(i):
-        return s4d(4, seed=i, bidirectional=True) if layer == "s4d" else S4(4, 4, seed=i, bidirectional=True,
+        return s4d(4, seed=i, bidirectional=True) if layer == "s4d" else S4Dense(4, 4, seed=i, bidirectional=True,
                                                                              dtype=F64)
 
     model = SequenceClassifier(d_output=3, vocab_size=5, d_model=4, n_layers=2, make_layer=make, norm=norm,
@@ -207,7 +207,7 @@ def test_causal_model_output_does_not_depend_on_the_future():
 @pytest.mark.parametrize("vocab", [False, True])
 def test_causal_model_step_equals_forward(vocab):
     if vocab:
-        model = causal_model(d_input=None, vocab_size=9, make_layer=lambda i: S4(4, 5, seed=i, dtype=F64))
+        model = causal_model(d_input=None, vocab_size=9, make_layer=lambda i: S4Dense(4, 5, seed=i, dtype=F64))
         x = torch.randint(0, 9, (2, 16))
     else:
         model = causal_model(prenorm=False)

@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from ssmem.ssm import S4, S4D
+from ssmem.ssm import S4Dense, S4D
 
 
 def relative_error(layer, length):
@@ -41,7 +41,7 @@ def test_bilinear_zero_eigenvalue_is_finite_and_exact():
 
 def test_s4_is_discretised_in_float64():
     """The matrix exponential of a HiPPO matrix in float32 gave kernels 3e-5 off at N = 64 (now 4e-7)."""
-    assert relative_error(S4(1, 64, discretization="zoh", dt_min=0.01, dt_max=0.01, seed=1), 4096) < 3e-6
+    assert relative_error(S4Dense(1, 64, discretization="zoh", dt_min=0.01, dt_max=0.01, seed=1), 4096) < 3e-6
 
 
 def test_extreme_but_allowed_values_are_finite_or_named():
@@ -54,7 +54,7 @@ def test_extreme_but_allowed_values_are_finite_or_named():
     torch.testing.assert_close(kernel[0], 2 * (layer.C[0, :, 0] * dt).sum().expand(4), rtol=1e-5, atol=0)
     with pytest.raises(ValueError, match=r"dt_min=1e-40 gives continuous eigenvalues A = log\(Ā\)/Δ beyond torch.float32"):
         S4D(1, 2, init="random", dt_min=1e-40, dt_max=1e-40, seed=0)
-    for layer in (S4D(2, 4).half(), S4(2, 4).bfloat16()):
+    for layer in (S4D(2, 4).half(), S4Dense(2, 4).bfloat16()):
         for call in (lambda: layer.kernel(5), lambda: layer.initial_state(1)):
             with pytest.raises(ValueError, match="computes in float32 or float64 but its parameters are"):
                 call()

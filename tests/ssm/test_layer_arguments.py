@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from ssmem.eigs import discrete_eigenvalues
-from ssmem.ssm import S4, S4D
+from ssmem.ssm import S4Dense, S4D
 
-LAYERS = [S4D, S4]
+LAYERS = [S4D, S4Dense]
 
 
 @pytest.mark.parametrize("layer_cls", LAYERS)

@@ -3,19 +3,19 @@
 import pytest
 import torch
 
-from ssmem.ssm import S4, S4D, ParameterCounts, SequenceClassifier, SSMBlock, build_optimizer, count_parameters
+from ssmem.ssm import S4Dense, S4D, ParameterCounts, SequenceClassifier, SSMBlock, build_optimizer, count_parameters
 
 
 def classifier(train: str = "all", layer=S4D, **kw) -> SequenceClassifier:
     def make_layer(i):
         if layer is S4D:
             return S4D(8, 4, seed=i, train=train, **kw)
-        return S4(8, 4, seed=i, train=train, **kw)
+        return S4Dense(8, 4, seed=i, train=train, **kw)
 
     return SequenceClassifier(d_output=3, d_input=2, d_model=8, n_layers=2, make_layer=make_layer)
 
 
-@pytest.mark.parametrize("layer", [S4D, S4])
+@pytest.mark.parametrize("layer", [S4D, S4Dense])
 @pytest.mark.parametrize("train", ["all", "reservoir", "readout"])
 def test_groups_hold_exactly_the_right_tensors(layer, train):
     model = classifier(train, layer)

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from ssmem.ssm import S4, S4D, SequenceClassifier
+from ssmem.ssm import S4Dense, S4D, SequenceClassifier
 
-LAYERS = [S4D, S4]
+LAYERS = [S4D, S4Dense]
 
 
 def generate(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from torch import nn
 
 from ssmem._io import SymlinkError
 from ssmem.cli import main
-from ssmem.train import load_trained_model, train
+from ssmem.train import export_safetensors, load_trained_model, train
 from ssmem.train.export import (
     CHECKPOINT_KEY,
     CONFIG_KEY,
@@ -19,7 +19,6 @@ from ssmem.train.export import (
     TASK_INFO_KEY,
     VERSION_KEY,
     default_export_path,
-    export_safetensors,
     export_tensors,
     read_export,
 )

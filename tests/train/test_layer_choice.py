@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ssmem.data import task_info
-from ssmem.ssm import LRU, S4, S4D, S5, Mamba
+from ssmem.ssm import LRU, S4D, S5, Mamba, S4Dense
 from ssmem.train import load_recipe
 from ssmem.train.build import build_model, layer_seed
 from ssmem.train.config import ConfigError, task_params
@@ -20,7 +20,7 @@ def _config(*extra: str):
     return load_recipe("memory/delay", TINY + list(extra))
 
 
-@pytest.mark.parametrize("name, cls", [("s4d", S4D), ("s4", S4), ("lru", LRU), ("s5", S5), ("mamba", Mamba)])
+@pytest.mark.parametrize("name, cls", [("s4d", S4D), ("s4", S4Dense), ("lru", LRU), ("s5", S5), ("mamba", Mamba)])
 def test_each_layer_choice_builds_its_class_seeded_per_layer(name, cls):
     cfg = _config(f"model.layer={name}", "model.train=reservoir")
     info = task_info(cfg.task.name, task_params(cfg.task))

@@ -41,7 +41,8 @@ def _params(name: str, overrides: list[str]):
     values = {}
     for text in overrides:
         check_key_value(text, "-p", "seq_len=512")
-        path, value = parse_override(text)
+        key, value = parse_override(text)
+        path = key.split(".")
         values[".".join(path)] = value
     return dataclass_from_dict(TASKS.get(name).params_cls, values, "params")
 

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from . import CLIError
-    from ..train.export import export_safetensors
+    from ..train.trained import export_safetensors
 
     try:
         import safetensors  # noqa: F401

@@ -68,7 +68,8 @@ def _sets_of(entry: str, checkpoint: str, *, named: bool) -> list:
 
     from .._registry import UnknownNameError
     from ..eigs import load_eigenvalues, resolve_set
-    from ..eigs.user import ACCEPTED_FORMS, run_eigenvalue_sets
+    from ..eigs.user import ACCEPTED_FORMS
+    from ..train.trained import run_eigenvalue_sets
 
     try:
         if Path(entry).is_dir():

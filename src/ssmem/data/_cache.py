@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_open, remove_leftover_temporaries
+from ._paths import with_absolute_data_paths
 from ._progress import say
 
 CACHE_FORMAT = 4  # bump when the stored layout or the drawing of any task changes
@@ -84,8 +85,6 @@ def cache_key(task: str, params: Any, data_seed: int, extra: Any = None) -> str:
     """A 20-hex-digit hash of the task name, its (keyed) parameters, the data seed and ``extra``; file and folder
     parameters count by their absolute path (``ssmem data -p corpus=mine.txt`` and a training run's saved,
     absolute ``corpus`` share one entry)."""
-    from ._paths import with_absolute_data_paths
-
     fields = {k: v for k, v in with_absolute_data_paths(dataclasses.asdict(params)).items() if k not in _NOT_KEYED}
     blob = json.dumps(
         {"format": CACHE_FORMAT, "task": task, "params": fields, "seed": data_seed, "extra": extra},

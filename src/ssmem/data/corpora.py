@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import DataNotFoundError, MalformedDataError
+from ._paths import register_shipped
 
 CORPORA = ("shakespeare", "bible", "gcide")
+register_shipped("corpus", CORPORA)
 GCIDE_PATH = Path("/usr/share/dictd/gcide.dict.dz")
 _GCIDE_BLOCK = 1 << 16
 _OLD_TESTAMENT_BOOKS = 39

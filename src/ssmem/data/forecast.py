@@ -34,6 +34,7 @@ from ._checks import check_at_least, check_split_fractions, check_subsets
 from ._chunks import subsample
 from ._datasets import ForecastDataset
 from ._errors import DataNotFoundError, MalformedDataError
+from ._paths import register_shipped
 from ._sources import Availability, data_seed_of, register_availability, split_rng
 from .corpora import _package_dir
 from .task import SPLITS, TaskData, TaskInfo, register_task
@@ -62,6 +63,7 @@ SERIES: dict[str, ShippedSeries] = {
     "us_gasoline": ShippedSeries("fpp3/us_gasoline.csv", "Week", ("Barrels",), ("Barrels",), 52, "weekly US finished motor gasoline supplied, 1991-2017 (1,355 steps)"),
     "air_passengers": ShippedSeries("fpppy/AirPassengers.csv", "ds", ("y",), ("y",), 12, "monthly airline passengers, 1949-1960 (144 steps)"),
 }
+register_shipped("series", SERIES)
 
 
 @dataclass

@@ -13,14 +13,15 @@ import numpy as np
 DISCRETIZATIONS = ("zoh", "bilinear")
 
 
-def _check(discretization: str) -> None:
+def check_discretization(discretization: str) -> None:
+    """Raise ``ValueError`` naming the valid choices unless ``discretization`` is one of :data:`DISCRETIZATIONS`."""
     if discretization not in DISCRETIZATIONS:
         raise ValueError(f"unknown discretization {discretization!r}; valid choices: {', '.join(DISCRETIZATIONS)}")
 
 
 def to_discrete(A: np.ndarray, dt: float | np.ndarray, discretization: str = "zoh") -> np.ndarray:
     """Ā from A (any shape, broadcast against ``dt``)."""
-    _check(discretization)
+    check_discretization(discretization)
     dtA = np.asarray(dt) * np.asarray(A, dtype=np.complex128)
     if discretization == "zoh":
         return np.exp(dtA)
@@ -29,7 +30,7 @@ def to_discrete(A: np.ndarray, dt: float | np.ndarray, discretization: str = "zo
 
 def to_continuous(A_bar: np.ndarray, dt: float | np.ndarray, discretization: str = "zoh") -> np.ndarray:
     """A from Ā (the inverse of :func:`to_discrete`); Ā must be nonzero and inside the unit disk."""
-    _check(discretization)
+    check_discretization(discretization)
     A_bar = np.asarray(A_bar, dtype=np.complex128)
     if np.any(A_bar == 0) or np.any(np.abs(A_bar) >= 1):
         raise ValueError("discrete eigenvalues must satisfy 0 < |Ā| < 1 to map to a stable continuous system")

@@ -16,7 +16,6 @@ from .._values import parses_as_number
 from .registry import Domain, EigenvalueSet
 
 FILE_SUFFIXES = (".npy", ".json", ".txt", ".csv")
-CHECKPOINTS = ("best", "last")  # as ssmem.train.sample.load_trained_model takes them (not imported: it needs torch)
 
 # every form an eigenvalue source may take, for the errors that refuse one
 ACCEPTED_FORMS = (
@@ -220,37 +219,3 @@ def _real_imag(data: dict) -> np.ndarray:
     if real.ndim != 1 or real.shape != imag.shape:
         raise ValueError(f"'real' and 'imag' must be lists of equal length; got shapes {real.shape} and {imag.shape}")
     return real + 1j * imag
-
-
-def run_eigenvalue_sets(run_dir: str | Path, *, checkpoint: str = "best") -> list[EigenvalueSet]:
-    """The discrete eigenvalues of a trained model: one set per channel of every SSM layer, in layer order.
-
-    ``run_dir`` is a directory written by :func:`ssmem.train.train` (``config.yaml`` and ``checkpoints/``); the
-    model is rebuilt by :func:`ssmem.train.sample.load_trained_model` with ``checkpoint`` ``"best"`` or
-    ``"last"``. Each channel of a layer is its own SSM driven by its own input, so its modes are kept as one
-    set (named ``RUN:L<layer>c<channel>``, counting from 0) rather than pooled with the other channels'.
-    """
-    if checkpoint not in CHECKPOINTS:
-        raise ValueError(f"unknown checkpoint {checkpoint!r}; valid choices: {', '.join(CHECKPOINTS)}")
-    from ..train.sample import load_trained_model
-
-    run_dir = Path(run_dir)
-    model, _ = load_trained_model(run_dir, checkpoint=checkpoint)
-    layers: list = []
-    for module in model.modules():  # outermost first: a module inside a chosen layer is that layer's own part
-        if callable(getattr(module, "discrete_eigenvalues", None)) and not any(
-            module is inner for layer in layers for inner in layer.modules()
-        ):
-            layers.append(module)
-    if not layers:
-        raise ValueError(f"the model of run {str(run_dir)!r} has no SSM layer with discrete eigenvalues")
-    name = run_dir.resolve().name
-    sets = []
-    for index, layer in enumerate(layers):
-        values = layer.discrete_eigenvalues()
-        if hasattr(values, "detach"):  # a torch tensor
-            values = values.detach().cpu().numpy()
-        values = np.asarray(values)
-        for channel, modes in enumerate(values.reshape(values.shape[0], -1)):
-            sets.append(user_set(modes, name=f"{name}:L{index}c{channel}"))
-    return sets

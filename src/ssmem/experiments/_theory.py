@@ -22,9 +22,3 @@ def predicted_r2(modes: np.ndarray, teacher: int | np.ndarray, *, length: int, s
 def window_memory_function(modes: np.ndarray, *, length: int, start: int, skip: bool) -> np.ndarray:
     """Best R² of the delay teacher for every delay τ ≤ start: ``(start + 1,)``."""
     return window_basis(modes, length=length, start=start, skip=skip).memory_function[: start + 1]
-
-
-def memory_length(mf: np.ndarray, threshold: float = 0.01) -> int:
-    """Largest delay with MF > threshold (-1 if none)."""
-    above = np.nonzero(np.asarray(mf) > threshold)[0]
-    return int(above[-1]) if above.size else -1

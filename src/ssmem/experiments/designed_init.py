@@ -1,4 +1,4 @@
-"""Experiment ``designed-init``: can an initialisation designed for memory beat the HiPPO sets? (open question 1)
+"""Experiment ``designed-init``: can an initialisation designed for memory beat the HiPPO sets?
 
 1. Memory function at a target delay τ* (N = 32, horizon T): the memory-designed arc
    (:mod:`ssmem.eigs.designed`), the exactly solvable circle family with its radius chosen for τ*, the
@@ -23,7 +23,8 @@ from ..eigs.designed import (
     designed_eigenvalues,
     optimise_memory_eigenvalues,
 )
-from ._theory import memory_length, predicted_r2
+from ..memory.profile import memory_length
+from ._theory import predicted_r2
 from .long_memory import train_bank
 from .registry import ExperimentContext, ExperimentOutput, judged, register_experiment
 

@@ -13,7 +13,7 @@ The delays are judged by their initial best R² (the window MF of the initial Ā
 (0.01 ≤ MF < 0.1), where the paper says training barely helps, and "MF ≈ 0" (MF < 0.01), where the gradient
 cannot see the target (§5) and the theory predicts no gain at all. Both are judged from per-seed paired
 differences, learnable − reservoir R² of the same set, seed and delays, with a Student t 95% interval
-(:func:`ssmem.report.stats.paired_verdict`), per set, then by majority over the sets.
+(:func:`ssmem.stats.paired_verdict`), per set, then by majority over the sets.
 
 Two further arms, each set at its Δ, reservoir vs learnable:
 
@@ -36,7 +36,7 @@ import torch
 from ..data.memory_tasks import copy_sequences
 from ..dynamics import optimal_readout, step_weights, teacher_information, window_basis
 from ..memory.analytic import memory_function
-from ..report.stats import LEVEL, majority_verdict, paired_verdict, tally
+from ..stats import LEVEL, majority_verdict, paired_verdict, tally
 from ._theory import predicted_r2, window_memory_function
 from ._training import (
     ChannelBank,
@@ -244,16 +244,27 @@ def train_deep(init: str, dt: float, mode: str, *, delays: list[int], length: in
     }
 
 
-@register_experiment("long-memory", "delay task beyond the initial memory: learnable vs reservoir eigenvalues, "
-                                    "eigenvalues and MF before/after, R² vs τ* with the analytic prediction")
-def run(ctx: ExperimentContext) -> ExperimentOutput:
-    import matplotlib.pyplot as plt
+@dataclass
+class LongMemoryResult:
+    """What :func:`compute` trained: the delay banks by (set, arm, seed), the first seed's runs by (set, mode), the
+    copy and deep runs, and the window MF profiles before and after training."""
 
-    cfg = config(ctx.quick)
+    config: LongMemoryConfig
+    seed: int
+    seeds: list[int]
+    banks: dict
+    runs: dict
+    copies: dict
+    deeps: dict
+    profiles: dict
+
+
+def compute(cfg: LongMemoryConfig, seed0: int) -> LongMemoryResult:
+    """Train every bank, copy model and deep stack of the experiment (seeds ``seed0``, ``seed0 + 1``, ...)."""
     length, n_train, steps, delays, lr = cfg.length, cfg.n_train, cfg.steps, list(cfg.delays), cfg.lr
     gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
     start = length // 2
-    seeds = [ctx.seed + k for k in range(cfg.n_seeds)]
+    seeds = [seed0 + k for k in range(cfg.n_seeds)]
     sizes = dict(delays=delays, length=length, n_train=n_train, steps=steps, lr=lr)
     # banks[(set, arm, seed)], arm "reservoir" or an eigenvalue lr: a reservoir's Ā is frozen, so one reservoir
     # bank per (set, seed) serves every eigenvalue lr
@@ -269,11 +280,11 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
     # the figures and the single-run findings show the first seed at the default eigenvalue lr
     runs = {(name, mode): banks[(name, "reservoir" if mode == "reservoir" else eig_lr, seeds[0])]
             for name in SETS for mode in MODES}
-    copies = {(name, mode, gap): train_copy(name, dt, mode, gap=gap, lr=lr, eig_lr=eig_lr, seed=ctx.seed,
+    copies = {(name, mode, gap): train_copy(name, dt, mode, gap=gap, lr=lr, eig_lr=eig_lr, seed=seed0,
                                             n_train=cfg.copy_n_train, steps=cfg.copy_steps)
               for name, dt in SETS.items() for mode in MODES for gap in gaps}
     deeps = {(name, mode): train_deep(name, SETS[name], mode, delays=deep_delays, length=length, lr=lr, eig_lr=eig_lr,
-                                      seed=ctx.seed, n_train=cfg.deep_n_train, steps=cfg.deep_steps)
+                                      seed=seed0, n_train=cfg.deep_n_train, steps=cfg.deep_steps)
              for name in deep_sets for mode in MODES}
     profiles = {}
     for name in SETS:
@@ -282,8 +293,17 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
             "before": window_memory_function(snaps[0, -1], length=length, start=start, skip=True),
             "after": window_memory_function(snaps[-1, -1], length=length, start=start, skip=True),
         }
+    return LongMemoryResult(cfg, seed0, seeds, banks, runs, copies, deeps, profiles)
 
-    figures = []
+
+def _plot_eigenvalues(r: LongMemoryResult, save) -> str:
+    """The eigenvalues before and after training, for the channel trained on the longest delay."""
+    import matplotlib.pyplot as plt
+
+    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
+                                                        r.profiles)
+    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
+    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
     # eigenvalues in the complex plane, before/after, for the channel trained on the longest delay
     fig, axes = plt.subplots(2, len(SETS), figsize=(4 * len(SETS), 7.5), gridspec_kw={"height_ratios": [1, 1.1]})
     circle = np.exp(1j * np.linspace(0, np.pi, 200))
@@ -308,8 +328,17 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
         ax.set_yscale("log")
         ax.set(xlabel="arg Ā (rad)", ylabel="1 − |Ā| (decay per step)")
     fig.tight_layout()  # the lower row's log-scale labels would run into the next panel
-    figures.append(ctx.save_figure(fig, "eigenvalues_before_after.png"))
+    return save(fig, "eigenvalues_before_after.png")
 
+
+def _plot_memory(r: LongMemoryResult, save) -> str:
+    """The window MF before and after training."""
+    import matplotlib.pyplot as plt
+
+    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
+                                                        r.profiles)
+    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
+    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
     fig, axes = plt.subplots(1, len(SETS), figsize=(4 * len(SETS), 3.5), sharey=True)
     for ax, name in zip(axes, SETS):
         ax.plot(profiles[name]["before"], color="0.4", ls="--", label="before")
@@ -320,7 +349,17 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
         ax.set(title=name, xlabel="delay τ")
     axes[0].set_ylabel("best R² of the delay (window MF)")
     axes[0].legend(fontsize=8)
-    figures.append(ctx.save_figure(fig, "memory_before_after.png"))
+    return save(fig, "memory_before_after.png")
+
+
+def _plot_accuracy(r: LongMemoryResult, save) -> str:
+    """Held-out R² against the delay, beside the analytic prediction."""
+    import matplotlib.pyplot as plt
+
+    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
+                                                        r.profiles)
+    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
+    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
 
     fig, axes = plt.subplots(1, len(SETS), figsize=(4 * len(SETS), 3.5), sharey=True)
     for ax, name in zip(axes, SETS):
@@ -335,8 +374,17 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
         ax.set(title=name, xlabel="delay τ*", ylim=(-0.05, 1.02))
     axes[0].set_ylabel("held-out R²")
     axes[0].legend(fontsize=7)
-    figures.append(ctx.save_figure(fig, "accuracy_vs_delay.png"))
+    return save(fig, "accuracy_vs_delay.png")
 
+
+def _plot_copy(r: LongMemoryResult, save) -> str:
+    """Copy accuracy against the gap, with the analytic references of the initial Ā."""
+    import matplotlib.pyplot as plt
+
+    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
+                                                        r.profiles)
+    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
+    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
     # copy: per-token accuracy vs gap, with the analytic references of the initial Ā
     k, chance = COPY["n_tokens"], 1.0 / COPY["n_symbols"]
     fine_gaps = np.unique(np.geomspace(1, max(gaps), 40).round().astype(int))
@@ -344,7 +392,7 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
     for col, (name, dt) in enumerate(SETS.items()):
         # the initial Ā of the copy model (same set, Δ and seed)
         modes = ChannelBank(1, COPY["d_state"], init=name, dt=dt, train="reservoir",
-                            seed=ctx.seed).discrete_eigenvalues()[0]
+                            seed=r.seed).discrete_eigenvalues()[0]
         ax = axes[0, col]
         ax.plot(fine_gaps, [copy_recall_r2(modes, n_tokens=k, gap=g) for g in fine_gaps], color="0.3", lw=1,
                 label="analytic copy-recall R²")
@@ -365,8 +413,17 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
     axes[1, 0].set_ylabel("accuracy of token k")
     axes[0, 0].legend(fontsize=7)
     axes[1, 0].legend(fontsize=6)
-    figures.append(ctx.save_figure(fig, "copy_accuracy_vs_gap.png"))
+    return save(fig, "copy_accuracy_vs_gap.png")
 
+
+def _plot_deep(r: LongMemoryResult, save) -> str:
+    """R² of the deep stack at each τ* against the one-layer analytic prediction."""
+    import matplotlib.pyplot as plt
+
+    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
+                                                        r.profiles)
+    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
+    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
     # deep: R² of the stack at each τ* against the one-layer analytic prediction
     fig, axes = plt.subplots(1, len(deep_sets), figsize=(4 * len(deep_sets), 3.5), sharey=True, squeeze=False)
     for ax, name in zip(axes[0], deep_sets):
@@ -379,11 +436,23 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
         ax.set(title=f"deep delay, {name}", xlabel="delay τ*", ylim=(-0.05, 1.02))
     axes[0, 0].set_ylabel("held-out R²")
     axes[0, 0].legend(fontsize=7)
-    figures.append(ctx.save_figure(fig, "deep_delay.png"))
+    return save(fig, "deep_delay.png")
 
+
+def plot(r: LongMemoryResult, save) -> list[str]:
+    """The experiment's figures; ``save(fig, name)`` writes one and returns its path."""
+    return [draw(r, save) for draw in (_plot_eigenvalues, _plot_memory, _plot_accuracy, _plot_copy, _plot_deep)]
+
+
+def judge(r: LongMemoryResult) -> list:
+    """The findings, from the per-seed paired gains (learnable − reservoir R²) by the initial MF of each delay."""
+    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
+                                                        r.profiles)
+    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
+    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
+    k, chance = COPY["n_tokens"], 1.0 / COPY["n_symbols"]
     # findings: per-seed paired gains (learnable − reservoir R²) by the initial MF of each delay
-    judged_gains = {(rate, band): _judge_gains(banks, rate, band, seeds) for rate in cfg.eig_lrs
-                    for band in ("beyond", "mf0")}
+    judged_gains = _paired_gains(r)
     long_delays = [j for j, tau in enumerate(delays) if tau >= length // 8]
     random_best = max(float(np.max(bank["r2"][long_delays])) for (n, _, _), bank in banks.items() if n == "random")
     hippo_best = max(float(np.max(bank["r2"][long_delays])) for (n, _, _), bank in banks.items()
@@ -433,7 +502,7 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
         judged(f"Copy task: learnable eigenvalues raise per-token accuracy over a reservoir by < 0.05 on average "
                f"(K = {k}, N = {COPY['d_state']}, gaps {gaps}, eigenvalue lr {eig_lr:g})",
                _holds(copy_verdict.status),
-               f"accuracy gain learnable − reservoir, paired by (set, gap) at seed {ctx.seed} (Student t "
+               f"accuracy gain learnable − reservoir, paired by (set, gap) at seed {r.seed} (Student t "
                f"{100 * LEVEL:.0f}% interval over the cells; below 0.05 to confirm): {copy_verdict.fmt(digits=3)} "
                f"(max {np.max(copy_gain):+.3f}); "
                + "; ".join(f"{n}: " + ", ".join(f"gap {g} res {copies[(n, 'reservoir', g)]['accuracy']:.2f} / "
@@ -460,6 +529,16 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
                + _shift_note(max(deeps[(n, mode)]['max_eigenvalue_shift'] for n in deep_sets)))
         for mode in MODES
     ]
+    return findings
+
+
+def results_of(r: LongMemoryResult) -> dict:
+    """The results written to ``results.json`` (the snapshots left out)."""
+    judged_gains = _paired_gains(r)
+    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
+                                                        r.profiles)
+    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
+    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
     results = {
         "length": length, "delays": delays, "steps": steps, "lr": lr, "eig_lrs": list(cfg.eig_lrs),
         "seeds": seeds, "d_state": 32, "dt": SETS,
@@ -481,7 +560,20 @@ def run(ctx: ExperimentContext) -> ExperimentOutput:
         "deep": {"sizes": DEEP, "delays": deep_delays, "steps": cfg.deep_steps, "length": length,
                  "runs": {f"{n}/{m}": d for (n, m), d in deeps.items()}},
     }
-    return ExperimentOutput(results=results, findings=findings, figures=figures)
+    return results
+
+
+@register_experiment("long-memory", "delay task beyond the initial memory: learnable vs reservoir eigenvalues, "
+                                    "eigenvalues and MF before/after, R² vs τ* with the analytic prediction")
+def run(ctx: ExperimentContext) -> ExperimentOutput:
+    result = compute(config(ctx.quick), ctx.seed)
+    return ExperimentOutput(results=results_of(result), findings=judge(result), figures=plot(result, ctx.save_figure))
+
+
+def _paired_gains(r: LongMemoryResult) -> dict:
+    """:func:`_judge_gains` for every eigenvalue lr and band: ``{(lr, band): {set: (verdict, cases, rise)}}``."""
+    return {(rate, band): _judge_gains(r.banks, rate, band, r.seeds) for rate in r.config.eig_lrs
+            for band in ("beyond", "mf0")}
 
 
 def _judge_gains(banks: dict, rate: float, band: str, seeds: list[int]) -> dict[str, tuple]:

@@ -1,4 +1,4 @@
-"""Experiment ``nonlinear-memory``: the memory of deep nonlinear SSMs, measured (open question 3).
+"""Experiment ``nonlinear-memory``: the memory of deep nonlinear SSMs, measured.
 
 1. A 2-layer S4D model (GELU/GLU blocks, learnable eigenvalues) is trained on the registered delay task
    ``memory/delay``. Its empirical MF (:class:`ssmem.memory.EmpiricalMemory`: ridge readouts of u_{t-τ} from the

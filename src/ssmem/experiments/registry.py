@@ -26,6 +26,10 @@ from .._io import atomic_save_figure, atomic_write_text
 from .._registry import Registry
 from ._progress import fit_progress
 
+# the order the experiments run in (``ssmem paper``) and appear in the report; others registered come after
+EXPERIMENT_ORDER = ("fig1", "equivalence", "gradient", "long-memory", "designed-init", "short-memory",
+                    "nonlinear-memory")
+
 Status = Literal["confirmed", "not confirmed", "inconclusive"]
 STATUSES: tuple[str, ...] = ("confirmed", "not confirmed", "inconclusive")
 RESULTS_FILE = "results.json"

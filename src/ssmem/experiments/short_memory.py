@@ -1,4 +1,4 @@
-"""Experiment ``short-memory``: when do reservoirs lose? (open question 3)
+"""Experiment ``short-memory``: when do reservoirs lose?
 
 Two tasks that need only the recent past, with long-memory initialisations (s4d-inv — at Δ = 0.01 in the
 banks, over S4D's default Δ range in the deep model — and the memory-designed set), each trained as a

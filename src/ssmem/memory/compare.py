@@ -1,4 +1,4 @@
-"""Memory of S4D eigenvalue sets vs two classical recurrences (issue: comparisons).
+"""Memory of S4D eigenvalue sets vs two classical recurrences.
 
 * **Echo-state linear RNN**: x_t = W x_{t-1} + w_in u_t with a random dense W (iid Gaussian, rescaled to
   spectral radius ρ < 1) and a random input vector, both seeded. Its eigenvalues fill a disk of radius ρ

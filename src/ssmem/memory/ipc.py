@@ -383,6 +383,51 @@ def information_capacity(
     _check_arguments(max_degree, max_delay, patience, p_value, n_surrogates, threshold)
     check_seed(seed)
     rng = np.random.default_rng(seed)
+    states, u, washout = _states_and_inputs(states_or_model, inputs, distribution=distribution, max_delay=max_delay,
+                                            n_samples=n_samples, n_sequences=n_sequences, washout=washout, rng=rng,
+                                            device=device)
+    n_batch, length, n_features = states.shape
+    times = torch.arange(washout, length, device=states.device)  # (T,)
+    if times.numel() * n_batch <= n_features + 1:
+        raise ValueError(f"{times.numel() * n_batch} samples after a washout of {washout} cannot fit a readout of "
+                         f"{n_features} states and a bias")
+    basis, rank = state_basis(states[:, washout:].reshape(-1, n_features))
+    n_kept = basis.shape[0]
+    polys = orthonormal_polynomials(u, max_degree, distribution)  # (B, L, D + 1)
+    if threshold == "chi2":
+        levels, method = np.full(max_degree, chi2_threshold(rank, n_kept, p_value)), "chi2"
+    elif threshold == "shuffle":
+        levels = _shuffle_thresholds(basis, polys, times, max_degree=max_degree, n_surrogates=n_surrogates,
+                                     p_value=p_value, rng=rng)
+        method = "shuffle"
+    else:
+        levels, method = np.full(max_degree, float(threshold)), "fixed"
+    all_delays, all_powers, raw_capacities, degrees_array, truncated = _search(
+        basis, polys, times, levels, max_degree=max_degree, max_delay=max_delay, patience=patience, progress=progress)
+    kept = np.where(raw_capacities > levels[degrees_array - 1], np.clip(raw_capacities, 0.0, 1.0), 0.0)
+    return IPCResult(
+        degrees=degrees_array,
+        delays=tuple(all_delays),
+        powers=tuple(all_powers),
+        capacities=kept,
+        raw_capacities=raw_capacities,
+        threshold=levels,
+        threshold_method=method,
+        p_value=None if method == "fixed" else float(p_value),
+        rank=rank,
+        n_features=n_features,
+        n_samples=n_kept,
+        distribution=distribution,
+        max_degree=int(max_degree),
+        max_delay=int(max_delay),
+        patience=int(patience),
+        truncated_families=truncated,
+    )
+
+
+def _states_and_inputs(states_or_model: Any, inputs: Any, *, distribution: str, max_delay: int, n_samples: int,
+                       n_sequences: int, washout: int | None, rng: np.random.Generator, device) -> tuple:
+    """``(states (B, L, N), inputs (B, L), washout)`` in float64: the given ones checked, or a model driven here."""
     if inputs is None:
         if not callable(states_or_model):
             raise TypeError(f"without inputs, states_or_model must be a model (callable); got "
@@ -410,24 +455,13 @@ def information_capacity(
         raise ValueError("states and inputs must be finite (is the system stable?)")
     if distribution == "uniform" and bool((u.abs() > 1).any()):
         raise ValueError("distribution 'uniform' means input on [-1, 1]; the inputs leave it (use 'gaussian'?)")
-    n_batch, length, n_features = states.shape
-    times = torch.arange(washout, length, device=states.device)  # (T,)
-    if times.numel() * n_batch <= n_features + 1:
-        raise ValueError(f"{times.numel() * n_batch} samples after a washout of {washout} cannot fit a readout of "
-                         f"{n_features} states and a bias")
-    basis, rank = state_basis(states[:, washout:].reshape(-1, n_features))
-    n_kept = basis.shape[0]
-    polys = orthonormal_polynomials(u, max_degree, distribution)  # (B, L, D + 1)
+    return states, u, washout
 
-    if threshold == "chi2":
-        levels, method = np.full(max_degree, chi2_threshold(rank, n_kept, p_value)), "chi2"
-    elif threshold == "shuffle":
-        levels = _shuffle_thresholds(basis, polys, times, max_degree=max_degree, n_surrogates=n_surrogates,
-                                     p_value=p_value, rng=rng)
-        method = "shuffle"
-    else:
-        levels, method = np.full(max_degree, float(threshold)), "fixed"
 
+def _search(basis: torch.Tensor, polys: torch.Tensor, times: torch.Tensor, levels: np.ndarray, *, max_degree: int,
+            max_delay: int, patience: int, progress: bool | None) -> tuple:
+    """Every family's spans, oldest delay 0.. until ``patience`` quiet spans in a row: ``(delays, powers, raw
+    capacities, degrees, families truncated by max_delay)``."""
     all_delays, all_powers, raw, degrees = [], [], [], []
     truncated = 0
     families = target_families(max_degree)
@@ -449,26 +483,7 @@ def information_capacity(
             bar.update(1)
     raw_capacities = torch.cat(raw).cpu().numpy() if raw else np.zeros(0)
     degrees_array = np.concatenate(degrees) if degrees else np.zeros(0, dtype=np.int64)
-    kept = np.where(raw_capacities > levels[degrees_array - 1], np.clip(raw_capacities, 0.0, 1.0), 0.0)
-    return IPCResult(
-        degrees=degrees_array,
-        delays=tuple(all_delays),
-        powers=tuple(all_powers),
-        capacities=kept,
-        raw_capacities=raw_capacities,
-        threshold=levels,
-        threshold_method=method,
-        p_value=None if method == "fixed" else float(p_value),
-        rank=rank,
-        n_features=n_features,
-        n_samples=n_kept,
-        distribution=distribution,
-        max_degree=int(max_degree),
-        max_delay=int(max_delay),
-        patience=int(patience),
-        truncated_families=truncated,
-    )
-
+    return all_delays, all_powers, raw_capacities, degrees_array, truncated
 
 def draw_ipc(result: IPCResult, ax: Any) -> Any:
     """Draw the capacity of each degree as bars on a matplotlib ``ax``, with the rank as a dashed line; returns

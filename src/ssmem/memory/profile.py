@@ -24,6 +24,12 @@ def check_threshold(threshold: float) -> None:
         raise ValueError(f"an MF threshold must lie in [0, 1), got {threshold!r}")
 
 
+def memory_length(mf: np.ndarray, threshold: float = DEFAULT_LENGTH_THRESHOLD) -> int:
+    """The largest index τ with ``mf[τ] > threshold`` (for MF over delays 0, 1, ...: the memory length); -1 if none."""
+    above = np.flatnonzero(np.asarray(mf) > threshold)
+    return int(above[-1]) if above.size else -1
+
+
 @dataclass(frozen=True)
 class MemoryProfile:
     """A memory function over delays ``0..max_delay`` with its summary numbers.
@@ -71,8 +77,8 @@ class MemoryProfile:
         A lower bound of the true memory length when MF is still above ``threshold`` at the last written delay.
         """
         check_threshold(threshold)
-        above = np.flatnonzero(self.mf > threshold)
-        return int(self.delays[above[-1]]) if above.size else -1
+        last = memory_length(self.mf, threshold)
+        return int(self.delays[last]) if last >= 0 else -1
 
     def accuracy(self, n_delays: int = DEFAULT_ACCURACY_DELAYS) -> float:
         """Mean MF over the first ``n_delays`` delays (0..n_delays-1): how exactly the recent past is kept."""

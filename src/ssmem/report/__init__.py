@@ -2,7 +2,7 @@
 
 from .claims import Finding, experiment_findings, lra_findings, sweep_findings
 from .collect import Curve, MemoryEndpoints, RunData, load_experiments, load_runs, read_curves, task_family, task_name
-from .stats import Verdict, majority_verdict, paired_verdict
+from ..stats import Verdict, majority_verdict, paired_verdict
 from .published import LRA_TASKS, PUBLISHED_S4D, published
 from .tables import (
     GroupRow,
@@ -10,7 +10,7 @@ from .tables import (
     generalization_gap,
     group_runs,
     memory_extension,
-    memory_length,
+    mass_delay,
     steps_to_fraction,
 )
 from .writer import Report, write_report
@@ -34,7 +34,7 @@ __all__ = [
     "lra_findings",
     "majority_verdict",
     "memory_extension",
-    "memory_length",
+    "mass_delay",
     "paired_verdict",
     "published",
     "read_curves",

@@ -5,7 +5,7 @@ Rules (ours), stated in each finding's evidence:
 * every RC-against-learnable comparison is decided from **per-seed paired differences**: a reservoir run and
   a learnable run (``train = all``) of the same task, eigenvalue set, setting and seed form a pair (runs of one
   seed in one arm are averaged; seeds run in one arm only are left out). For each (task, set, setting) the
-  two-sided Student t interval at 95 % of the mean difference decides (:func:`ssmem.report.stats.paired_verdict`):
+  two-sided Student t interval at 95 % of the mean difference decides (:func:`ssmem.stats.paired_verdict`):
   confirmed when it lies wholly on the claim's side of the tolerance, not confirmed when it lies wholly on the
   other side, inconclusive when it contains the tolerance or when there are fewer than 2 pairs;
 * a comparison whose learnable eigenvalues did not move is inconclusive: when the median move
@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from .collect import RunData
-from .stats import LEVEL, Verdict, majority_verdict, paired_verdict, tally
+from ..stats import LEVEL, Verdict, majority_verdict, paired_verdict, tally
 from .tables import (
     Comparison,
     GroupRow,

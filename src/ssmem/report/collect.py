@@ -227,7 +227,7 @@ def load_experiments(directory: str | Path | None) -> list[dict[str, Any]]:
     so is a directory that holds none."""
     if directory is None or not Path(directory).is_dir():
         return []
-    from ..paper import EXPERIMENT_ORDER
+    from ..experiments.registry import EXPERIMENT_ORDER
 
     def order(path: Path) -> tuple[int, str]:
         name = path.parent.name

@@ -76,7 +76,7 @@ def generalization_gap(run: RunData) -> float | None:
     return gap if run.higher_is_better else -gap
 
 
-def memory_length(mf: np.ndarray, fraction: float = MEMORY_FRACTION) -> int:
+def mass_delay(mf: np.ndarray, fraction: float = MEMORY_FRACTION) -> int:
     """The delay by which ``fraction`` of the summed MF (the written delays' capacity) is reached."""
     cumulative = np.cumsum(mf)
     if cumulative[-1] <= 0:
@@ -208,8 +208,8 @@ def group_runs(runs: Sequence[RunData], *, extra_keys: Sequence[str] | Mapping[s
             trainable=members[0].trainable, frozen=members[0].frozen,
             capacity_initial=Stat.of(m.capacity[0] for m in mems),
             capacity_trained=Stat.of(m.capacity[1] for m in mems),
-            memory_length_initial=Stat.of(memory_length(m.mf[0]) for m in mems),
-            memory_length_trained=Stat.of(memory_length(m.mf[1]) for m in mems),
+            memory_length_initial=Stat.of(mass_delay(m.mf[0]) for m in mems),
+            memory_length_trained=Stat.of(mass_delay(m.mf[1]) for m in mems),
             memory_extension=Stat.of(run_memory_extension(r) for r in members),
             decay_time_initial=Stat.of(run_median_decay_time(r, 0) for r in members),
             decay_time_trained=Stat.of(run_median_decay_time(r, -1) for r in members),
@@ -315,7 +315,7 @@ __all__ = [
     "decay_times",
     "group_runs",
     "memory_extension",
-    "memory_length",
+    "mass_delay",
     "reservoir_vs_learnable",
     "run_memory_extension",
     "steps_to_fraction",

@@ -14,7 +14,7 @@ from .lru import LRU
 from .mamba import Mamba
 from .models import POOLINGS, CausalSequenceModel, DualSequenceClassifier, SequenceClassifier
 from .optim import ParameterCounts, build_optimizer, count_parameters
-from .s4 import S4
+from .s4 import S4, S4Dense
 from .s4d import S4D
 from .s5 import S5
 
@@ -23,6 +23,7 @@ __all__ = [
     "NORMS",
     "POOLINGS",
     "S4",
+    "S4Dense",
     "S4D",
     "S5",
     "TRAIN_MODES",

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .._values import check_seed, is_integer
-from .kernels import KernelSpectrum, check_discretization, functorch_active, kernel_spectrum, ssm_convolution
+from .kernels import KernelSpectrum, check_discretization, functorch_active, kernel_spectrum
 
 TRAIN_MODES = ("all", "reservoir", "readout")
 
@@ -129,10 +129,10 @@ def full_precision(method: Callable) -> Callable:
 
 
 class SSMLayerCommon:
-    """What the SSM layers share: read-only hyperparameters (set once in ``__init__`` as ``_d_model``,
-    ``_d_state``, ``_train``, ``_bidirectional``, ``_discretization``) and the readout-mode cache of the kernel and
-    its spectrum (a layer defines ``_compute_kernel(L) -> (K, H, L)`` and ``_kernel_key(L)``, and sets
-    ``_kernel_cache = None``).
+    """What the convolution layers (S4D, S4Dense) share besides their forward pass: read-only hyperparameters (set
+    once in ``__init__`` as ``_d_model``, ``_d_state``, ``_train``, ``_bidirectional``, ``_discretization``),
+    argument checks, and the readout-mode cache of the kernel and its spectrum (:meth:`_kernels`; a layer defines
+    ``_compute_kernel(L) -> (K, H, L)`` and ``_kernel_key(L)``, and sets ``_kernel_cache = None``).
     """
 
     _d_model: int
@@ -194,17 +194,6 @@ class SSMLayerCommon:
             state["_step_cache"] = None
         return state
 
-    @full_precision
-    def kernel(self, length: int) -> torch.Tensor:
-        """The convolution kernel (the formula is in the layer's module docstring): ``(H, L)`` real, or
-        ``(2, H, L)`` when bidirectional (the second acts on the reversed sequence). In readout mode it is
-        computed once and cached; the tensor returned is a copy, free to change."""
-        self._check_parameter_dtype()
-        kernel, _ = self._kernels(length)
-        if self._train == "readout":
-            kernel = kernel.clone()
-        return kernel if self._bidirectional else kernel[0]
-
     def _check_recurrent(self) -> None:
         if self._bidirectional:
             raise ValueError(
@@ -218,6 +207,14 @@ class SSMLayerCommon:
                 f"{type(self).__name__} computes in float32 or float64 but its parameters are {self.D.dtype} (after "
                 ".half() or .bfloat16()); convert it back with layer.float() and use torch.autocast for the rest"
             )
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        """``x (B, L, H)`` in the parameters' dtype."""
+        if x.dim() != 3 or x.shape[-1] != self._d_model:
+            raise ValueError(
+                f"{type(self).__name__} expects input (B, L, H={self._d_model}); got shape {tuple(x.shape)}"
+            )
+        self._check_dtype(x)
 
     def _check_dtype(self, x: torch.Tensor) -> None:
         """The layer computes in float32 or float64 only, and the input has the parameters' dtype (as for
@@ -248,17 +245,3 @@ class SSMLayerCommon:
                 f"step's); got {tuple(state.shape)}"
             )
         self._check_dtype(x_t)
-
-    @full_precision
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` (FFT)."""
-        if x.dim() != 3 or x.shape[-1] != self._d_model:
-            raise ValueError(
-                f"{type(self).__name__} expects input (B, L, H={self._d_model}); got shape {tuple(x.shape)}"
-            )
-        self._check_dtype(x)
-        if x.numel() == 0:  # an empty batch or sequence: nothing to convolve (the FFT refuses size 0)
-            return x * self.D
-        kernels, spectrum = self._kernels(x.shape[1])
-        kernel = kernels if self._bidirectional else kernels[0]
-        return ssm_convolution(x, kernel, self.D, spectrum=spectrum)  # contiguous (B, L, H)

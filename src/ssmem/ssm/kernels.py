@@ -27,12 +27,7 @@ from typing import NamedTuple
 import torch
 from torch.autograd.function import once_differentiable
 
-DISCRETIZATIONS = ("zoh", "bilinear")
-
-
-def check_discretization(discretization: str) -> None:
-    if discretization not in DISCRETIZATIONS:
-        raise ValueError(f"unknown discretization {discretization!r}; valid choices: {', '.join(DISCRETIZATIONS)}")
+from ..eigs.discretize import DISCRETIZATIONS, check_discretization
 
 
 # ----------------------------------------------------------------------------------------------- discretisation

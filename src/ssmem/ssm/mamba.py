@@ -267,7 +267,7 @@ class Mamba(SSMLayerCommon, nn.Module):
         return self._mamba(x, lambda *args: selective_scan(*args, chunk_size=self.chunk_size))
 
     @full_precision
-    def _reference(self, x: torch.Tensor) -> torch.Tensor:
+    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reference twin of :meth:`forward`: the same block with :func:`selective_scan_reference`."""
         return self._mamba(x, selective_scan_reference)
 

@@ -149,7 +149,7 @@ class ModalLayer(SSMLayerCommon):
         return self._read(modal_convolution(self._drive(x, B_bar), log_A_bar), C, x)
 
     @full_precision
-    def _reference(self, x: torch.Tensor) -> torch.Tensor:
+    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reference twin of :meth:`forward`: the same layer by the plain loop :func:`modal_scan_reference`."""
         self._check_input(x)
         A_bar, _, B_bar, C = self._modal()

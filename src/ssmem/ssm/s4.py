@@ -16,6 +16,8 @@ It is written for clarity, not speed (kernel cost O(H·N²·L)). Train modes as 
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -31,10 +33,10 @@ from ._common import (
     resolve_device,
     resolve_dtype,
 )
-from .kernels import dense_kernel, discretize_dense
+from .kernels import dense_kernel, discretize_dense, ssm_convolution
 
 
-class S4(SSMLayerCommon, nn.Module):
+class S4Dense(SSMLayerCommon, nn.Module):
     """Dense state space layer, batch-first: ``(B, L, H) → (B, L, H)``.
 
     Args:
@@ -93,7 +95,6 @@ class S4(SSMLayerCommon, nn.Module):
             "reservoir": ("B",),
             "readout": (),
         }[train]
-        self.kernel_computations = 0
         self._kernel_cache: tuple[tuple, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------------------------------ properties
@@ -131,9 +132,28 @@ class S4(SSMLayerCommon, nn.Module):
         return self._tensor_key(length, tensors)
 
     def _compute_kernel(self, length: int) -> torch.Tensor:
-        self.kernel_computations += 1
+        """``K[k, h, l] = C[k, h] Ā_h^l B̄_h``: ``(K, H, L)``, K = 2 directions or 1."""
         A_bar, B_bar = self._discrete()
-        return dense_kernel(A_bar, B_bar, self._C(), length)  # (K, H, L)
+        return dense_kernel(A_bar, B_bar, self._C(), length)
+
+    @full_precision
+    def kernel(self, length: int) -> torch.Tensor:
+        """The convolution kernel: ``(H, L)`` real, or ``(2, H, L)`` when bidirectional (the second acts on the
+        reversed sequence). In readout mode it is computed once and cached; the tensor returned is a copy."""
+        self._check_parameter_dtype()
+        kernels, _ = self._kernels(length)
+        if self.train_mode == "readout":
+            kernels = kernels.clone()
+        return kernels if self.bidirectional else kernels[0]
+
+    @full_precision
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` by FFT (contiguous output)."""
+        self._check_input(x)
+        if x.numel() == 0:  # an empty batch or sequence: nothing to convolve (the FFT refuses size 0)
+            return x * self.D
+        kernels, spectrum = self._kernels(x.shape[1])  # (K, H, L); readout mode: cached with its spectrum
+        return ssm_convolution(x, kernels if self.bidirectional else kernels[0], self.D, spectrum=spectrum)
 
     # ------------------------------------------------------------------------------------------ recurrence
 
@@ -178,4 +198,13 @@ class S4(SSMLayerCommon, nn.Module):
         return {}
 
 
-__all__ = ["S4"]
+class S4(S4Dense):
+    """The former name of :class:`S4Dense`; it warns (a diagonal-plus-low-rank S4 is not what this layer is)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        warnings.warn("ssmem.S4 is renamed S4Dense (the dense HiPPO-LegS layer, not the DPLR S4); the name S4 will "
+                      "be removed", DeprecationWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)
+
+
+__all__ = ["S4", "S4Dense"]

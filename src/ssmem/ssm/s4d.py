@@ -38,7 +38,13 @@ from ._common import (
     resolve_device,
     resolve_dtype,
 )
-from .kernels import discretize_diagonal, vandermonde_kernel
+from .kernels import (
+    discretize_diagonal,
+    ssm_convolution,
+    ssm_convolution_reference,
+    vandermonde_kernel,
+    vandermonde_kernel_reference,
+)
 
 
 class S4D(SSMLayerCommon, nn.Module):
@@ -144,7 +150,6 @@ class S4D(SSMLayerCommon, nn.Module):
             "reservoir": ("B",),
             "readout": (),
         }[train]
-        self.kernel_computations = 0
         self._kernel_cache: tuple[tuple, torch.Tensor] | None = None
         self._step_cache: tuple[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
 
@@ -194,9 +199,35 @@ class S4D(SSMLayerCommon, nn.Module):
         return self._tensor_key(length, tensors)
 
     def _compute_kernel(self, length: int) -> torch.Tensor:
-        self.kernel_computations += 1
+        """``K[k, h, l] = 2 Re Σ_n C[k, h, n] B̄[h, n] Ā[h, n]^l``: ``(K, H, L)``, K = 2 directions or 1."""
+        _, B_bar, log_A_bar = self._discrete()  # (H, n) each
+        return vandermonde_kernel(self._C() * B_bar, log_A_bar, length)
+
+    @full_precision
+    def kernel(self, length: int) -> torch.Tensor:
+        """The convolution kernel: ``(H, L)`` real, or ``(2, H, L)`` when bidirectional (the second acts on the
+        reversed sequence). In readout mode it is computed once and cached; the tensor returned is a copy."""
+        self._check_parameter_dtype()
+        kernels, _ = self._kernels(length)
+        if self.train_mode == "readout":
+            kernels = kernels.clone()
+        return kernels if self.bidirectional else kernels[0]
+
+    @full_precision
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` by FFT (contiguous output)."""
+        self._check_input(x)
+        if x.numel() == 0:  # an empty batch or sequence: nothing to convolve (the FFT refuses size 0)
+            return x * self.D
+        kernels, spectrum = self._kernels(x.shape[1])  # (K, H, L); readout mode: cached with its spectrum
+        return ssm_convolution(x, kernels if self.bidirectional else kernels[0], self.D, spectrum=spectrum)
+
+    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The straightforward twin of ``forward``: the materialised ``(K, H, n, L)`` Vandermonde kernel and one
+        plain-autograd FFT convolution per direction (what the fused paths are tested against)."""
         _, B_bar, log_A_bar = self._discrete()
-        return vandermonde_kernel(self._C() * B_bar, log_A_bar, length)  # (K, H, L)
+        kernel = vandermonde_kernel_reference(self._C() * B_bar, log_A_bar, x.shape[1])
+        return ssm_convolution_reference(x, kernel, self.D)
 
     # ------------------------------------------------------------------------------------------ recurrence
 

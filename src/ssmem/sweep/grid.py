@@ -44,6 +44,8 @@ from typing import Any
 
 import yaml
 
+from ..train.config import parse_override
+
 from .._shipped import shipped_names, yaml_path_or_shipped
 
 # override keys the grid's named axes set
@@ -132,21 +134,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, separators=(",", ":"))
     return str(value)  # (the run id hashes this text: it must not change between versions)
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"model.init=s4d-lin"`` → ``("model.init", "s4d-lin")``; the value is parsed as a YAML scalar."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ValueError(f"override {text!r} is not of the form key=value")
-    value = yaml.safe_load(raw) if raw.strip() else ""
-    if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
-        value = float(value)  # YAML 1.1 reads 1e-05 (no dot) as text; the configuration takes it as the float
-    return key, value
-
-
-_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def run_id_for(recipe: str, overrides: list[str] | tuple[str, ...], *, eigs: str | None, train_mode: str | None,

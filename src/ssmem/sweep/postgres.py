@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .grid import RunSpec
-from .store import SCHEMA_VERSION, Claim, Store, _pid_alive, _SCHEMA, run_rows, this_worker
+from .store import SCHEMA_VERSION, Claim, Store, _pid_alive, _SCHEMA, register_url_backend, run_rows, this_worker
 
 T = TypeVar("T")
 
@@ -251,3 +251,6 @@ class PostgresStore(Store):
 
 def _first_line(err: Exception) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+register_url_backend("postgresql", PostgresStore)

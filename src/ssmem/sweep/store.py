@@ -82,6 +82,14 @@ NETWORK_FILE_SYSTEMS = frozenset({
 })
 
 
+_URL_BACKENDS: dict[str, type] = {}  # URL scheme -> Store subclass, registered by the backend's module
+
+
+def register_url_backend(scheme: str, backend: type) -> None:
+    """Make ``Store(url)`` open ``scheme://...`` URLs with ``backend`` (:mod:`ssmem.sweep.postgres` registers its own)."""
+    _URL_BACKENDS[scheme] = backend
+
+
 def is_database_url(location: str | Path) -> bool:
     """Whether a ``--store`` value names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
     return isinstance(location, str) and location.lower().startswith(("postgresql://", "postgres://"))
@@ -242,9 +250,7 @@ class Store:
                 allow_network_fs: bool = False) -> Store:
         if cls is Store:
             if is_database_url(location):
-                from .postgres import PostgresStore
-
-                cls = PostgresStore
+                cls = _URL_BACKENDS["postgresql"]
             else:
                 cls = SQLiteStore
         return super().__new__(cls)

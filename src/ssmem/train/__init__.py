@@ -23,7 +23,8 @@ from .config import (
 )
 from .loop import TrainResult, evaluate, load_result, read_metrics, train
 from .recipes import RECIPES_DIR, RecipeInfo, list_recipes, load_recipe, recipe_names, resolve_recipe
-from .sample import load_trained_model, sample_bytes
+from .sample import sample_bytes
+from .trained import export_safetensors, load_trained_model, run_eigenvalue_sets
 
 __all__ = [
     "RECIPES_DIR",
@@ -47,6 +48,7 @@ __all__ = [
     "config_to_dict",
     "config_to_yaml",
     "evaluate",
+    "export_safetensors",
     "latest_checkpoint",
     "layer_seed",
     "list_checkpoints",
@@ -60,6 +62,7 @@ __all__ = [
     "read_metrics",
     "recipe_names",
     "resolve_recipe",
+    "run_eigenvalue_sets",
     "sample_bytes",
     "task_params",
     "train",

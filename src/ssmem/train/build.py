@@ -51,7 +51,7 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
     Input ``(B, L)`` tokens or ``(B, L, d_input)``; output ``(B, d_output)`` (classifier, dual) or
     ``(B, L, d_output)`` (causal).
     """
-    from ..ssm import LRU, S4, S4D, S5, CausalSequenceModel, Mamba, DualSequenceClassifier, SequenceClassifier
+    from ..ssm import LRU, S4Dense, S4D, S5, CausalSequenceModel, Mamba, DualSequenceClassifier, SequenceClassifier
 
     arch = architecture_for(cfg, info)
 
@@ -69,7 +69,7 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
         if cfg.freeze_fraction > 0:
             raise ConfigError("model.freeze_fraction is supported by the s4d layer only")
         if cfg.layer == "s4":
-            return S4(cfg.d_model, cfg.d_state, **common)
+            return S4Dense(cfg.d_model, cfg.d_state, **common)
         if cfg.layer == "s5":
             return S5(cfg.d_model, cfg.d_state, **common)
         del common["discretization"]

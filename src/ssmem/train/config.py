@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import types
 import typing
 import warnings
@@ -469,8 +470,9 @@ def load_yaml_text(text: str) -> Any:
     return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"model.d_model=64"`` → (["model", "d_model"], 64); the value is read as a YAML scalar/list."""
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"model.d_model=64"`` → ``("model.d_model", 64)``: the value is read as YAML (a scalar or a list), and a
+    number in exponent form without a dot (``1e-05``, which YAML 1.1 reads as text) as the float it means."""
     if "=" not in text:
         raise ConfigError(f"override {text!r} is not of the form key=value (e.g. model.init=s4d-lin)")
     key, raw = text.split("=", 1)
@@ -481,7 +483,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as err:
         raise ConfigError(f"override {text!r}: the value is not valid YAML ({err})") from None
-    return key.split("."), value
+    if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+        value = float(value)
+    return key, value
+
+
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -494,7 +501,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
     import copy
 
     data = copy.deepcopy(data)
-    parsed = [(text, *parse_override(text)) for text in overrides]
+    parsed = [(text, key.split("."), value) for text in overrides for key, value in [parse_override(text)]]
     # a change of task comes first: it drops the recipe's task parameters, not the ones given beside it
     parsed.sort(key=lambda item: item[1][:2] != ["task", "name"])
     for text, path, value in parsed:

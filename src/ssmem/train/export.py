@@ -11,7 +11,7 @@ The file holds the model's tensors (``state_dict`` names) and, in the safetensor
 
 Safetensors stores no pickles: reading a file executes nothing.
 
-    path = export_safetensors("runs/delay")           # runs/delay/model-best.safetensors
+    path = export_safetensors("runs/delay")           # (ssmem.train.trained) runs/delay/model-best.safetensors
     model, cfg = load_exported_model(path)             # also: load_trained_model(path)
 """
 
@@ -75,32 +75,18 @@ def export_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().to("cpu").clone().contiguous() for name, tensor in model.state_dict().items()}
 
 
-def export_safetensors(run_dir: str | Path, out: str | Path | None = None, *, checkpoint: str = "best") -> Path:
-    """Write the weights of ``run_dir``'s ``checkpoint`` (``"best"`` or ``"last"``) with its config to ``out``.
-
-    Args:
-        run_dir: a directory written by :func:`ssmem.train.train`.
-        out: the file to write (default :func:`default_export_path`). A symbolic link is refused; the file is
-            written atomically (complete or not at all).
-        checkpoint: as for :func:`~ssmem.train.load_trained_model`.
-
-    Returns:
-        The path written.
-    """
-    from .recipes import read_yaml
-    from .loop import CONFIG_FILE
-    from .sample import _load_run
-
+def write_export(model: nn.Module, config: dict[str, Any], info: Any, out: str | Path, *, source: str) -> Path:
+    """Write ``model``'s tensors with the run's ``config`` (its ``config.yaml`` as a mapping), its task ``info`` and
+    the name of the checkpoint they came from (``source``) to ``out``, atomically; a symbolic link is refused."""
     st = _safetensors()
-    out = default_export_path(run_dir, checkpoint) if out is None else Path(out)
-    refuse_symlink(out)  # before the (slower) model load: a planted link fails at once
-    model, _, info, source = _load_run(run_dir, checkpoint=checkpoint, device="cpu")
+    out = Path(out)
+    refuse_symlink(out)
     metadata = {
         FORMAT_KEY: EXPORT_FORMAT,
         VERSION_KEY: EXPORT_VERSION,
-        CONFIG_KEY: json.dumps(read_yaml(Path(run_dir) / CONFIG_FILE), sort_keys=True),
+        CONFIG_KEY: json.dumps(config, sort_keys=True),
         TASK_INFO_KEY: _task_info_json(info),
-        CHECKPOINT_KEY: source.name,
+        CHECKPOINT_KEY: source,
     }
     payload = st.save(export_tensors(model), metadata=metadata)
     with atomic_open(out, "wb") as handle:
@@ -164,5 +150,5 @@ def load_exported_model(path: str | Path, *, device: torch.device | str | None =
     return model, cfg
 
 
-__all__ = ["EXPORT_VERSION", "default_export_path", "export_safetensors", "export_tensors", "load_exported_model",
-           "read_export"]
+__all__ = ["EXPORT_VERSION", "default_export_path", "export_tensors", "load_exported_model", "read_export",
+           "write_export"]

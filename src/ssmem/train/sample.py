@@ -8,30 +8,20 @@ back. A step costs O(layers · H · N), independent of how much text came before
 The prompt must hold at least one byte: the model has no start-of-text token, so the first prediction needs
 an input byte (a newline is a natural neutral start).
 
-    model, cfg = load_trained_model("runs/shakespeare")
+    model, cfg = load_trained_model("runs/shakespeare")   # ssmem.train.trained
     text = sample_bytes(model, b"ROMEO:", 200, temperature=0.8, seed=1)
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from .._values import check_seed
-from .build import build_model
-from .checkpoint import CHECKPOINT_DIR, CheckpointError, latest_checkpoint, load_checkpoint
-from .config import ConfigError, RunConfig, config_from_dict, task_params
-from .loop import BEST_FILE, CONFIG_FILE, run_config_differences
-
-if TYPE_CHECKING:
-    from ..data.task import TaskInfo
 
 VOCAB = 256  # bytes
-CHECKPOINTS = ("best", "last")
 
 
 def check_byte_model(model: nn.Module) -> None:
@@ -169,80 +159,6 @@ def sample_bytes(
     return bytes(out)
 
 
-def load_trained_model(
-    run_dir: str | Path,
-    *,
-    checkpoint: str = "best",
-    device: torch.device | str | None = None,
-) -> tuple[nn.Module, RunConfig]:
-    """A trained model with its config, in eval mode: from a run directory or from an exported file.
-
-    Args:
-        run_dir: a directory written by :func:`ssmem.train.train` (the model is rebuilt from its
-            ``config.yaml`` with the weights of ``checkpoint``), or a file written by ``ssmem export``
-            (:func:`~ssmem.train.export.export_safetensors`), which carries its own config and weights.
-        checkpoint: for a run directory, ``"best"`` (``checkpoints/best.pt``: the best validation evaluation) or
-            ``"last"`` (the newest ``checkpoints/step-*.pt``). An exported file holds one set of weights; there
-            ``checkpoint`` is not used.
-        device: where the model goes (None = CPU).
-
-    Weights are read with weights-only loading (:func:`~ssmem.train.checkpoint.load_checkpoint`) or from
-    safetensors: nothing in the file is executed. Missing files raise ``FileNotFoundError``; unusable
-    checkpoints ``CheckpointError``; a file that is not an ssmem export ``ValueError``.
-    """
-    if Path(run_dir).is_file():
-        from .export import load_exported_model
-
-        return load_exported_model(run_dir, device=device)
-    model, cfg, _, _ = _load_run(run_dir, checkpoint=checkpoint, device=device)
-    return model, cfg
-
-
-def _load_run(
-    run_dir: str | Path, *, checkpoint: str, device: torch.device | str | None
-) -> tuple[nn.Module, RunConfig, TaskInfo, Path]:
-    """``(model, config, task info, checkpoint path)`` of the run in ``run_dir`` (see :func:`load_trained_model`)."""
-    from ..data.task import task_info
-    from .recipes import read_yaml
-
-    if checkpoint not in CHECKPOINTS:
-        raise ValueError(f"unknown checkpoint {checkpoint!r}; valid choices: {', '.join(CHECKPOINTS)}")
-    run_dir = Path(run_dir)
-    config_file = run_dir / CONFIG_FILE
-    if not config_file.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a training run directory: it has no {CONFIG_FILE}")
-    try:
-        cfg = config_from_dict(read_yaml(config_file))
-    except ConfigError as err:
-        message = str(err)
-        raise ConfigError(message if str(config_file) in message else f"{config_file}: {message}") from None
-    if checkpoint == "best":
-        path = run_dir / CHECKPOINT_DIR / BEST_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{run_dir} has no {CHECKPOINT_DIR}/{BEST_FILE} (written at the first validation "
-                                    "evaluation); use checkpoint='last' (ssmem sample --checkpoint last) for the newest step "
-                                    "checkpoint")
-    else:
-        found = latest_checkpoint(run_dir)
-        if found is None:
-            raise FileNotFoundError(f"{run_dir} has no step checkpoints in {CHECKPOINT_DIR}/")
-        path = found
-    info = task_info(cfg.task.name, task_params(cfg.task), seed=cfg.seed, data_dir=cfg.task.data_dir)
-    model = build_model(cfg.model, info, seed=cfg.seed, device=device if device is not None else "cpu")
-    state = load_checkpoint(path, map_location=next(model.parameters()).device)
-    if "model" not in state:
-        raise CheckpointError(f"{path} holds no model weights")
-    diffs = run_config_differences(cfg, state["config"], path.name) if "config" in state else []
-    if diffs:
-        raise CheckpointError(f"{config_file} does not describe the weights in {path} (edited?): " + "; ".join(diffs))
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as err:
-        raise CheckpointError(f"the weights in {path} do not fit the model of {config_file}: {err}") from None
-    model.eval()
-    return model, cfg, info, path
-
-
 def _check_temperature(temperature: float) -> None:
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) \
             or temperature < 0:
@@ -256,4 +172,4 @@ def _check_top_k(top_k: int | None, vocab: int) -> None:
         raise ValueError(f"top_k must be None (all bytes) or an integer in [1, {vocab}]; got {top_k!r}")
 
 
-__all__ = ["check_byte_model", "load_trained_model", "next_byte_probabilities", "sample_bytes", "step_logits"]
+__all__ = ["check_byte_model", "next_byte_probabilities", "sample_bytes", "step_logits"]

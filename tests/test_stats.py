@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ssmem.report.stats import majority_verdict, paired_verdict, tally
+from ssmem.stats import majority_verdict, paired_verdict, tally
 
 T_975_2 = 4.3026527297  # Student t quantile 0.975 with 2 degrees of freedom (printed tables: 4.303)
 
