@@ -1,7 +1,11 @@
 """WAV clips (``audio/wav``): samples read back as written, resampling, speaker-disjoint splits, and padded clips
 whose logits equal the unpadded clip's."""
 
+import shutil
+import subprocess
+import sys
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +15,7 @@ from ssmem.data import build_task
 from ssmem.data._errors import MalformedDataError
 from ssmem.data.audio import AudioParams
 from ssmem.data.wav import read_wav, resample
-from ssmem.train import build_model, load_recipe
+from ssmem.train import build_model, load_recipe, task_params, train
 
 
 def write_wav(path, values, *, width, rate=8000):
@@ -133,3 +137,17 @@ def test_a_padded_clip_gives_its_unpadded_logits(tmp_path, norm):
         unmasked = model(x)
     torch.testing.assert_close(padded, alone, rtol=1e-9, atol=1e-9)
     assert not torch.allclose(unmasked, alone)  # without the lengths, the padding would change the logits
+
+
+@pytest.mark.slow
+def test_digits_cpu_recipe_learns_spoken_digits(tmp_path):
+    """The stated accuracy of audio/digits-cpu: clearly above chance on speakers it never heard (about half an
+    hour on one busy CPU core)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("the spoken digits are made with espeak-ng: apt-get install -y espeak-ng")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_spoken_digits.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "digits")], check=True, capture_output=True)
+    cfg = load_recipe("audio/digits-cpu", [f"task.params.release_dir={tmp_path / 'digits'}", "device=cpu"])
+    result = train(cfg, tmp_path / "run", progress=False)
+    chance = build_task("audio/wav", task_params(cfg.task)).info.chance
+    assert result.status == "completed" and result.test_metric > chance + (1 - chance) / 3
