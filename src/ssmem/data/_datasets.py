@@ -62,10 +62,11 @@ class PairDataset(Dataset):
 
 
 class PixelDataset(Dataset):
-    """Flattened uint8 images as real sequences: items ``(x float32 (L, 1), y int64 ())``.
+    """Flattened uint8 images as real sequences: items ``(x float32 (L, C), y int64 ())``.
 
-    ``x = (pixel / 255 - mean) / std``; the same ``mean``/``std`` (fitted on the training split) serve all splits.
-    ``permutation`` (optional, ``(L,)``) reorders the pixels of every image.
+    ``pixels`` is ``(n, rows, cols)`` (C = ``channels`` = 1) or ``(n, rows, cols, C)``; L = rows x cols in raster
+    order. ``x = (pixel / 255 - mean) / std``; the same ``mean``/``std`` (fitted on the training split, over all
+    channels) serve all splits. ``permutation`` (optional, ``(L,)``) reorders the pixels of every image.
     """
 
     def __init__(
@@ -76,10 +77,11 @@ class PixelDataset(Dataset):
         mean: float,
         std: float,
         permutation: np.ndarray | None = None,
+        channels: int = 1,
     ) -> None:
         if len(pixels) != len(labels):
             raise ValueError(f"{len(pixels)} images but {len(labels)} labels")
-        flat = pixels.reshape(len(pixels), -1)
+        flat = pixels.reshape(len(pixels), -1, channels)  # (n, L, C)
         if permutation is not None:
             flat = flat[:, permutation]
         self.pixels = torch.from_numpy(np.ascontiguousarray(flat))
@@ -92,7 +94,7 @@ class PixelDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = (self.pixels[i].float() / 255.0 - self.mean) / self.std
-        return x.unsqueeze(-1), self.labels[i]
+        return x, self.labels[i]
 
 
 class NextByteDataset(Dataset):

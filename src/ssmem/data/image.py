@@ -1,9 +1,12 @@
-"""Sequential images: grayscale CIFAR-10 (the LRA Image task), MNIST, Fashion-MNIST and scikit-learn's digits.
+"""Sequential images: grayscale CIFAR-10 (the LRA Image task), MNIST, Fashion-MNIST, scikit-learn's digits, and
+a folder of image files with one sub-folder per class (``dataset="folder"``, see :mod:`ssmem.data.image_folder`).
 
 An image becomes a real-valued sequence of its pixels in raster order (``permuted=True``: in one fixed
 order drawn with ``permutation_seed``), normalised with the training split's mean and standard deviation.
 The validation split is held out of the training files with the data seed (``n_val`` images; 0 = 10%).
 Digits ship no test split: 20% of its 1797 images are held out as the test split.
+An image folder may be grayscale or RGB (``color="rgb"``: three inputs per step) and is resized only when
+``image_size`` is set; its class names (sorted) are ``info.extra["classes"]``.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from ._checks import check_at_least, check_choice, check_subsets
 from ._datasets import PixelDataset, pixel_stats, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability, split_rng
+from . import image_folder
 from .cifar import TEST_FILES, TRAIN_FILES, read_batch, to_gray
 from .idx import read_idx, read_idx_shape
 from .task import TaskData, TaskInfo, register_task
 
-DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits")
-SIDES = {"cifar10": 32, "mnist": 28, "fashion-mnist": 28, "digits": 8}
+DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits", "folder")
+SIDES = {"cifar10": 32, "mnist": 28, "fashion-mnist": 28, "digits": 8, "folder": 32}  # folder: when unreadable
 _IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -33,10 +37,13 @@ class ImageParams:
 
     ``n_train`` = 0 keeps every training image not held out for validation; ``n_test`` = 0 keeps the whole
     test split; otherwise a seeded subset of that size. ``release_dir`` points at the files (default: see
-    ``ssmem data lra/image``).
+    ``ssmem data lra/image``). ``color`` (``gray``/``rgb``) and ``image_size`` (0 = as stored, else N x N)
+    apply to ``dataset="folder"`` only.
     """
 
     dataset: str = "cifar10"
+    color: str = "gray"
+    image_size: int = 0
     permuted: bool = False
     permutation_seed: int = 0
     n_train: int = 0
@@ -49,7 +56,11 @@ class ImageParams:
 
     def __post_init__(self) -> None:
         check_choice(self, "dataset", DATASETS)
-        check_at_least(self, 0, "permutation_seed")
+        check_choice(self, "color", image_folder.COLORS)
+        check_at_least(self, 0, "permutation_seed", "image_size")
+        if self.dataset != "folder" and (self.color != "gray" or self.image_size):
+            raise ValueError(f"color and image_size apply to dataset='folder' only (dataset {self.dataset!r} is read "
+                             f"as stored, gray), got color={self.color!r}, image_size={self.image_size!r}")
         check_subsets(self)
 
 
@@ -77,12 +88,18 @@ _SOURCES = {
         "  <dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]  (IDX files, raw or gzip)",
         "Debian package dataset-fashion-mnist (`apt-get install dataset-fashion-mnist`, installs /usr/share/datasets/fashion-mnist)",
     ),
+    "folder": ("image-folder", (), image_folder.LAYOUT, image_folder.OBTAIN),
 }
 
 
 def _files_dir(params: ImageParams, data_dir: Path | None) -> Path:
     subdir, defaults, layout, obtain = _SOURCES[params.dataset]
     candidates = candidate_dirs(params.release_dir, data_dir, subdir, defaults)
+    if params.dataset == "folder":
+        found = first_dir_with(candidates, image_folder.is_image_folder)
+        if found is None:
+            raise DataNotFoundError("image folder (dataset='folder')", candidates, layout, obtain)
+        return found
     found = first_dir_with(candidates, lambda d: not _missing_files(d, params.dataset))
     if found is None:
         partial = [(d, _missing_files(d, params.dataset)) for d in candidates if d.is_dir()]
@@ -107,13 +124,26 @@ def _source_files(params: ImageParams, data_dir: Path | None) -> list[Path]:
     if params.dataset == "digits":
         return []
     folder = _files_dir(params, data_dir)
+    if params.dataset == "folder":
+        return [folder]  # the fingerprint covers every file below it
     if params.dataset == "cifar10":
         return [folder / f for f in TRAIN_FILES + TEST_FILES]
     return [_idx_file(folder, s) for s in _IDX_STEMS]
 
 
 def read_images(params: ImageParams, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Training images, labels, test images, labels: uint8 ``(n, side, side)`` and int64 ``(n,)``."""
+    """Training images, labels, test images, labels: uint8 ``(n, rows, cols)`` (``(n, rows, cols, 3)`` for an RGB
+    folder) and int64 ``(n,)``."""
+    if params.dataset == "folder":
+        folder = _files_dir(params, data_dir)
+        classes = image_folder.class_names(folder)
+        read = dict(color=params.color, image_size=params.image_size)
+        train_x, train_y = image_folder.read_split(folder, "train", classes, **read)
+        test_x, test_y = image_folder.read_split(folder, "test", classes, **read)
+        if test_x.shape[1:] != train_x.shape[1:]:
+            raise MalformedDataError(folder / "test", f"test images are {test_x.shape[2]}x{test_x.shape[1]} pixels, the "
+                                                      f"training images {train_x.shape[2]}x{train_x.shape[1]}: set image_size=N")
+        return train_x, train_y, test_x, test_y
     if params.dataset == "digits":
         from sklearn.datasets import load_digits
 
@@ -183,14 +213,34 @@ def idx_image_shape(params: ImageParams, data_dir: str | Path | None = None) -> 
     return (shape[1], shape[2]) if len(shape) == 3 else None
 
 
-def image_info(params: ImageParams, data_dir: str | Path | None = None) -> TaskInfo:
-    """What a model needs to know, reading no more than an IDX file's header (``chance`` unknown: None).
+def _folder_facts(params: ImageParams, data_dir: Path | None) -> tuple[tuple[int, int] | None, list[str] | None]:
+    """(rows, cols) and class names of an image folder from its listing and one image header; None where the
+    folder is not found or not readable (building the task then names the problem)."""
+    try:
+        folder = _files_dir(params, data_dir)
+        classes = image_folder.class_names(folder)
+    except (DataNotFoundError, OSError):
+        return None, None
+    size = (params.image_size, params.image_size) if params.image_size else image_folder.first_image_size(folder)
+    return size, classes
 
-    L is rows x cols of the IDX images where their files are found (images need not be 28x28), else the data
-    set's usual size."""
+
+def image_info(params: ImageParams, data_dir: str | Path | None = None) -> TaskInfo:
+    """What a model needs to know, reading no more than an IDX file's header or an image folder's listing and
+    first image header (``chance`` unknown: None).
+
+    L is rows x cols of the IDX images (or folder images) where their files are found (images need not be
+    28x28), else the data set's usual size."""
     side = SIDES[params.dataset]
+    extra: dict = {"dataset": params.dataset, "permuted": params.permuted}
+    if params.dataset == "folder":
+        size, classes = _folder_facts(params, Path(data_dir) if data_dir is not None else None)
+        rows, cols = size or (side, side)
+        extra["classes"] = classes
+        return TaskInfo(objective="classification", seq_len=rows * cols, d_output=len(classes) if classes else 10,
+                        d_input=3 if params.color == "rgb" else 1, extra=extra)
     rows, cols = idx_image_shape(params, data_dir) or (side, side)
-    return TaskInfo(objective="classification", seq_len=rows * cols, d_output=10, d_input=1, extra={"dataset": params.dataset, "permuted": params.permuted})
+    return TaskInfo(objective="classification", seq_len=rows * cols, d_output=10, d_input=1, extra=extra)
 
 
 @register_task("lra/image", ImageParams, "sequential (or permuted) grayscale images: CIFAR-10 (L = 1024), MNIST, Fashion-MNIST, digits", info=image_info)
@@ -199,21 +249,27 @@ def build_image(params: ImageParams, *, seed: int, data_dir: Path | None) -> Tas
     data_seed = data_seed_of(params, seed)
     extra = file_fingerprint(_source_files(params, data_dir))
     arrays = cached("lra/image", params, data_seed, lambda: _build_arrays(params, data_seed, data_dir), extra=extra)
-    side = arrays["train_x"].shape[1]
-    seq_len = side * arrays["train_x"].shape[2]
+    rows, cols = arrays["train_x"].shape[1:3]
+    channels = 3 if arrays["train_x"].ndim == 4 else 1
+    seq_len = rows * cols
     mean, std = pixel_stats(arrays["train_x"])
     permutation = np.random.default_rng(params.permutation_seed).permutation(seq_len) if params.permuted else None
     splits = {
-        s: PixelDataset(arrays[f"{s}_x"], arrays[f"{s}_y"], mean=mean, std=std, permutation=permutation)
+        s: PixelDataset(arrays[f"{s}_x"], arrays[f"{s}_y"], mean=mean, std=std, permutation=permutation, channels=channels)
         for s in ("train", "val", "test")
     }
+    facts = {"dataset": params.dataset, "permuted": params.permuted, "pixel_mean": mean, "pixel_std": std}
+    n_classes = 10
+    if params.dataset == "folder":  # the class of label k, saved with the run (and its exported weights)
+        facts["classes"] = image_folder.class_names(_files_dir(params, data_dir))
+        n_classes = len(facts["classes"])
     info = TaskInfo(
         objective="classification",
         seq_len=seq_len,
-        d_output=10,
-        d_input=1,
+        d_output=n_classes,
+        d_input=channels,
         chance=majority_chance(arrays["train_y"], arrays["test_y"]),
-        extra={"dataset": params.dataset, "permuted": params.permuted, "pixel_mean": mean, "pixel_std": std},
+        extra=facts,
     )
     return TaskData(info=info, **splits)
 
@@ -222,6 +278,12 @@ def build_image(params: ImageParams, *, seed: int, data_dir: Path | None) -> Tas
 def _available(params: ImageParams, data_dir: Path | None) -> Availability:
     if params.dataset == "digits":
         return Availability(True, "scikit-learn's bundled digits")
+    if params.dataset == "folder":
+        try:
+            folder = _files_dir(params, data_dir)
+            return Availability(True, f"image folder {folder} ({len(image_folder.class_names(folder))} classes)")
+        except DataNotFoundError as err:
+            return Availability(False, str(err).splitlines()[0])
     if params.dataset not in DATASETS:
         return Availability(False, f"unknown dataset {params.dataset!r}")
     try:

@@ -22,6 +22,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from .._values import MAX_RUN_SEED
+from .loggers import default_loggers, logger_problem
 
 LayerName = Literal["s4d", "s4", "lru", "s5", "mamba", "linear"]
 # layers that take no eigenvalue set (model.init) and no freeze_fraction
@@ -122,6 +123,8 @@ class TrainConfig:
     memory_horizon: int = 1024  # horizon T of the recorded memory functions
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast of the blocks; the SSM kernels stay float32
     tf32: bool = False  # allow TF32 matmuls in the blocks (never in the SSM kernel)
+    # where metric rows go: jsonl (always), tensorboard (event files in RUN_DIR/tb/; default when installed)
+    loggers: list[str] = field(default_factory=default_loggers)
 
 
 @dataclass
@@ -378,6 +381,8 @@ def validate_config(cfg: RunConfig) -> RunConfig:
     positive(t.checkpoint_every, "train.checkpoint_every", allow_none=True)
     positive(t.keep_checkpoints, "train.keep_checkpoints")
     positive(t.memory_horizon, "train.memory_horizon")
+    if logger_problem(t.loggers) is not None:
+        raise ConfigError(logger_problem(t.loggers))
     for key in ("num_workers", "record_eigenvalues_every", "record_memory_every"):
         if getattr(t, key) < 0:
             raise ConfigError(f"train.{key} must be >= 0, got {getattr(t, key)}")

@@ -4,6 +4,8 @@ Run directory layout::
 
     config.yaml                 the resolved configuration
     metrics.jsonl               one JSON object per line: step, split (train/val/test), epoch, lr, time, loss, metrics
+    metrics_per_output.jsonl    per-output values (r2_0, r2_1, ...) of the same rows, for multi-output regression
+    tb/events.out.tfevents.*    TensorBoard event files (train.loggers includes tensorboard)
     checkpoints/step-*.pt       the newest checkpoints (model, optimiser, RNG states, data position, config)
     checkpoints/best.pt         the weights with the best validation metric
     result.json                 the :class:`TrainResult` (written at the end, also for a diverged run)
@@ -20,7 +22,7 @@ Exact resume: the data order is a function of (seed, epoch) (:mod:`ssmem.train.b
 holds the step, the optimiser state, the global RNG states and the partial training-metric sums; the
 learning rate is a function of the step. Resuming from the checkpoint of step k therefore replays steps
 k+1, ... bit for bit (on the same hardware and thread count), and ``metrics.jsonl`` is cut back to what
-was written up to step k.
+was written up to step k (and so is ``metrics_per_output.jsonl``).
 """
 
 from __future__ import annotations
@@ -74,20 +76,27 @@ from .config import (
 )
 from ..ssm.optim import gradient_norm
 from .._allocator import tune_for_device
-from .._io import append_text, atomic_write_text, exclusive_folder, refuse_symlink, remove_leftover_temporaries
+from .._io import atomic_write_text, exclusive_folder, refuse_symlink, remove_leftover_temporaries
 from .._signals import stop_between_steps
 from .divergence import DivergenceGuard
+from .loggers import (
+    METRICS_FILE,
+    PER_OUTPUT_FILE,
+    TENSORBOARD_DIR,
+    TENSORBOARD_EVENTS,
+    check_loggers_runnable,
+    make_loggers,
+)
 from .metrics import MetricSums, check_task_metric, higher_is_better, loss_and_sums, summarize
 from .precision import autocast, grad_scaler, tf32_policy
 from .recipes import read_yaml
 
-METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
 RESULT_FILE = "result.json"
 BEST_FILE = "best.pt"
 LOCK_FILE = ".lock"  # exclusive_folder's
 # keys a resumed run may change (where it runs, how it is described, how many loader processes feed it)
-RESUME_MAY_CHANGE = ("device", "description", "train.num_workers")
+RESUME_MAY_CHANGE = ("device", "description", "train.num_workers", "train.loggers")
 
 
 @dataclass
@@ -155,32 +164,30 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     return _parse_metrics(Path(run_dir) / METRICS_FILE)[0]
 
 
-def _truncate_metrics(run_dir: Path, step: int, log_every: int) -> list[str]:
-    """Keep the lines an uninterrupted run had written when it saved the checkpoint of ``step``; returns what
-    was found missing or damaged (a resumed run cannot write those rows again)."""
-    path = run_dir / METRICS_FILE
+def _truncate_rows(path: Path, step: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """Keep the rows of ``path`` an uninterrupted run had written when it saved the checkpoint of ``step``;
+    returns them and what was found damaged."""
     rows, bad, n_lines = _parse_metrics(path)
     kept = [row for row in rows if row.get("step", 0) < step or (row.get("step") == step and row.get("split") != "test")]
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
-    problems = []
+    if path.exists():
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
     damaged = [n for n in bad if n != n_lines]  # a cut last line is what a kill leaves: not a loss
-    if damaged:
-        problems.append(f"{path}: line(s) {', '.join(map(str, damaged))} were not JSON and are dropped")
+    return kept, [f"{path}: line(s) {', '.join(map(str, damaged))} were not JSON and are dropped"] if damaged else []
+
+
+def _truncate_metrics(run_dir: Path, step: int, log_every: int) -> list[str]:
+    """Keep the lines (of ``metrics.jsonl`` and ``metrics_per_output.jsonl``) an uninterrupted run had written
+    when it saved the checkpoint of ``step``; returns what was found missing or damaged (a resumed run cannot
+    write those rows again)."""
+    path = run_dir / METRICS_FILE
+    kept, problems = _truncate_rows(path, step)
+    problems += _truncate_rows(run_dir / PER_OUTPUT_FILE, step)[1]
     expected = step // log_every * log_every
     logged = max((int(r.get("step", 0)) for r in kept if r.get("split") == "train"), default=0)
     if logged < expected:
         problems.append(f"{path} stops at step {logged}, before the checkpoint's step {step}: the training rows of "
                         f"steps {logged + 1}-{expected} are lost (the file was cut)")
     return problems
-
-
-class _MetricsLog:
-    def __init__(self, path: Path, enabled: bool) -> None:
-        self.path, self.enabled = path, enabled
-
-    def write(self, row: dict[str, Any]) -> None:
-        if self.enabled:
-            append_text(self.path, json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
 
 
 def _config_differences(
@@ -322,15 +329,15 @@ def _is_temporary(name: str) -> bool:
 def run_file_names(callbacks: Sequence[Any] = ()) -> tuple[str, ...]:
     """The names of the files ssmem writes at the top of a run directory, with those of ``callbacks`` (their
     ``filename`` attribute, as the recorders have)."""
-    names = [CONFIG_FILE, METRICS_FILE, RESULT_FILE, EigenvalueRecorder.filename, MemoryRecorder.filename]
+    names = [CONFIG_FILE, METRICS_FILE, PER_OUTPUT_FILE, RESULT_FILE, EigenvalueRecorder.filename, MemoryRecorder.filename]
     names += [cb.filename for cb in callbacks if isinstance(getattr(cb, "filename", None), str) and cb.filename]
     return tuple(dict.fromkeys(names))
 
 
 def run_dir_contents(run_dir: str | Path, callbacks: Sequence[Any] = ()) -> tuple[list[Path], list[Path]]:
-    """``(run files, others)`` in ``run_dir``: the files ssmem writes for a run (:func:`run_file_names`, and step
-    checkpoints and ``best.pt`` in ``checkpoints/``), and everything else but ``.lock`` and temporaries (a
-    symbolic link always counts as something else)."""
+    """``(run files, others)`` in ``run_dir``: the files ssmem writes for a run (:func:`run_file_names`, step
+    checkpoints and ``best.pt`` in ``checkpoints/``, TensorBoard event files in ``tb/``), and everything else but
+    ``.lock`` and temporaries (a symbolic link always counts as something else)."""
     run_dir = Path(run_dir)
     own: list[Path] = []
     other: list[Path] = []
@@ -346,6 +353,10 @@ def run_dir_contents(run_dir: str | Path, callbacks: Sequence[Any] = ()) -> tupl
                     continue
                 mine = (is_checkpoint_name(inner.name) or inner.name == BEST_FILE) and inner.is_file()
                 (own if mine and not inner.is_symlink() else other).append(inner)
+        elif entry.name == TENSORBOARD_DIR and entry.is_dir() and not entry.is_symlink():
+            for inner in sorted(entry.iterdir()):
+                mine = inner.name.startswith(TENSORBOARD_EVENTS) and inner.is_file() and not inner.is_symlink()
+                (own if mine else other).append(inner)
         elif entry.name in names and entry.is_file() and not entry.is_symlink():
             own.append(entry)
         else:
@@ -471,6 +482,7 @@ def _train(
     device, main = dist.device, dist.is_main
     tune_for_device(device)
     tc, oc = cfg.train, cfg.optim
+    check_loggers_runnable(tc.loggers)  # before the run directory is touched
 
     # ---- the run directory: fresh, or resumed from its newest checkpoint
     recorders = [EigenvalueRecorder, MemoryRecorder]
@@ -500,8 +512,10 @@ def _train(
             for problem in _truncate_metrics(run_dir, int(state["step"]), tc.log_every):
                 print(f"ssmem train: warning: {problem}", file=sys.stderr)
         else:  # a fresh start, or resumed before any checkpoint existed: no record of an earlier attempt stays
-            for name in (METRICS_FILE, EigenvalueRecorder.filename, MemoryRecorder.filename):
+            for name in (METRICS_FILE, PER_OUTPUT_FILE, EigenvalueRecorder.filename, MemoryRecorder.filename):
                 (run_dir / name).unlink(missing_ok=True)
+            for events in (run_dir / TENSORBOARD_DIR).glob(TENSORBOARD_EVENTS + "*"):
+                events.unlink(missing_ok=True)
     distributed.barrier(dist)
     if dist.enabled:  # every process must read rank 0's files (its checkpoints, its best weights)
         views = distributed.gather_objects(
@@ -510,7 +524,6 @@ def _train(
             raise ValueError(f"the processes do not see one run directory {run_dir} (rank: config.yaml found, "
                              f"newest checkpoint: {dict(enumerate(views))}); under data parallel it must be a "
                              "folder every process shares (one machine, or a shared file system)")
-    log = _MetricsLog(run_dir / METRICS_FILE, main)
 
     # ---- task, model, optimiser
     with data_progress(progress and main):
@@ -589,6 +602,14 @@ def _train(
         all_callbacks.append(EigenvalueRecorder(tc.record_eigenvalues_every))
     if tc.record_memory_every:
         all_callbacks.append(MemoryRecorder(tc.record_memory_every, horizon=tc.memory_horizon))
+    # after the recorders: a logger's on_step sees the record just made
+    recorded = [cb for cb in all_callbacks if isinstance(cb, (EigenvalueRecorder, MemoryRecorder))]
+    loggers = make_loggers(tc.loggers, run_dir, recorders=recorded) if main else []
+    all_callbacks += loggers
+
+    def log(row: dict[str, Any]) -> None:
+        for logger in loggers:
+            logger.write(row)
 
     session_start = time.perf_counter()
 
@@ -695,7 +716,7 @@ def _train(
                         break
                     if logs:
                         last_train = summarize(MetricSums.from_values(sums_read), info)
-                        log.write(row("train", last_train))
+                        log(row("train", last_train))
                         train_sums = MetricSums.zeros(info).as_tensor().to(device)  # training metrics since the last log line
                         if bar is not None:
                             bar.set_postfix({"loss": f"{last_train['loss']:.4g}", metric: f"{last_train.get(metric, math.nan):.4g}"})
@@ -706,7 +727,7 @@ def _train(
                         model, splits["val"], info, batch_size=eval_bs, device=device, dist=dist,
                         max_batches=tc.max_eval_batches,
                     )  # fmt: skip
-                    log.write(row("val", last_val))
+                    log(row("val", last_val))
                     if is_better(last_val[metric]):
                         best_metric, best_step = last_val[metric], step
                         if main:
@@ -744,14 +765,14 @@ def _train(
     else:
         evaluate_test = dict(batch_size=eval_bs, device=device, dist=dist)
         final_test_metrics = evaluate(model, splits["test"], info, **evaluate_test)
-        log.write({**row("test", final_test_metrics), "weights": "final"})
+        log({**row("test", final_test_metrics), "weights": "final"})
         final_test = final_test_metrics[metric]
         test_metrics = final_test_metrics
         best_file = run_dir / CHECKPOINT_DIR / BEST_FILE
         if best_step is not None and best_step != step and best_file.exists():
             load_model_weights(model, load_checkpoint(best_file)["model"], best_file)
             test_metrics = evaluate(model, splits["test"], info, **evaluate_test)
-            log.write({**row("test", test_metrics), "weights": "best", "best_step": best_step})
+            log({**row("test", test_metrics), "weights": "best", "best_step": best_step})
         elif best_step is not None and best_step != step:  # removed while the run went on
             missing = (f"{best_file} (the best weights, step {best_step}) is missing: the test metric is the final "
                        "weights'")
@@ -782,6 +803,8 @@ def _train(
     )
     if main:
         atomic_write_text(run_dir / RESULT_FILE, json.dumps(_json_safe(result.to_dict()), indent=2) + "\n")
+    for logger in loggers:
+        logger.close()
     return result
 
 

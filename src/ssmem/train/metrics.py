@@ -169,3 +169,18 @@ def summarize(sums: MetricSums, info: TaskInfo) -> dict[str, float]:
             for d, value in enumerate(r2):
                 out[f"r2_{d}"] = value
     return out
+
+
+PER_OUTPUT_METRICS = ("r2",)  # metrics summarize also reports per output, as "<metric>_<output index>"
+
+
+def is_per_output(key: str) -> bool:
+    """Whether ``key`` names one output's value of a metric (``r2_3``), not a summary (``r2``)."""
+    metric, _, index = key.rpartition("_")
+    return metric in PER_OUTPUT_METRICS and index.isdigit()
+
+
+def split_per_output(values: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """``values`` (a summary of :func:`summarize`, or a metrics row) as (summaries, per-output values)."""
+    summary = {k: v for k, v in values.items() if not is_per_output(k)}
+    return summary, {k: v for k, v in values.items() if is_per_output(k)}
