@@ -27,6 +27,12 @@ from .ipc import IPCResult, information_capacity
 from .layers import layer_memory
 
 
+# ridge of the empirical MF (relative to the largest squared singular value of the outputs): a selective layer's
+# features are ill-conditioned, and a minimum-norm readout of their weakest directions does not carry over to
+# held-out data
+EMPIRICAL_RIDGE = 1e-4
+
+
 def drive_direction(d_model: int, seed: int) -> torch.Tensor:
     """``(H,)`` float64: a seeded Gaussian direction with ``|w|² = H``."""
     w = torch.randn(d_model, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
@@ -99,7 +105,8 @@ def driven_memory(
     else:
         # the estimator draws N(0, 1) input; the readout sees the H outputs
         estimator = EmpiricalMemory(max_delay=max_delay, n_train=max(n_samples, 4 * layer.d_model), n_test=n_samples,
-                                    washout=max(max_delay, 200), bias_correction="surrogate", seed=seed)
+                                    washout=max(max_delay, 200), ridge=EMPIRICAL_RIDGE, bias_correction="surrogate",
+                                    seed=seed)
         mf = estimator.fit(lambda u: system(torch.from_numpy(u).reshape(1, -1, 1))[0]).memory_function_
         method = "empirical"
     ipc = information_capacity(system, max_degree=ipc_degree, max_delay=ipc_delays, n_samples=n_samples,
