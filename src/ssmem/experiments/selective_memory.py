@@ -1,4 +1,4 @@
-"""Experiment ``selective-memory``: the memory of selective and gated SSMs (issue "Beyond LTI", open question 3).
+"""Experiment ``selective-memory``: the memory of selective and gated SSMs (beyond LTI layers; open question 3).
 
 (a) At equal state size (64 real SSM states per layer), one-block models of S4D (8 channels × 8), LRU (64), S5 (64)
     and Mamba (16 inner channels × 4) are measured at initialisation and after training on the delay task
