@@ -3,7 +3,7 @@
 Areas: s4d_layer (forward+backward vs the materialising reference), kernel_memory, frozen_kernels (readout /
 reservoir vs all), step_mode (generation), memory_functions (exact vs empirical MF), recipes_throughput,
 allocator (glibc's default vs the tuned allocator the ssmem command sets), fast_paths (the smaller accelerations
-against their plain twins).
+against their plain twins), selective_scan (Mamba's chunked scan vs its loop; the IPC of a 64-unit system).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from _common import add_common_arguments, machine, setup  # noqa: E402
 
 AREAS = (
     "s4d_layer", "kernel_memory", "frozen_kernels", "step_mode", "memory_functions", "recipes_throughput", "allocator",
-    "fast_paths",
+    "fast_paths", "selective_scan",
 )
 
 

@@ -18,7 +18,7 @@ def test_quick_benchmarks_print_every_table_and_their_paths_agree():
     out = proc.stdout
     assert out.startswith("machine: ") and "mode: quick" in out
     for area in ("s4d_layer", "kernel_memory", "frozen_kernels", "step_mode", "memory_functions",
-                 "recipes_throughput", "allocator", "fast_paths"):
+                 "recipes_throughput", "allocator", "fast_paths", "selective_scan"):
         assert f"({area}: " in out, area
     assert " nan " not in out.lower()
     # the fast paths agree with their plain twins (last column of the fast-paths table)
@@ -30,6 +30,11 @@ def test_quick_benchmarks_print_every_table_and_their_paths_agree():
     layer = out[out.index("S4D forward+backward"):]
     y_diffs = [float(re.split(r"\s*\|\s*", line.strip(" |"))[8]) for line in layer.splitlines()[4:8]]
     assert len(y_diffs) == 4 and max(y_diffs) < 1e-5
+    # the chunked selective scan agrees with its loop on outputs and gradients (float32)
+    scan = out[out.index("Selective scan forward+backward"):out.index("IPC of a 64-unit")]
+    scan_rows = [re.split(r"\s*\|\s*", line.strip(" |")) for line in scan.splitlines()
+                 if re.match(r"\|\s*\(\d", line)]
+    assert len(scan_rows) == 2 and max(float(r[7]) for r in scan_rows) < 1e-5 and max(float(r[8]) for r in scan_rows) < 1e-4
 
 
 def test_kernel_side_split_of_the_frozen_kernel_table():
@@ -43,3 +48,17 @@ def test_kernel_side_split_of_the_frozen_kernel_table():
     assert share == pytest.approx(0.3) and cut == pytest.approx(5 / 14)
     assert kernel_side_split(10.0, 5.0, target=0.6) == (0.5, 0.0)  # met already: nothing to cut
     assert kernel_side_split(10.0, 11.0, target=0.6) == (0.0, 1.0)  # readout measured slower: no kernel side
+
+
+def test_saved_bytes_counts_what_autograd_keeps_for_the_backward_pass():
+    import torch
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from selective_scan import saved_bytes
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    x, y = torch.randn(100, requires_grad=True), torch.randn(100, requires_grad=True)
+    assert saved_bytes(lambda: (x * y).sum()) == 2 * 100 * 4  # a product saves both factors
+    assert saved_bytes(lambda: (x + y).sum()) == 0  # a sum saves nothing
+    assert saved_bytes(lambda: (x * x).sum()) == 100 * 4  # one storage counted once

@@ -28,6 +28,12 @@ from ssmem.train import build_model, load_recipe, task_params
         ("memory/delay", ["model.freeze_fraction=0.5"]),
         ("memory/delay", ["model.layer=s4", "model.init=s4d-legs", "model.d_state=12"]),
         ("memory/copy", ["model.norm=none"]),
+        ("memory/delay", ["model.layer=lru", "model.init=s4d-inv", "model.d_state=16"]),
+        ("memory/delay", ["model.layer=lru", "model.init=s4d-inv", "model.train=readout"]),
+        ("memory/delay", ["model.layer=s5", "model.init=s4d-inv", "model.d_state=16", "model.train=reservoir"]),
+        ("memory/delay", ["model.layer=mamba", "model.init=s4d-inv", "model.d_state=8"]),
+        ("memory/delay", ["model.layer=mamba", "model.init=s4d-inv", "model.d_state=8", "model.train=reservoir", "model.d_model=40"]),
+        ("memory/delay", ["model.layer=mamba", "model.init=s4d-inv", "model.d_state=8", "model.train=readout"]),
         ("lra/retrieval-cpu", ["model.d_model=16", "model.n_layers=2"]),  # dual head, tokens
         ("lra/image-cpu", ["model.bidirectional=true", "model.prenorm=true", "model.norm=batch", "model.d_model=16"]),
     ],
@@ -52,6 +58,21 @@ def test_training_estimate_parts_follow_their_formulas():
     # 4096 + 256 + 256 rows of 128 steps: a float32 input and one float32 target each, the train split twice more
     assert parts["data set"] == (128 * 8 + 8) * (4096 + 256 + 256 + 2 * 4096)
     assert estimate.total == sum(parts.values()) and estimate.unknown == ()
+
+
+def test_mamba_counts_its_scan_tensors_and_lru_s5_their_per_mode_states():
+    base = ["device=cpu", "model.init=s4d-inv", "model.d_state=16", "model.n_layers=2"]  # H = 32, L = 128, batch 32
+    E, batch, L = 64, 32, 128
+    parts = {p.name: p.size for p in training_estimate(load_recipe("memory/delay", base + ["model.layer=mamba"])).parts}
+    scan = batch * L * E * (resources.MAMBA_SCAN_TENSORS * 16 + resources.MAMBA_INNER_TENSORS) * 4
+    assert parts["selective scan"] == 2 * scan and "SSM kernels" not in parts
+    # the scan grows with N (one (B, L, E, N) tensor per state) where an S4D kernel does not
+    wider = {p.name: p.size for p in training_estimate(
+        load_recipe("memory/delay", base + ["model.layer=mamba", "model.d_state=32"])).parts}
+    assert wider["selective scan"] - parts["selective scan"] == 2 * batch * L * E * 16 * resources.MAMBA_SCAN_TENSORS * 4
+    for layer in ("lru", "s5"):
+        parts = {p.name: p.size for p in training_estimate(load_recipe("memory/delay", base + [f"model.layer={layer}"])).parts}
+        assert parts["per-mode states"] == 2 * resources.MODAL_STATE_TENSORS * batch * L * 8 * 4
 
 
 def test_a_data_set_read_from_files_is_named_as_not_counted():

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+MAMBA_EXPAND, MAMBA_CONV = 2, 4  # ssmem.ssm.Mamba's defaults (the models build it with them)
 FLOAT = 4  # bytes of a float32 (models train in float32)
 DOUBLE = 8  # float64 (analysis)
 COMPLEX_DOUBLE = 16  # complex128 (eigenvalues, memory-function bases)
@@ -41,6 +42,16 @@ KERNEL_TENSORS = 6
 # (H, 2N+2, 2N+2) float64 blocks alive in the backward pass of one S4 layer's matrix exponential: fitted to the
 # peak of a 2-layer S4 run (H = 64, N = 64, L = 512)
 S4_EXP_BACKWARD = 16
+# (B, L, E, N) float32 tensors of one Mamba layer's chunked selective scan at the peak of its backward pass
+# (log-decays, decays, drives, the states of its two passes and their gradients): 10.9 measured (B 4, L 512, E 64,
+# N 16, peak resident memory of one forward and backward of ssmem.ssm.mamba.selective_scan)
+MAMBA_SCAN_TENSORS = 11
+# (B, L, E) float32 tensors of one Mamba layer besides its scan (the projections, conv, SiLU, Δ, B_t, C_t, gate and
+# their gradients): 30 measured as the rest of the peak of a whole layer (H 32, N 16)
+MAMBA_INNER_TENSORS = 30
+# (B, L, n) float32 units of an LRU or S5 layer's per-mode states (complex, and their FFTs at 2L, in the forward and
+# backward of ssmem.ssm.modal.modal_convolution): 39 (LRU) and 44 (S5) measured (B 4, L 512, H 64, n 128)
+MODAL_STATE_TENSORS = 44
 # what the training loop loads besides the model and the data (its modules, the data pipeline's buffers): measured
 # as the peak of a one-layer run with tiny tensors less the process's size before it
 LOOP_RUNTIME = 80 * 2**20
@@ -150,9 +161,22 @@ def check_memory(estimate: MemoryEstimate, *, host: int | None = None, device: i
 
 def _ssm_layer_tensors(layer: str, d_model: int, d_state: int, *, bidirectional: bool, train: str,
                        freeze_fraction: float) -> tuple[int, int]:
-    """(trainable, all) tensor entries of one SSM layer (:class:`ssmem.ssm.S4D`, :class:`ssmem.ssm.S4`)."""
+    """(trainable, all) tensor entries of one SSM layer (:class:`ssmem.ssm.S4D`, :class:`ssmem.ssm.S4`,
+    :class:`ssmem.ssm.LRU`, :class:`ssmem.ssm.S5`, :class:`ssmem.ssm.Mamba` with its default expand, d_conv and
+    dt_rank)."""
     H, K = d_model, 2 if bidirectional else 1
     eigen, kernel = train == "all", train != "readout"
+    if layer in ("lru", "s5"):
+        n = d_state // 2
+        eigen_size = (2 if layer == "lru" else 3) * n  # ν_log, θ_log; or log_dt, log_A_real, A_imag
+        readout = 2 * H * n + H  # C (complex), D: always trained
+        return readout + eigen_size * eigen + 2 * n * H * kernel, readout + eigen_size + 2 * n * H
+    if layer == "mamba":
+        E, N, R = MAMBA_EXPAND * H, d_state, -(-H // 16)
+        eigen_size = E + E * N  # dt_bias, A_log
+        projections = 2 * E * H + (R + 2 * N) * E + E * R  # in_proj, x_proj, dt_proj
+        always = MAMBA_CONV * E + E + E + H * E  # conv weight and bias, D, out_proj
+        return always + eigen_size * eigen + projections * kernel, always + eigen_size + projections
     if layer == "s4d":
         n = d_state // 2
         eigen_size = H + 2 * H * n  # log_dt, log_A_real, A_imag
@@ -228,7 +252,17 @@ def training_estimate(cfg: Any, info: Any | None = None) -> MemoryEstimate:
     activations = max((BLOCK_ACTIVATIONS * n_layers + STEP_ACTIVATIONS) * batch, EVAL_ACTIVATIONS * eval_batch)
     activations *= L * H * FLOAT
     K = 2 if m.bidirectional else 1
-    if m.layer == "s4d":
+    kernel_part = ("SSM kernels", "model.d_model, model.d_state or task.params.seq_len")
+    if m.layer == "mamba":
+        # no kernel: the scan's (B, L, E, N) tensors and the inner (B, L, E) ones, per layer (E = expand·H)
+        E = MAMBA_EXPAND * H
+        kernels = n_layers * batch * L * E * (MAMBA_SCAN_TENSORS * m.d_state + MAMBA_INNER_TENSORS) * FLOAT
+        kernel_part = ("selective scan", "train.batch_size, model.d_state, model.d_model or task.params.seq_len")
+    elif m.layer in ("lru", "s5"):
+        # no kernel: each mode's states, convolved by FFT, per layer
+        kernels = n_layers * MODAL_STATE_TENSORS * batch * L * (m.d_state // 2) * FLOAT
+        kernel_part = ("per-mode states", "train.batch_size, model.d_state or task.params.seq_len")
+    elif m.layer == "s4d":
         # blocked Vandermonde factors (K, H, n, ~√L) and (H, n, ~√L), complex64, kept for the backward pass
         factors = 2 * (K + 1) * H * (m.d_state // 2) * math.isqrt(L) * 2 * FLOAT
         kernels = n_layers * (KERNEL_TENSORS * K * H * L * FLOAT + factors)
@@ -245,7 +279,7 @@ def training_estimate(cfg: Any, info: Any | None = None) -> MemoryEstimate:
                    "model.d_model, model.d_state or model.n_layers", place),
         MemoryPart("activations", activations,
                    "train.batch_size, task.params.seq_len, model.d_model or model.n_layers", place),
-        MemoryPart("SSM kernels", int(kernels), "model.d_model, model.d_state or task.params.seq_len", place),
+        MemoryPart(kernel_part[0], int(kernels), kernel_part[1], place),
         MemoryPart("training loop", LOOP_RUNTIME, ""),
     ]
     unknown = []

@@ -11,7 +11,8 @@ from ssmem.cli import main
 from ssmem.experiments import EXPERIMENTS, Experiment, ExperimentOutput, ExperimentResult, Finding, run_experiment
 from ssmem.experiments.registry import judged, to_json_value
 
-PINNED = {"fig1", "equivalence", "gradient", "long-memory", "designed-init", "short-memory", "nonlinear-memory"}
+PINNED = {"fig1", "equivalence", "gradient", "long-memory", "designed-init", "short-memory", "nonlinear-memory",
+          "selective-memory"}
 
 
 def test_the_pinned_experiments_are_registered():

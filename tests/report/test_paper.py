@@ -68,3 +68,13 @@ def test_grid_for_scale():
     assert grid_for(quick=False, scale="paper") == "lra-paper"
     with pytest.raises(ValueError, match="valid choices: cpu, paper"):
         grid_for(quick=False, scale="gpu")
+
+
+def test_the_main_job_runs_every_registered_experiment_but_those_left_out():
+    from ssmem.experiments import EXPERIMENTS
+    from ssmem.paper import EXPERIMENT_ORDER, NOT_IN_PAPER, _experiment_names
+
+    names = _experiment_names()
+    assert "selective-memory" in NOT_IN_PAPER and "selective-memory" not in names
+    assert set(names) == set(EXPERIMENTS.names()) - set(NOT_IN_PAPER)
+    assert names[: len(EXPERIMENT_ORDER)] == list(EXPERIMENT_ORDER)

@@ -41,6 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="for a training run directory: best = best validation weights (default), last = newest step checkpoint; "
              "each channel of every SSM layer is its own set (RUN:L<layer>c<channel>)",
     )
+    parser.add_argument(
+        "--model", metavar="RUN_DIR", default=None,
+        help="a training run (any model.layer): MF of every SSM layer (exact for s4d/s4/lru/s5, empirical for "
+             "mamba) and the IPC of its outputs, driven with seeded noise; replaces the eigenvalue sets",
+    )
+    parser.add_argument("--ipc-degree", type=positive_int, default=2, help="with --model: highest IPC degree; default 2")
+    parser.add_argument("--ipc-delays", type=positive_int, default=20,
+                        help="with --model: IPC delays 0..N-1; default 20")
+    parser.add_argument("--samples", type=positive_int, default=4000,
+                        help="with --model: samples of the empirical MF and of the IPC; default 4000")
     parser.add_argument("--d-state", type=positive_int, default=None,
                         help="real state size N (N/2 complex modes); default 32 for named sets, a file's own size")
     parser.add_argument("--dt", type=positive_float, default=0.01, help="step size Δ for continuous sets; default 0.01")
@@ -85,9 +95,51 @@ def _finite_or_none(values) -> list:
     return [float(v) if v != float("inf") else None for v in values]
 
 
+def _run_model(args: argparse.Namespace) -> int:
+    """``--model RUN_DIR``: every SSM layer of a trained run, by :func:`ssmem.memory.driven.driven_memory`."""
+    import json
+    from pathlib import Path
+
+    from ..memory.driven import driven_memory, plot_driven_memory
+    from ..train.sample import load_trained_model
+
+    if args.eigs is not None or args.eigs_file:
+        raise CLIError("--model measures a trained run; it does not take --eigs or --eigs-file")
+    if not Path(args.model).exists():
+        raise CLIError(f"--model {args.model}: no such training run directory (or exported file)")
+    model, cfg = load_trained_model(args.model, checkpoint=args.checkpoint, device="cpu")
+    if not hasattr(model, "ssm_layers"):
+        raise CLIError(f"--model {args.model}: the model ({cfg.model.layer}) has no SSM layers to measure")
+    model = model.double()  # analysis in float64
+    max_delay = 50 if args.max_delay is None else args.max_delay
+    results = [driven_memory(layer, name=f"layer{i}", max_delay=max_delay, ipc_degree=args.ipc_degree,
+                             ipc_delays=args.ipc_delays, n_samples=args.samples, seed=args.seed)
+               for i, layer in enumerate(model.ssm_layers())]
+    run = Path(args.model).resolve().name
+    if args.json:
+        payload = {"run": str(args.model), "checkpoint": args.checkpoint, "layer": cfg.model.layer, "seed": args.seed,
+                   "layers": [r.summary() for r in results]}
+        atomic_write_text(Path(args.json), json.dumps(payload, indent=1, allow_nan=False))
+    if args.plot:
+        plot_driven_memory(results, args.plot, title=f"{run} ({args.checkpoint}): MF and IPC per layer")
+    degrees = "".join(f"{'IPC d' + str(d):>9}" for d in range(1, args.ipc_degree + 1))
+    print(f"memory of run {run} ({args.checkpoint}, model.layer={cfg.model.layer}), seed = {args.seed}")
+    print(f"{'layer':<8}{'kind':<7}{'method':>10}{'MC(0..' + str(max_delay) + ')':>11}{'MF(1)':>8}{'IPC':>8}{degrees}")
+    for r in results:
+        by_degree = "".join(f"{c:>9.3f}" for c in r.ipc.by_degree)
+        print(f"{r.name:<8}{r.kind:<7}{r.method:>10}{r.capacity:>11.3f}{r.mf[min(1, r.mf.size - 1)]:>8.3f}"
+              f"{r.ipc.total:>8.3f}{by_degree}")
+    print("MF: exact state MF (channel mean) or empirical MF of the outputs; IPC: of the outputs, the layer driven "
+          "along one seeded direction")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
+
+    if args.model is not None:
+        return _run_model(args)
 
     from .._io import figure_format
     from ..eigs import discrete_eigenvalues

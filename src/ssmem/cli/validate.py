@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data.task import task_info
     from ..resources import available_memory, check_training_memory, format_bytes, training_estimate
     from ..ssm import count_parameters
+    from ..train.config import OTHER_SSM_LAYERS
     from ..train import architecture_for, build_model, config_to_yaml, load_recipe, task_params
     from ._overrides import split_overrides
 
@@ -50,9 +51,11 @@ def run(args: argparse.Namespace) -> int:
         wrapped = [f"{m.instance_norm} per window"] if m.instance_norm != "none" else []
         wrapped += ["each column alone"] if m.channels == "independent" else []
         forecaster = f"forecaster ({', '.join(wrapped)}) over a " if wrapped else ""
+        # LRU, S5 and Mamba start from their own initialisations (ring, HiPPO-N, S4D-Real): no eigenvalue set
+        init = "" if m.layer in OTHER_SSM_LAYERS else f"init {m.init}, "
         print(
             f"model  {forecaster}{architecture_for(m, info)}: {m.n_layers} x {m.layer} (H = {m.d_model}, "
-            f"N = {m.d_state}, init {m.init}, train {m.train}{', bidirectional' if m.bidirectional else ''})"
+            f"N = {m.d_state}, {init}train {m.train}{', bidirectional' if m.bidirectional else ''})"
         )
     print(counts)
     print(f"trainable {counts.trainable}  frozen {counts.frozen}")

@@ -22,6 +22,7 @@ from . import (  # noqa: E402,F401  (fill the registry)
     gradient,
     long_memory,
     nonlinear_memory,
+    selective_memory,
     short_memory,
 )
 
