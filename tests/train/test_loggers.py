@@ -128,8 +128,11 @@ def test_logger_lists_are_checked(tiny_config, loggers, message):
 
 def test_tensorboard_without_its_package_names_the_extra(tiny_config, tmp_path, monkeypatch):
     cfg = tiny_config("train.loggers=[jsonl,tensorboard]")
-    monkeypatch.setattr(loggers_module, "tensorboard_available", lambda: False)
-    assert loggers_module.default_loggers() == ["jsonl"]
+    import ssmem.train.config as config_module
+
+    for module in (config_module, loggers_module):  # the default list, and the check before training
+        monkeypatch.setattr(module, "tensorboard_available", lambda: False)
+    assert config_module.default_loggers() == ["jsonl"]
     with pytest.raises(ConfigError, match=r"pip install 'ssmem\[tensorboard\]'"):
         train(cfg, tmp_path / "run", progress=False)
     assert run_dir_contents(tmp_path / "run") == ([], [])  # nothing that would refuse the next attempt

@@ -134,7 +134,7 @@ def load_eigenvalues(path: str | Path, *, domain: Domain | None = None) -> Eigen
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{str(path)!r} is a folder, not an eigenvalue file: a training run directory is read by "
-                         "run_eigenvalue_sets (ssmem memory --eigs RUN_DIR)")
+                         "ssmem.train.run_eigenvalue_sets (ssmem memory --eigs RUN_DIR)")
     if not path.is_file():
         raise FileNotFoundError(f"eigenvalue file {str(path)!r} does not exist")
     try:

@@ -14,7 +14,7 @@
 (b) Mamba alone: at initialisation, the squared norm of the readout gradient for a delay-τ teacher (whitened
     state, readout at zero: ‖Σ_t x̃_t u_{t-τ}‖²/n², PAPER.md §5) against its MF(τ); learnable vs reservoir (A and
     the Δ bias frozen) on the long delay and on selective copy; how far A and Δ move.
-(c) Findings from paired differences over seeds (:func:`ssmem.report.stats.paired_verdict`: mean ± 95% t
+(c) Findings from paired differences over seeds (:func:`ssmem.stats.paired_verdict`: mean ± 95% t
     interval; inconclusive with fewer than 2 seeds or an interval that holds the tolerance).
 
 Structure: :func:`compute` (config → :class:`SelectiveMemoryResult`), :func:`plot` (result → figure),
@@ -33,7 +33,7 @@ from ..data.selective_copy import selective_copy_sequences
 from ..memory import EmpiricalMemory, dense_memory_function, information_capacity, memory_function
 from ..memory.compare import linear_attention_system
 from ..memory.driven import drive_direction, driven_layer
-from ..report.stats import paired_verdict
+from ..stats import paired_verdict
 from ..ssm import LRU, S4D, S5, Mamba
 from ..ssm.mamba import selective_scan
 from ..ssm.models import CausalSequenceModel

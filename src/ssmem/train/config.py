@@ -9,6 +9,7 @@ dataclasses below, so a typo is an error that lists the valid keys instead of a 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import os
 import re
@@ -17,12 +18,12 @@ import typing
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal, Union
 
 import yaml
 
 from .._values import MAX_RUN_SEED
-from .loggers import default_loggers, logger_problem
 
 LayerName = Literal["s4d", "s4", "lru", "s5", "mamba", "linear"]
 # layers that take no eigenvalue set (model.init) and no freeze_fraction
@@ -30,6 +31,31 @@ OTHER_SSM_LAYERS = ("lru", "s5", "mamba")
 TrainMode = Literal["all", "reservoir", "readout"]
 Architecture = Literal["auto", "classifier", "dual", "causal"]
 
+
+
+LOGGER_NAMES = ("jsonl", "tensorboard")  # what train.loggers may hold (ssmem.train.loggers writes them)
+
+
+def tensorboard_available() -> bool:
+    """Whether the ``tensorboard`` package (which ``torch.utils.tensorboard`` writes through) is importable."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def default_loggers() -> list[str]:
+    """``["jsonl", "tensorboard"]`` when the tensorboard package is importable, else ``["jsonl"]``."""
+    return ["jsonl", "tensorboard"] if tensorboard_available() else ["jsonl"]
+
+
+def logger_problem(names: Sequence[str]) -> str | None:
+    """What is wrong with ``train.loggers = names`` as written (None if nothing); the package check is
+    :func:`check_loggers_runnable`'s, at the start of training."""
+    unknown = [n for n in names if n not in LOGGER_NAMES]
+    if unknown:
+        return f"train.loggers: {unknown[0]!r} is not a logger; valid choices: {', '.join(LOGGER_NAMES)}"
+    if "jsonl" not in names:
+        return ("train.loggers must include jsonl: metrics.jsonl is what resuming, reports and sweeps read "
+                f"(e.g. train.loggers=[jsonl,tensorboard]); got {list(names)}")
+    return None
 
 @dataclass
 class ModelConfig:

@@ -13,7 +13,6 @@ back (the loop's resume step), and TensorBoard is told to discard later events (
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Sequence
@@ -24,9 +23,9 @@ import numpy as np
 
 from .._io import append_text
 from .callbacks import Callback, CallbackContext, EigenvalueRecorder, MemoryRecorder
+from .config import ConfigError, config_to_dict, logger_problem, tensorboard_available
 from .metrics import split_per_output
 
-LOGGER_NAMES = ("jsonl", "tensorboard")
 METRICS_FILE = "metrics.jsonl"
 PER_OUTPUT_FILE = "metrics_per_output.jsonl"
 TENSORBOARD_DIR = "tb"
@@ -34,33 +33,9 @@ TENSORBOARD_EVENTS = "events.out.tfevents."  # how every event file's name begin
 _ROW_KEYS = ("step", "split", "epoch", "weights", "best_step")  # what identifies a row, besides its numbers
 
 
-def tensorboard_available() -> bool:
-    """Whether the ``tensorboard`` package (which ``torch.utils.tensorboard`` writes through) is importable."""
-    return importlib.util.find_spec("tensorboard") is not None
-
-
-def default_loggers() -> list[str]:
-    """``["jsonl", "tensorboard"]`` when the tensorboard package is importable, else ``["jsonl"]``."""
-    return ["jsonl", "tensorboard"] if tensorboard_available() else ["jsonl"]
-
-
-def logger_problem(names: Sequence[str]) -> str | None:
-    """What is wrong with ``train.loggers = names`` as written (None if nothing); the package check is
-    :func:`check_loggers_runnable`'s, at the start of training."""
-    unknown = [n for n in names if n not in LOGGER_NAMES]
-    if unknown:
-        return f"train.loggers: {unknown[0]!r} is not a logger; valid choices: {', '.join(LOGGER_NAMES)}"
-    if "jsonl" not in names:
-        return ("train.loggers must include jsonl: metrics.jsonl is what resuming, reports and sweeps read "
-                f"(e.g. train.loggers=[jsonl,tensorboard]); got {list(names)}")
-    return None
-
-
 def check_loggers_runnable(names: Sequence[str]) -> None:
     """Raise :class:`~ssmem.train.config.ConfigError` if a logger in ``names`` lacks its package."""
     if "tensorboard" in names and not tensorboard_available():
-        from .config import ConfigError
-
         raise ConfigError("train.loggers includes tensorboard, but the tensorboard package is not installed: "
                           "pip install 'ssmem[tensorboard]', or set train.loggers=[jsonl]")
 
@@ -119,8 +94,6 @@ class TensorBoardLogger(Callback):
         from torch.utils.tensorboard import SummaryWriter
         from torch.utils.tensorboard.summary import hparams
 
-        from .config import config_to_dict
-
         # a resumed run: TensorBoard discards the earlier attempt's events after the checkpoint's step
         self.writer = SummaryWriter(str(self.folder), purge_step=ctx.step + 1 if ctx.step else None)
         metric = ctx.info.metric
@@ -174,8 +147,6 @@ def make_loggers(names: Sequence[str], run_dir: Path, *, recorders: Sequence[Cal
     """The loggers ``names`` for ``run_dir``, ``jsonl`` first; each has ``write(row)`` and ``close()``."""
     problem = logger_problem(names)
     if problem is not None:
-        from .config import ConfigError
-
         raise ConfigError(problem)
     check_loggers_runnable(names)
     out: list[Callback] = [JsonlLogger(run_dir)]
