@@ -479,12 +479,22 @@ def _train(
     callbacks: list[Callback],
     progress: bool,
 ) -> TrainResult:
-    device, main = dist.device, dist.is_main
-    tune_for_device(device)
-    tc, oc = cfg.train, cfg.optim
-    check_loggers_runnable(tc.loggers)  # before the run directory is touched
+    tune_for_device(dist.device)
+    check_loggers_runnable(cfg.train.loggers)  # before the run directory is touched
+    state, ckpt_path = _open_run_dir(cfg, run_dir, dist, callbacks, resume=resume, overwrite=overwrite)
+    run = _Run(cfg, run_dir, dist, progress=progress)
+    if state is not None:
+        run.restore(state, ckpt_path)
+    run.attach(callbacks)
+    status, message = run.loop(progress=progress)
+    return run.finish(status, message)
 
-    # ---- the run directory: fresh, or resumed from its newest checkpoint
+
+def _open_run_dir(cfg: RunConfig, run_dir: Path, dist: distributed.DistInfo, callbacks: list[Callback], *,
+                  resume: bool, overwrite: bool) -> tuple[dict[str, Any] | None, Path | None]:
+    """The run directory, fresh or resumed: ``(checkpoint state, its path)``, both None for a fresh start. Checks
+    before writing anything; rank 0 then writes the config and cuts the metrics back to the checkpoint."""
+    main, tc = dist.is_main, cfg.train
     recorders = [EigenvalueRecorder, MemoryRecorder]
     _refuse_links(run_dir, [*callbacks, *recorders])
     ckpt_path = latest_checkpoint(run_dir)
@@ -492,14 +502,13 @@ def _train(
         _check_fresh_run_dir(run_dir, [*callbacks, *recorders], resume=resume, overwrite=overwrite, main=main)
         ckpt_path = None
     state = load_checkpoint(ckpt_path) if (resume and ckpt_path is not None) else None
-    best_file = run_dir / CHECKPOINT_DIR / BEST_FILE
     if state is not None:
         _check_same_run(run_dir, cfg, state["config"], "the checkpoint")
-        for recorder in (EigenvalueRecorder, MemoryRecorder):  # read before anything is changed
+        for recorder in recorders:  # read before anything is changed
             if (run_dir / recorder.filename).exists():
                 read_recording(run_dir / recorder.filename)
         if state["best_step"] is not None:
-            _check_best_weights(run_dir, best_file, int(state["best_step"]), main)
+            _check_best_weights(run_dir, run_dir / CHECKPOINT_DIR / BEST_FILE, int(state["best_step"]), main)
     elif resume:
         _check_resume_without_checkpoint(run_dir, cfg)
     distributed.barrier(dist)  # every process has looked at the directory before rank 0 writes into it
@@ -524,288 +533,297 @@ def _train(
             raise ValueError(f"the processes do not see one run directory {run_dir} (rank: config.yaml found, "
                              f"newest checkpoint: {dict(enumerate(views))}); under data parallel it must be a "
                              "folder every process shares (one machine, or a shared file system)")
+    return state, ckpt_path
 
-    # ---- task, model, optimiser
-    with data_progress(progress and main):
-        data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed, data_dir=cfg.task.data_dir)
-    info = data.info
-    check_task_metric(info)
-    from ..ssm import count_parameters
 
-    model = distributed.sync_batch_norm(build_model(cfg.model, info, seed=cfg.seed, device=device), dist)
-    counts = count_parameters(model)
-    optimizer, _ = optimizer_from_config(model, oc)
-    base_lrs = [group["lr"] for group in optimizer.param_groups]
-    # the learning rate logged is the main group's (load_state_dict replaces the group dicts: keep the index)
-    main_group = next((i for i, g in enumerate(optimizer.param_groups) if g.get("name") == "main"), 0)
-    net: nn.Module = model
-    if dist.enabled:
-        from torch.nn.parallel import DistributedDataParallel
+class _Run:
+    """One training run once its directory is settled: the task, the model and optimiser, the schedule, and where
+    training stands (step, best validation metric, the training sums since the last log line)."""
 
-        net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    # dropout draws from the global RNG: seeded per rank (rank 0 = the single-process stream)
-    torch.manual_seed(cfg.seed + 1_000_003 * dist.rank)
+    def __init__(self, cfg: RunConfig, run_dir: Path, dist: distributed.DistInfo, *, progress: bool) -> None:
+        self.cfg, self.run_dir, self.dist = cfg, run_dir, dist
+        self.device, self.main, tc = dist.device, dist.is_main, cfg.train
+        with data_progress(progress and self.main):
+            data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed, data_dir=cfg.task.data_dir)
+        self.info = info = data.info
+        check_task_metric(info)
+        from ..ssm import count_parameters
 
-    n_train = len(data.train)
-    per_epoch = steps_per_epoch(n_train, tc.batch_size, drop_last=tc.drop_last or dist.enabled)
-    total = tc.max_steps if tc.max_steps is not None else tc.epochs * per_epoch
-    if main:
-        for warning in _schedule_warnings(tc, oc, n_train, per_epoch, total, dist):
-            print(f"ssmem train: warning: {warning}", file=sys.stderr)
-    eval_every = tc.eval_every or per_epoch
-    checkpoint_every = tc.checkpoint_every or eval_every
-    eval_bs = tc.eval_batch_size or tc.batch_size
-    metric = info.metric
-    better = higher_is_better(metric)
+        self.model = distributed.sync_batch_norm(build_model(cfg.model, info, seed=cfg.seed, device=self.device), dist)
+        self.counts = count_parameters(self.model)
+        self.optimizer, _ = optimizer_from_config(self.model, cfg.optim)
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        # the learning rate logged is the main group's (load_state_dict replaces the group dicts: keep the index)
+        self.main_group = next((i for i, g in enumerate(self.optimizer.param_groups) if g.get("name") == "main"), 0)
+        self.net: nn.Module = self.model
+        if dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
 
-    step, elapsed_before = 0, 0.0
-    last_train: dict[str, float] = {}
-    last_val: dict[str, float] = {}
-    best_metric: float | None = None
-    best_step: int | None = None
-    train_sums = MetricSums.zeros(info).as_tensor().to(device)  # training metrics since the last log line
-    scaler = grad_scaler(tc.precision, device)
-    if state is not None:
+            self.net = DistributedDataParallel(self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
+        # dropout draws from the global RNG: seeded per rank (rank 0 = the single-process stream)
+        torch.manual_seed(cfg.seed + 1_000_003 * dist.rank)
+
+        self.n_train = len(data.train)
+        self.per_epoch = steps_per_epoch(self.n_train, tc.batch_size, drop_last=tc.drop_last or dist.enabled)
+        self.total = tc.max_steps if tc.max_steps is not None else tc.epochs * self.per_epoch
+        if self.main:
+            for warning in _schedule_warnings(tc, cfg.optim, self.n_train, self.per_epoch, self.total, dist):
+                print(f"ssmem train: warning: {warning}", file=sys.stderr)
+        self.eval_every = tc.eval_every or self.per_epoch
+        self.checkpoint_every = tc.checkpoint_every or self.eval_every
+        self.eval_bs = tc.eval_batch_size or tc.batch_size
+        self.metric = info.metric
+        self.better = higher_is_better(self.metric)
+        self.splits = {name: SplitLoader(getattr(data, name), num_workers=tc.num_workers, device=self.device)
+                       for name in ("train", "val", "test")}
+
+        self.step, self.elapsed_before = 0, 0.0
+        self.last_train: dict[str, float] = {}
+        self.last_val: dict[str, float] = {}
+        self.best_metric: float | None = None
+        self.best_step: int | None = None
+        self.train_sums = self._zero_sums()  # training metrics since the last log line
+        self.scaler = grad_scaler(tc.precision, self.device)
+        self.callbacks: list[Callback] = []
+        self.loggers: list[Callback] = []
+        self.session_start = time.perf_counter()
+
+    def _zero_sums(self) -> torch.Tensor:
+        return MetricSums.zeros(self.info).as_tensor().to(self.device)
+
+    def restore(self, state: dict[str, Any], ckpt_path: Path) -> None:
+        """Continue from a checkpoint: weights, optimiser and loss scale, random states, and where training stood."""
+        dist = self.dist
         saved_per_epoch = state.get("steps_per_epoch")
-        if saved_per_epoch is not None and int(saved_per_epoch) != per_epoch:
+        if saved_per_epoch is not None and int(saved_per_epoch) != self.per_epoch:
             raise CheckpointError(
                 f"{ckpt_path} was written by {state.get('world_size', '?')} process(es) with {saved_per_epoch} steps "
-                f"an epoch; {dist.world_size} process(es) make {per_epoch} (data parallel drops each epoch's partial "
-                f"batch), which would change the batches and the schedule: resume with "
+                f"an epoch; {dist.world_size} process(es) make {self.per_epoch} (data parallel drops each epoch's "
+                f"partial batch), which would change the batches and the schedule: resume with "
                 f"{state.get('world_size', 'the same number of')} process(es) (or start a new run with "
                 "train.drop_last=true, whose epochs do not depend on the process count)"
             )
-        load_model_weights(model, state["model"], ckpt_path)
-        optimizer.load_state_dict(state["optimizer"])
-        step = int(state["step"])
+        load_model_weights(self.model, state["model"], ckpt_path)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
         rngs = state.get("rng_ranks")
         if rngs is not None and len(rngs) == dist.world_size:
             set_rng_state(rngs[dist.rank])
         elif dist.is_main:
             set_rng_state(state["rng"])
         else:  # another number of ranks than the checkpoint's: fresh streams for the other ranks
-            torch.manual_seed(cfg.seed + 1_000_003 * dist.rank + step)
-        elapsed_before = float(state["elapsed"])
-        best_metric = state["best_metric"]
-        best_step = state["best_step"]
+            torch.manual_seed(self.cfg.seed + 1_000_003 * dist.rank + self.step)
+        self.elapsed_before = float(state["elapsed"])
+        self.best_metric, self.best_step = state["best_metric"], state["best_step"]
         # the checkpoint holds the sums over every rank: rank 0 carries them on, the others start from zero
         if dist.is_main:
-            train_sums = state["train_sums"].to(device=device, dtype=torch.float64)
+            self.train_sums = state["train_sums"].to(device=self.device, dtype=torch.float64)
         if "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        last_train, last_val = dict(state["last_train"]), dict(state["last_val"])
-        if main:
-            print(f"resuming {run_dir} from step {step} ({ckpt_path.name})", file=sys.stderr)
+            self.scaler.load_state_dict(state["scaler"])
+        self.last_train, self.last_val = dict(state["last_train"]), dict(state["last_val"])
+        if self.main:
+            print(f"resuming {self.run_dir} from step {self.step} ({ckpt_path.name})", file=sys.stderr)
 
-    all_callbacks = list(callbacks)
-    if tc.record_eigenvalues_every:
-        all_callbacks.append(EigenvalueRecorder(tc.record_eigenvalues_every))
-    if tc.record_memory_every:
-        all_callbacks.append(MemoryRecorder(tc.record_memory_every, horizon=tc.memory_horizon))
-    # after the recorders: a logger's on_step sees the record just made
-    recorded = [cb for cb in all_callbacks if isinstance(cb, (EigenvalueRecorder, MemoryRecorder))]
-    loggers = make_loggers(tc.loggers, run_dir, recorders=recorded) if main else []
-    all_callbacks += loggers
+    def attach(self, callbacks: list[Callback]) -> None:
+        """The caller's callbacks, the recorders the config asks for, then the loggers (which see their records)."""
+        tc = self.cfg.train
+        self.callbacks = list(callbacks)
+        if tc.record_eigenvalues_every:
+            self.callbacks.append(EigenvalueRecorder(tc.record_eigenvalues_every))
+        if tc.record_memory_every:
+            self.callbacks.append(MemoryRecorder(tc.record_memory_every, horizon=tc.memory_horizon))
+        recorded = [cb for cb in self.callbacks if isinstance(cb, (EigenvalueRecorder, MemoryRecorder))]
+        self.loggers = make_loggers(tc.loggers, self.run_dir, recorders=recorded) if self.main else []
+        self.callbacks += self.loggers
 
-    def log(row: dict[str, Any]) -> None:
-        for logger in loggers:
-            logger.write(row)
+    # ---- what the loop uses
 
-    session_start = time.perf_counter()
+    def now(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.session_start
 
-    def now() -> float:
-        return elapsed_before + time.perf_counter() - session_start
+    def context(self, split: str | None = None, metrics: dict[str, float] | None = None) -> CallbackContext:
+        return CallbackContext(self.step, self.step // self.per_epoch, self.model, self.run_dir, self.info, self.cfg,
+                               split, dict(metrics or {}))
 
-    def context(split: str | None = None, metrics: dict[str, float] | None = None) -> CallbackContext:
-        return CallbackContext(step, step // per_epoch, model, run_dir, info, cfg, split, dict(metrics or {}))
-
-    def fire(hook: str, ctx: CallbackContext) -> None:
-        if main:
-            for cb in all_callbacks:
+    def fire(self, hook: str, ctx: CallbackContext) -> None:
+        if self.main:
+            for cb in self.callbacks:
                 getattr(cb, hook)(ctx)
 
-    def row(split: str, values: dict[str, float]) -> dict[str, Any]:
-        lr = optimizer.param_groups[main_group]["lr"]
-        return {"step": step, "split": split, "epoch": step / per_epoch, "lr": lr, "time": now(), **values}
+    def log(self, split: str, values: dict[str, float], **extra: Any) -> None:
+        lr = self.optimizer.param_groups[self.main_group]["lr"]
+        row = {"step": self.step, "split": split, "epoch": self.step / self.per_epoch, "lr": lr, "time": self.now(),
+               **values, **extra}
+        for logger in self.loggers:
+            logger.write(row)
 
-    def checkpoint() -> None:
+    def checkpoint(self) -> None:
         # collectives first, on every rank: the training sums of all ranks, and each rank's random state
-        sums_all = distributed.all_reduce_sum(train_sums, dist).cpu()
-        rngs = distributed.gather_objects(rng_state(), dist)
-        if main:
-            save_checkpoint(
-                run_dir,
-                step,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "rng": rngs[0],
-                    "rng_ranks": rngs,
-                    "config": config_to_dict(cfg),
-                    "elapsed": now(),
-                    "best_metric": best_metric,
-                    "best_step": best_step,
-                    "train_sums": sums_all,
-                    "last_train": last_train,
-                    "last_val": last_val,
-                    "steps_per_epoch": per_epoch,
-                    "world_size": dist.world_size,
-                    **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {}),
-                },
-                keep=tc.keep_checkpoints,
-            )
+        sums_all = distributed.all_reduce_sum(self.train_sums, self.dist).cpu()
+        rngs = distributed.gather_objects(rng_state(), self.dist)
+        if self.main:
+            save_checkpoint(self.run_dir, self.step, {
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "rng": rngs[0],
+                "rng_ranks": rngs, "config": config_to_dict(self.cfg), "elapsed": self.now(),
+                "best_metric": self.best_metric, "best_step": self.best_step, "train_sums": sums_all,
+                "last_train": self.last_train, "last_val": self.last_val, "steps_per_epoch": self.per_epoch,
+                "world_size": self.dist.world_size,
+                **({"scaler": self.scaler.state_dict()} if self.scaler.is_enabled() else {}),
+            }, keep=self.cfg.train.keep_checkpoints)
 
-    def is_better(value: float) -> bool:
-        if not math.isfinite(value):
-            return False
-        return best_metric is None or (value > best_metric if better else value < best_metric)
+    def train_step(self, x: Any, y: Any, guard: DivergenceGuard) -> None:
+        """One optimiser step on the batch ``(x, y)``; its sums join ``train_sums`` (no host read)."""
+        oc, tc, dist = self.cfg.optim, self.cfg.train, self.dist
+        self.net.train()
+        factor = lr_factor(self.step, total_steps=self.total, warmup_steps=oc.warmup_steps, schedule=oc.schedule,
+                           min_ratio=oc.min_lr_ratio)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * factor
+        x, y = to_device(x, self.device), to_device(y, self.device)
+        with autocast(tc.precision, self.device):
+            loss_sum, count, sums = loss_and_sums(self.net(x), y, self.info)
+        # mean over the global batch: DDP averages gradients over ranks, hence the factor world_size
+        global_count = distributed.all_reduce_sum(count.detach(), dist).clamp_min(1.0)
+        loss = loss_sum * (dist.world_size / global_count)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        parameters = list(self.model.parameters())
+        if oc.grad_clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(parameters, oc.grad_clip)
+        else:
+            norm = gradient_norm([p.grad for p in parameters if p.grad is not None])
+        # (the loss summed over the ranks: inf and nan survive a sum, and every rank names the same value)
+        total_loss = distributed.all_reduce_sum(sums[:1], dist)[0]
+        guard.watch(self.step + 1, total_loss, norm, check_norm=not self.scaler.is_enabled())
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        self.train_sums += sums
 
-    splits = {name: SplitLoader(getattr(data, name), num_workers=tc.num_workers, device=device)
-              for name in ("train", "val", "test")}
-    fire("on_start", context())
-    status, message = "completed", ""
-    guard = DivergenceGuard(device)
-    bar = None
-    if progress and main:
-        from tqdm import tqdm
+    def validate(self) -> None:
+        """Evaluate on the validation split; keep the weights if they are the best so far."""
+        distributed.broadcast_buffers(self.model, self.dist)  # evaluate the model rank 0 saves
+        self.last_val = evaluate(self.model, self.splits["val"], self.info, batch_size=self.eval_bs, device=self.device,
+                                 dist=self.dist, max_batches=self.cfg.train.max_eval_batches)
+        self.log("val", self.last_val)
+        value = self.last_val[self.metric]
+        if math.isfinite(value) and (self.best_metric is None or
+                                     (value > self.best_metric if self.better else value < self.best_metric)):
+            self.best_metric, self.best_step = value, self.step
+            if self.main:
+                atomic_torch_save({"format": FORMAT, "step": self.step, "metric": value, "model": self.model.state_dict(),
+                                   "config": config_to_dict(self.cfg)}, self.run_dir / CHECKPOINT_DIR / BEST_FILE)
+        self.fire("on_eval", self.context("val", self.last_val))
 
-        bar = tqdm(total=total, initial=step, desc=cfg.task.name, unit="step", dynamic_ncols=True, disable=None)
+    # ---- the loop
 
-    # Ctrl-C (and SIGTERM under the ssmem command) ends the step in progress and checkpoints it first; a second
-    # one stops at once. Not under data parallel: the ranks would see the signal at different steps.
-    with stop_between_steps(not dist.enabled) as stop:
-        while step < total and status == "completed":
-            epoch, start = divmod(step, per_epoch)
-            batches = train_batches(
-                n_train, tc.batch_size, seed=cfg.seed, epoch=epoch, start=start,
-                rank=dist.rank, world_size=dist.world_size, drop_last=tc.drop_last,
-            )  # fmt: skip
-            for x, y in splits["train"](batches):
-                net.train()
-                factor = lr_factor(step, total_steps=total, warmup_steps=oc.warmup_steps, schedule=oc.schedule, min_ratio=oc.min_lr_ratio)
-                for group, base in zip(optimizer.param_groups, base_lrs):
-                    group["lr"] = base * factor
-                x, y = to_device(x, device), to_device(y, device)
-                with autocast(tc.precision, device):
-                    loss_sum, count, sums = loss_and_sums(net(x), y, info)
-                # mean over the global batch: DDP averages gradients over ranks, hence the factor world_size
-                global_count = distributed.all_reduce_sum(count.detach(), dist).clamp_min(1.0)
-                loss = loss_sum * (dist.world_size / global_count)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                if oc.grad_clip is not None:
-                    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), oc.grad_clip)
-                else:
-                    norm = gradient_norm([p.grad for p in model.parameters() if p.grad is not None])
-                # (the loss summed over the ranks: inf and nan survive a sum, and every rank names the same value)
-                guard.watch(step + 1, distributed.all_reduce_sum(sums[:1], dist)[0], norm, check_norm=not scaler.is_enabled())
-                scaler.step(optimizer)
-                scaler.update()
-                step += 1
-                train_sums += sums
+    def loop(self, *, progress: bool) -> tuple[str, str]:
+        """Train to the last step: ``(status, message)``, status ``"completed"`` or ``"diverged"``."""
+        tc, dist, total = self.cfg.train, self.dist, self.total
+        self.fire("on_start", self.context())
+        status, message = "completed", ""
+        guard = DivergenceGuard(self.device)
+        bar = None
+        if progress and self.main:
+            from tqdm import tqdm
 
-                logs = step % tc.log_every == 0 or step == total
-                reports = logs or step % eval_every == 0 or step % checkpoint_every == 0 or stop.requested
-                if reports:  # the one host read of the step: the guard, and the training sums when logging
-                    reduced = distributed.all_reduce_sum(train_sums, dist) if logs else train_sums[:0]
-                    fault, sums_read = guard.read_with(reduced)
-                    if fault is not None:
-                        status, message = "diverged", fault.message(dist.enabled)
-                        step = fault.step - 1
+            bar = tqdm(total=total, initial=self.step, desc=self.cfg.task.name, unit="step", dynamic_ncols=True,
+                       disable=None)
+        # Ctrl-C (and SIGTERM under the ssmem command) ends the step in progress and checkpoints it first; a second
+        # one stops at once. Not under data parallel: the ranks would see the signal at different steps.
+        with stop_between_steps(not dist.enabled) as stop:
+            while self.step < total and status == "completed":
+                epoch, start = divmod(self.step, self.per_epoch)
+                batches = train_batches(self.n_train, tc.batch_size, seed=self.cfg.seed, epoch=epoch, start=start,
+                                        rank=dist.rank, world_size=dist.world_size, drop_last=tc.drop_last)
+                for x, y in self.splits["train"](batches):
+                    self.train_step(x, y, guard)
+                    step = self.step
+                    logs = step % tc.log_every == 0 or step == total
+                    if logs or step % self.eval_every == 0 or step % self.checkpoint_every == 0 or stop.requested:
+                        # the one host read of the step: the guard, and the training sums when logging
+                        reduced = distributed.all_reduce_sum(self.train_sums, dist) if logs else self.train_sums[:0]
+                        fault, sums_read = guard.read_with(reduced)
+                        if fault is not None:
+                            status, message = "diverged", fault.message(dist.enabled)
+                            self.step = fault.step - 1
+                            break
+                        if logs:
+                            self.last_train = summarize(MetricSums.from_values(sums_read), self.info)
+                            self.log("train", self.last_train)
+                            self.train_sums = self._zero_sums()
+                            if bar is not None:
+                                bar.set_postfix({"loss": f"{self.last_train['loss']:.4g}",
+                                                 self.metric: f"{self.last_train.get(self.metric, math.nan):.4g}"})
+                    self.fire("on_step", self.context())
+                    if step % self.eval_every == 0 or step == total:
+                        self.validate()
+                    if step % self.checkpoint_every == 0 or step == total or stop.requested:
+                        self.checkpoint()  # (Ctrl-C / SIGTERM during this step: keep it, then stop)
+                    if bar is not None:
+                        bar.update(1)
+                    if step >= total:
                         break
-                    if logs:
-                        last_train = summarize(MetricSums.from_values(sums_read), info)
-                        log(row("train", last_train))
-                        train_sums = MetricSums.zeros(info).as_tensor().to(device)  # training metrics since the last log line
-                        if bar is not None:
-                            bar.set_postfix({"loss": f"{last_train['loss']:.4g}", metric: f"{last_train.get(metric, math.nan):.4g}"})
-                fire("on_step", context())
-                if step % eval_every == 0 or step == total:
-                    distributed.broadcast_buffers(model, dist)  # evaluate the model rank 0 saves
-                    last_val = evaluate(
-                        model, splits["val"], info, batch_size=eval_bs, device=device, dist=dist,
-                        max_batches=tc.max_eval_batches,
-                    )  # fmt: skip
-                    log(row("val", last_val))
-                    if is_better(last_val[metric]):
-                        best_metric, best_step = last_val[metric], step
-                        if main:
-                            atomic_torch_save(
-                                {"format": FORMAT, "step": step, "metric": best_metric, "model": model.state_dict(),
-                                 "config": config_to_dict(cfg)},
-                                run_dir / CHECKPOINT_DIR / BEST_FILE,
-                            )
-                    fire("on_eval", context("val", last_val))
-                if step % checkpoint_every == 0 or step == total:
-                    checkpoint()
-                elif stop.requested:  # Ctrl-C / SIGTERM during this step: keep it, then stop
-                    checkpoint()
-                if bar is not None:
-                    bar.update(1)
-                if step >= total:
-                    break
-                if stop.requested:
-                    _stopped(step, main)
-        if stop.requested and status == "completed":  # asked during the last step: it is checkpointed, stop anyway
-            _stopped(step, main)
-    if bar is not None:
-        bar.close()
+                    if stop.requested:
+                        _stopped(step, self.main)
+            if stop.requested and status == "completed":  # asked during the last step: it is checkpointed, stop
+                _stopped(self.step, self.main)
+        if bar is not None:
+            bar.close()
+        self.fire("on_end", self.context())
+        return status, message
 
-    fire("on_end", context())
-    flat = {f"train/{k}": v for k, v in last_train.items()}
-    flat.update({f"val/{k}": v for k, v in last_val.items()})
-    if status == "diverged":
-        last = latest_checkpoint(run_dir)
-        where = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
-        message = f"{message}; training stopped ({where})"
-        if main:
-            print(f"ssmem train: {message}", file=sys.stderr)
+    def finish(self, status: str, message: str) -> TrainResult:
+        """Test the final and the best weights, write ``result.json``, close the loggers."""
+        flat = {f"train/{k}": v for k, v in self.last_train.items()}
+        flat.update({f"val/{k}": v for k, v in self.last_val.items()})
         test_metric = final_test = None
-    else:
-        evaluate_test = dict(batch_size=eval_bs, device=device, dist=dist)
-        final_test_metrics = evaluate(model, splits["test"], info, **evaluate_test)
-        log({**row("test", final_test_metrics), "weights": "final"})
-        final_test = final_test_metrics[metric]
-        test_metrics = final_test_metrics
-        best_file = run_dir / CHECKPOINT_DIR / BEST_FILE
-        if best_step is not None and best_step != step and best_file.exists():
-            load_model_weights(model, load_checkpoint(best_file)["model"], best_file)
-            test_metrics = evaluate(model, splits["test"], info, **evaluate_test)
-            log({**row("test", test_metrics), "weights": "best", "best_step": best_step})
-        elif best_step is not None and best_step != step:  # removed while the run went on
-            missing = (f"{best_file} (the best weights, step {best_step}) is missing: the test metric is the final "
-                       "weights'")
-            message = f"{message}; {missing}" if message else missing
-            if main:
-                print(f"ssmem train: {missing}", file=sys.stderr)
-        test_metric = test_metrics[metric]
-        flat.update({f"test/{k}": v for k, v in test_metrics.items()})
-        fire("on_eval", context("test", test_metrics))
+        if status == "diverged":
+            last = latest_checkpoint(self.run_dir)
+            where = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+            message = f"{message}; training stopped ({where})"
+            if self.main:
+                print(f"ssmem train: {message}", file=sys.stderr)
+        else:
+            test_metrics, message = self._test(message)
+            final_test, test_metric = test_metrics["final"][self.metric], test_metrics["reported"][self.metric]
+            flat.update({f"test/{k}": v for k, v in test_metrics["reported"].items()})
+            self.fire("on_eval", self.context("test", test_metrics["reported"]))
+        counts = self.counts
+        result = TrainResult(
+            run_dir=str(self.run_dir), status=status, steps=self.step, epochs=self.step / self.per_epoch,
+            metric=self.metric, higher_is_better=self.better, final_val_metric=self.last_val.get(self.metric),
+            best_val_metric=self.best_metric, best_step=self.best_step, test_metric=test_metric,
+            final_test_metric=final_test,
+            param_counts=to_plain(counts) if dataclasses.is_dataclass(counts) else dict(counts),
+            wall_time_s=self.now(), metrics=flat, message=message,
+            baselines={str(k): float(v) for k, v in self.info.extra.get("baselines", {}).items()},
+        )
+        if self.main:
+            atomic_write_text(self.run_dir / RESULT_FILE, json.dumps(_json_safe(result.to_dict()), indent=2) + "\n")
+        for logger in self.loggers:
+            logger.close()
+        return result
 
-    result = TrainResult(
-        run_dir=str(run_dir),
-        status=status,
-        steps=step,
-        epochs=step / per_epoch,
-        metric=metric,
-        higher_is_better=better,
-        final_val_metric=last_val.get(metric),
-        best_val_metric=best_metric,
-        best_step=best_step,
-        test_metric=test_metric,
-        final_test_metric=final_test,
-        param_counts=to_plain(counts) if dataclasses.is_dataclass(counts) else dict(counts),
-        wall_time_s=now(),
-        metrics=flat,
-        message=message,
-        baselines={str(k): float(v) for k, v in info.extra.get("baselines", {}).items()},
-    )
-    if main:
-        atomic_write_text(run_dir / RESULT_FILE, json.dumps(_json_safe(result.to_dict()), indent=2) + "\n")
-    for logger in loggers:
-        logger.close()
-    return result
+    def _test(self, message: str) -> tuple[dict[str, dict[str, float]], str]:
+        """The test metrics of the final weights and of those reported (the best, when they were kept)."""
+        evaluate_test = dict(batch_size=self.eval_bs, device=self.device, dist=self.dist)
+        final = evaluate(self.model, self.splits["test"], self.info, **evaluate_test)
+        self.log("test", final, weights="final")
+        reported = final
+        best_file = self.run_dir / CHECKPOINT_DIR / BEST_FILE
+        if self.best_step is not None and self.best_step != self.step and best_file.exists():
+            load_model_weights(self.model, load_checkpoint(best_file)["model"], best_file)
+            reported = evaluate(self.model, self.splits["test"], self.info, **evaluate_test)
+            self.log("test", reported, weights="best", best_step=self.best_step)
+        elif self.best_step is not None and self.best_step != self.step:  # removed while the run went on
+            missing = (f"{best_file} (the best weights, step {self.best_step}) is missing: the test metric is the "
+                       "final weights'")
+            message = f"{message}; {missing}" if message else missing
+            if self.main:
+                print(f"ssmem train: {missing}", file=sys.stderr)
+        return {"final": final, "reported": reported}, message
 
 
 def load_result(run_dir: str | Path) -> TrainResult:
