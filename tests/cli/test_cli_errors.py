@@ -58,7 +58,7 @@ def test_no_command_prints_help_and_exits_2(capsys):
         (["train", "memory/delay", "--run-dir"], "ssmem train: error: argument --run-dir: expected one argument"),
         (["validate", "memory/delay", "seed=-1"], "seed must lie in 0..9223372036854774 (layer i is seeded with seed·1000 + i, a 64-bit torch seed), got -1"),
         (["validate", "memory/delay", "task.params.seq_len=-1"], "task.params: seq_len must be a number >= 1, got -1"),
-        (["recipes", "nosuch"], "no recipe group 'nosuch'; groups: forecast, lm, lra, memory"),
+        (["recipes", "nosuch"], "no recipe group 'nosuch'; groups: audio, forecast, lm, lra, memory"),
         (["data", "path"], "Did you mean one of 'lra/pathfinder', 'lra/pathx'?"),
         (["paper", "--quick", "--scale", "paper", "--out", "OUT"], "--scale paper picks the LRA grid without --quick"),
         (["paper", "--grid", "nosuch", "--out", "OUT"], "unknown grid 'nosuch'"),

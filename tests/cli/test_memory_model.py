@@ -9,7 +9,7 @@ import torch
 from ssmem.cli import main
 from ssmem.memory import layer_memory
 from ssmem.train import load_recipe, train
-from ssmem.train.sample import load_trained_model
+from ssmem.train.trained import load_trained_model
 
 KINDS = {"s4d": [], "s4": ["model.init=s4d-legs"], "lru": ["model.init=s4d-inv"], "s5": ["model.init=s4d-inv"],
          "mamba": ["model.init=s4d-inv"]}

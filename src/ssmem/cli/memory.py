@@ -101,7 +101,7 @@ def _run_model(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..memory.driven import driven_memory, plot_driven_memory
-    from ..train.sample import load_trained_model
+    from ..train.trained import load_trained_model
 
     if args.eigs is not None or args.eigs_file:
         raise CLIError("--model measures a trained run; it does not take --eigs or --eigs-file")

@@ -26,6 +26,7 @@ from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_choice, check_split_fractions, check_subsets
 from ._datasets import majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
+from ._params import CacheParams, ReleaseParams, SplitSizeParams
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability, split_rng
 from .task import SPLITS, TaskData, TaskInfo, register_task
 from .wav import read_wav, resample, to_mono
@@ -38,21 +39,14 @@ _OBTAIN = ("any WAV clips in one of these layouts; spoken digits can be made her
 
 
 @dataclass
-class AudioParams:
+class AudioParams(SplitSizeParams, ReleaseParams, CacheParams):
     """Where the clips are, how they are labelled, the common rate and length, and the speaker split."""
 
-    release_dir: str | None = None
     labels: str = "folder"
     sample_rate: int = 8000
     max_seconds: float = 1.0
     val_fraction: float = 0.1
     test_fraction: float = 0.2
-    n_train: int = 0
-    n_val: int = 0
-    n_test: int = 0
-    data_seed: int | None = 0
-    cache_dir: str | None = None
-    cache: bool = True
 
     def __post_init__(self) -> None:
         check_choice(self, "labels", LABELS)

@@ -34,6 +34,7 @@ from ._checks import check_at_least, check_split_fractions, check_subsets
 from ._chunks import subsample
 from ._datasets import ForecastDataset
 from ._errors import DataNotFoundError, MalformedDataError
+from ._params import CacheParams, SplitSizeParams
 from ._paths import register_shipped
 from ._sources import Availability, data_seed_of, register_availability, split_rng
 from .corpora import _package_dir
@@ -67,7 +68,7 @@ register_shipped("series", SERIES)
 
 
 @dataclass
-class ForecastParams:
+class ForecastParams(SplitSizeParams, CacheParams):
     """Which series, which columns, and the window geometry.
 
     ``series``: a shipped name (``vic_elec``, ``pedestrian``, ``us_gasoline``, ``air_passengers``) or a CSV
@@ -90,12 +91,6 @@ class ForecastParams:
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     split_rows: tuple[int, ...] = ()
-    n_train: int = 0
-    n_val: int = 0
-    n_test: int = 0
-    data_seed: int | None = 0
-    cache_dir: str | None = None
-    cache: bool = True
 
     def __post_init__(self) -> None:
         check_at_least(self, 0, "season")

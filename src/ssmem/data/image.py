@@ -20,6 +20,7 @@ from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_choice, check_subsets
 from ._datasets import PixelDataset, pixel_stats, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
+from ._params import CacheParams, ReleaseParams, SplitSizeParams
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability, split_rng
 from . import image_folder
 from .cifar import TEST_FILES, TRAIN_FILES, read_batch, to_gray
@@ -32,7 +33,7 @@ _IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images
 
 
 @dataclass
-class ImageParams:
+class ImageParams(SplitSizeParams, ReleaseParams, CacheParams):
     """Which image set, its pixel order, and split sizes.
 
     ``n_train`` = 0 keeps every training image not held out for validation; ``n_test`` = 0 keeps the whole
@@ -46,13 +47,6 @@ class ImageParams:
     image_size: int = 0
     permuted: bool = False
     permutation_seed: int = 0
-    n_train: int = 0
-    n_val: int = 0
-    n_test: int = 0
-    release_dir: str | None = None
-    data_seed: int | None = 0
-    cache_dir: str | None = None
-    cache: bool = True
 
     def __post_init__(self) -> None:
         check_choice(self, "dataset", DATASETS)

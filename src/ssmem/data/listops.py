@@ -24,6 +24,7 @@ import numpy as np
 from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_choice, check_drawn_sizes, check_probability, check_subsets
 from ._datasets import TokenDataset, majority_chance
+from ._params import CacheParams, ReleaseParams, SplitSizeParams
 from ._progress import item_bar
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
@@ -166,7 +167,7 @@ def generate(
 
 
 @dataclass
-class ListOpsParams:
+class ListOpsParams(SplitSizeParams, ReleaseParams, CacheParams):
     """ListOps: sizes, the generator's specification, and where a release lives.
 
     ``source``: "generate" (ssmem's generator) or "release" (``basic_{train,val,test}.tsv`` under
@@ -184,10 +185,6 @@ class ListOpsParams:
     max_depth: int = 10
     max_args: int = 10
     leaf_prob: float = 0.75
-    release_dir: str | None = None
-    data_seed: int | None = 0
-    cache_dir: str | None = None
-    cache: bool = True
 
     def __post_init__(self) -> None:
         check_choice(self, "source", SOURCES)

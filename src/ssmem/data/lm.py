@@ -21,6 +21,7 @@ from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_split_fractions, check_subsets
 from ._chunks import subsample
 from ._datasets import NextByteDataset
+from ._params import CacheParams, SplitSizeParams
 from ._sources import Availability, data_seed_of, register_availability, split_rng
 from .corpora import corpus_available, corpus_files, load_documents
 from .ngram import NGRAM_ORDERS, ngram_baseline, windows_of
@@ -28,7 +29,7 @@ from .task import SPLITS, TaskData, TaskInfo, register_task
 
 
 @dataclass
-class LMParams:
+class LMParams(SplitSizeParams, CacheParams):
     """Next-byte prediction on ``corpus`` (a shipped corpus, ``a+b``, a text file or a directory).
 
     ``n_*`` > 0 keep that many windows of a split (at random); 0 keeps all.
@@ -38,12 +39,6 @@ class LMParams:
     seq_len: int = 1024
     val_fraction: float = 0.05
     test_fraction: float = 0.05
-    n_train: int = 0
-    n_val: int = 0
-    n_test: int = 0
-    data_seed: int | None = 0
-    cache_dir: str | None = None
-    cache: bool = True
 
     def __post_init__(self) -> None:
         check_at_least(self, 1, "seq_len")

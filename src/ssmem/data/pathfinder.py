@@ -34,6 +34,7 @@ from scipy.ndimage import maximum_filter
 from ._cache import cached, file_fingerprint
 from ._checks import check_at_least, check_choice, check_drawn_sizes, check_subsets
 from ._datasets import PixelDataset, pixel_stats, majority_chance
+from ._params import CacheParams, ReleaseParams, SplitSizeParams
 from ._progress import item_bar
 from ._errors import DataNotFoundError, MalformedDataError
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability
@@ -211,7 +212,7 @@ def draw_sample(
 
 
 @dataclass
-class PathfinderParams:
+class PathfinderParams(SplitSizeParams, ReleaseParams, CacheParams):
     """Pathfinder (``resolution`` 32 or 64) / Path-X (128): generator difficulty, sizes, release location.
 
     Difficulty grows with ``contour_length`` (dashes per main contour; LRA uses 14) and ``n_distractors``.
@@ -231,10 +232,6 @@ class PathfinderParams:
     n_val: int = 20000
     n_test: int = 20000
     workers: int = 1
-    release_dir: str | None = None
-    data_seed: int | None = 0
-    cache_dir: str | None = None
-    cache: bool = True
 
     def __post_init__(self) -> None:
         check_choice(self, "source", SOURCES)

@@ -24,6 +24,7 @@ from ._checks import check_document_chunks, check_drawn_sizes
 from ._chunks import chunk_split, choose_classes, split_documents, to_bytes_row
 from ._datasets import PairDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
+from ._params import CacheParams, ReleaseParams, SplitSizeParams
 from ._progress import say
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability, split_rng
 from .corpora import corpus_available, corpus_files, load_documents
@@ -34,7 +35,7 @@ AAN_FILES = {"train": "new_aan_pairs.train.tsv", "val": "new_aan_pairs.eval.tsv"
 
 
 @dataclass
-class RetrievalParams:
+class RetrievalParams(SplitSizeParams, ReleaseParams, CacheParams):
     """Pairs of byte sequences, "same work?" (corpus) or "does one paper cite the other?" (AAN).
 
     ``n_*``: pairs per split drawn from a corpus; for the AAN release, > 0 keeps the first rows (0 = all).
@@ -50,10 +51,6 @@ class RetrievalParams:
     n_train: int = 20000
     n_val: int = 2000
     n_test: int = 2000
-    release_dir: str | None = None
-    data_seed: int | None = 0
-    cache_dir: str | None = None
-    cache: bool = True
 
     def __post_init__(self) -> None:
         check_document_chunks(self, SOURCES)

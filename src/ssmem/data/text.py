@@ -21,6 +21,7 @@ from ._checks import check_document_chunks
 from ._chunks import chunk_split, choose_classes, split_documents, subsample, to_bytes_row
 from ._datasets import TokenDataset, majority_chance
 from ._errors import DataNotFoundError, MalformedDataError
+from ._params import CacheParams, ReleaseParams, SplitSizeParams
 from ._sources import Availability, candidate_dirs, data_seed_of, first_dir_with, register_availability, split_rng
 from .corpora import corpus_available, corpus_files, load_documents
 from .task import SPLITS, TaskData, TaskInfo, register_task
@@ -29,7 +30,7 @@ SOURCES = ("corpus", "imdb")
 
 
 @dataclass
-class TextParams:
+class TextParams(SplitSizeParams, ReleaseParams, CacheParams):
     """Byte-level classification: the source, the classes and the chunk length.
 
     ``source``: "corpus" (``corpus`` names a shipped corpus, ``a+b``, a file or a directory) or "imdb"
@@ -44,13 +45,6 @@ class TextParams:
     seq_len: int = 4096
     val_fraction: float = 0.1
     test_fraction: float = 0.1
-    n_train: int = 0
-    n_val: int = 0
-    n_test: int = 0
-    release_dir: str | None = None
-    data_seed: int | None = 0
-    cache_dir: str | None = None
-    cache: bool = True
 
     def __post_init__(self) -> None:
         check_document_chunks(self, SOURCES)

@@ -118,7 +118,7 @@ def run_eigenvalue_sets(run_dir: str | Path, *, checkpoint: str = "best") -> lis
     """The discrete eigenvalues of a trained model: one set per channel of every SSM layer, in layer order.
 
     ``run_dir`` is a directory written by :func:`ssmem.train.train` (``config.yaml`` and ``checkpoints/``); the
-    model is rebuilt by :func:`ssmem.train.sample.load_trained_model` with ``checkpoint`` ``"best"`` or
+    model is rebuilt by :func:`load_trained_model` with ``checkpoint`` ``"best"`` or
     ``"last"``. Each channel of a layer is its own SSM driven by its own input, so its modes are kept as one
     set (named ``RUN:L<layer>c<channel>``, counting from 0) rather than pooled with the other channels'.
     """
