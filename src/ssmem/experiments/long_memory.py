@@ -258,6 +258,16 @@ class LongMemoryResult:
     deeps: dict
     profiles: dict
 
+    def unpack(self) -> tuple:
+        """``(config, seeds, banks, runs, copies, deeps, profiles)``."""
+        return self.config, self.seeds, self.banks, self.runs, self.copies, self.deeps, self.profiles
+
+    def sizes(self) -> tuple:
+        """``(length, steps, delays, lr, gaps, deep_delays, deep_sets, eig_lr)`` of the configuration."""
+        c = self.config
+        return (c.length, c.steps, list(c.delays), c.lr, list(c.gaps), list(c.deep_delays), list(c.deep_sets),
+                c.eig_lrs[0])
+
 
 def compute(cfg: LongMemoryConfig, seed0: int) -> LongMemoryResult:
     """Train every bank, copy model and deep stack of the experiment (seeds ``seed0``, ``seed0 + 1``, ...)."""
@@ -300,10 +310,8 @@ def _plot_eigenvalues(r: LongMemoryResult, save) -> str:
     """The eigenvalues before and after training, for the channel trained on the longest delay."""
     import matplotlib.pyplot as plt
 
-    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
-                                                        r.profiles)
-    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
-    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
+    cfg, seeds, banks, runs, copies, deeps, profiles = r.unpack()
+    length, steps, delays, lr, gaps, deep_delays, deep_sets, eig_lr = r.sizes()
     # eigenvalues in the complex plane, before/after, for the channel trained on the longest delay
     fig, axes = plt.subplots(2, len(SETS), figsize=(4 * len(SETS), 7.5), gridspec_kw={"height_ratios": [1, 1.1]})
     circle = np.exp(1j * np.linspace(0, np.pi, 200))
@@ -335,10 +343,8 @@ def _plot_memory(r: LongMemoryResult, save) -> str:
     """The window MF before and after training."""
     import matplotlib.pyplot as plt
 
-    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
-                                                        r.profiles)
-    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
-    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
+    cfg, seeds, banks, runs, copies, deeps, profiles = r.unpack()
+    length, steps, delays, lr, gaps, deep_delays, deep_sets, eig_lr = r.sizes()
     fig, axes = plt.subplots(1, len(SETS), figsize=(4 * len(SETS), 3.5), sharey=True)
     for ax, name in zip(axes, SETS):
         ax.plot(profiles[name]["before"], color="0.4", ls="--", label="before")
@@ -356,10 +362,8 @@ def _plot_accuracy(r: LongMemoryResult, save) -> str:
     """Held-out R² against the delay, beside the analytic prediction."""
     import matplotlib.pyplot as plt
 
-    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
-                                                        r.profiles)
-    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
-    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
+    cfg, seeds, banks, runs, copies, deeps, profiles = r.unpack()
+    length, steps, delays, lr, gaps, deep_delays, deep_sets, eig_lr = r.sizes()
 
     fig, axes = plt.subplots(1, len(SETS), figsize=(4 * len(SETS), 3.5), sharey=True)
     for ax, name in zip(axes, SETS):
@@ -381,10 +385,8 @@ def _plot_copy(r: LongMemoryResult, save) -> str:
     """Copy accuracy against the gap, with the analytic references of the initial Ā."""
     import matplotlib.pyplot as plt
 
-    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
-                                                        r.profiles)
-    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
-    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
+    cfg, seeds, banks, runs, copies, deeps, profiles = r.unpack()
+    length, steps, delays, lr, gaps, deep_delays, deep_sets, eig_lr = r.sizes()
     # copy: per-token accuracy vs gap, with the analytic references of the initial Ā
     k, chance = COPY["n_tokens"], 1.0 / COPY["n_symbols"]
     fine_gaps = np.unique(np.geomspace(1, max(gaps), 40).round().astype(int))
@@ -420,10 +422,8 @@ def _plot_deep(r: LongMemoryResult, save) -> str:
     """R² of the deep stack at each τ* against the one-layer analytic prediction."""
     import matplotlib.pyplot as plt
 
-    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
-                                                        r.profiles)
-    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
-    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
+    cfg, seeds, banks, runs, copies, deeps, profiles = r.unpack()
+    length, steps, delays, lr, gaps, deep_delays, deep_sets, eig_lr = r.sizes()
     # deep: R² of the stack at each τ* against the one-layer analytic prediction
     fig, axes = plt.subplots(1, len(deep_sets), figsize=(4 * len(deep_sets), 3.5), sharey=True, squeeze=False)
     for ax, name in zip(axes[0], deep_sets):
@@ -446,10 +446,8 @@ def plot(r: LongMemoryResult, save) -> list[str]:
 
 def judge(r: LongMemoryResult) -> list:
     """The findings, from the per-seed paired gains (learnable − reservoir R²) by the initial MF of each delay."""
-    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
-                                                        r.profiles)
-    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
-    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
+    cfg, seeds, banks, runs, copies, deeps, profiles = r.unpack()
+    length, steps, delays, lr, gaps, deep_delays, deep_sets, eig_lr = r.sizes()
     k, chance = COPY["n_tokens"], 1.0 / COPY["n_symbols"]
     # findings: per-seed paired gains (learnable − reservoir R²) by the initial MF of each delay
     judged_gains = _paired_gains(r)
@@ -535,10 +533,8 @@ def judge(r: LongMemoryResult) -> list:
 def results_of(r: LongMemoryResult) -> dict:
     """The results written to ``results.json`` (the snapshots left out)."""
     judged_gains = _paired_gains(r)
-    cfg, seeds, banks, runs, copies, deeps, profiles = (r.config, r.seeds, r.banks, r.runs, r.copies, r.deeps,
-                                                        r.profiles)
-    length, steps, delays, lr = cfg.length, cfg.steps, list(cfg.delays), cfg.lr
-    gaps, deep_delays, deep_sets, eig_lr = list(cfg.gaps), list(cfg.deep_delays), list(cfg.deep_sets), cfg.eig_lrs[0]
+    cfg, seeds, banks, runs, copies, deeps, profiles = r.unpack()
+    length, steps, delays, lr, gaps, deep_delays, deep_sets, eig_lr = r.sizes()
     results = {
         "length": length, "delays": delays, "steps": steps, "lr": lr, "eig_lrs": list(cfg.eig_lrs),
         "seeds": seeds, "d_state": 32, "dt": SETS,

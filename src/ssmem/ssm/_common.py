@@ -173,6 +173,16 @@ class SSMLayerCommon:
                 self._kernel_cache = (key, kernels, kernel_spectrum(kernels))
         return self._kernel_cache[1], self._kernel_cache[2]
 
+    @full_precision
+    def kernel(self, length: int) -> torch.Tensor:
+        """The convolution kernel: ``(H, L)`` real, or ``(2, H, L)`` when bidirectional (the second acts on the
+        reversed sequence). In readout mode it is computed once and cached; the tensor returned is a copy."""
+        self._check_parameter_dtype()
+        kernels, _ = self._kernels(length)
+        if self.train_mode == "readout":
+            kernels = kernels.clone()
+        return kernels if self.bidirectional else kernels[0]
+
     def _tensor_key(self, length: int, tensors: list[torch.Tensor]) -> tuple:
         """What identifies the cached kernel: the length and each tensor's storage, version, device and dtype.
         In-place changes are seen through the version counter; writes that bypass it (through ``.data``, or

@@ -204,16 +204,6 @@ class S4D(SSMLayerCommon, nn.Module):
         return vandermonde_kernel(self._C() * B_bar, log_A_bar, length)
 
     @full_precision
-    def kernel(self, length: int) -> torch.Tensor:
-        """The convolution kernel: ``(H, L)`` real, or ``(2, H, L)`` when bidirectional (the second acts on the
-        reversed sequence). In readout mode it is computed once and cached; the tensor returned is a copy."""
-        self._check_parameter_dtype()
-        kernels, _ = self._kernels(length)
-        if self.train_mode == "readout":
-            kernels = kernels.clone()
-        return kernels if self.bidirectional else kernels[0]
-
-    @full_precision
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution mode: ``x (B, L, H) → y (B, L, H)``, ``y = K * x + D x`` by FFT (contiguous output)."""
         self._check_input(x)
