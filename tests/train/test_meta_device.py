@@ -1,6 +1,7 @@
 """Every tensor a model makes takes its device from its inputs and parameters: under a ``meta`` default device,
-forward, backward and an optimiser step of every layer configuration and model family create no tensor elsewhere
-(a tensor made on the CPU inside the model would meet the meta tensors and raise)."""
+building, forward and backward of every layer configuration and model family create no tensor elsewhere (a
+tensor made on the CPU inside the model would meet the meta tensors and raise). The optimiser's step is torch's
+own code (older releases read Adam's step counter there, which a meta tensor cannot give), so it is left out."""
 
 import dataclasses
 import itertools
@@ -49,18 +50,15 @@ def meta_input(info, shape):
 
 @pytest.mark.parametrize("family, options", list(cases()), ids=lambda v: v if isinstance(v, str) else
                          ",".join(f"{k}={w}" for k, w in v.items()))
-def test_a_training_step_under_a_meta_default_device_stays_there(family, options):
+def test_forward_and_backward_under_a_meta_default_device_stay_there(family, options):
     info, shape = TASKS[family]
     cfg = dataclasses.replace(ModelConfig(), **SMALL, **options)
     with torch.device("meta"):
         model = build_model(cfg, info, seed=0)
-        optimizer, _ = optimizer_from_config(model, OptimConfig())
+        optimizer_from_config(model, OptimConfig())  # the parameter groups (and counts) are built on meta too
         out = model(*meta_input(info, shape))
         out.float().square().mean().backward()
-        optimizer.step()
     tensors = [*model.parameters(), *model.buffers(), out]
     tensors += [p.grad for p in model.parameters() if p.grad is not None]
-    tensors += [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v)
-                and v.dim() > 0]  # (Adam's 0-d step counters live on the host by design)
     assert {t.device.type for t in tensors} == {"meta"}
     assert any(p.grad is not None for p in model.parameters())
