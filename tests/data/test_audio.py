@@ -102,9 +102,9 @@ def test_clips_become_padded_waveforms_with_speaker_disjoint_splits(tmp_path):
         assert torch.equal(ours.waves, theirs.waves) and torch.equal(ours.lengths, theirs.lengths)
     # the first test clip: the test speaker's index-0 clip of label "high"
     speaker, clip = speakers["test"][0], written[("high", speakers["test"][0], 0)]
-    x, y = data.test[0]
+    (x, length), y = data.test[0]
     n = int(data.test.lengths[0])
-    assert int(y) == 0 and n == min(len(clip), 500) and x.shape == (500, 1)
+    assert int(y) == 0 and n == int(length) == min(len(clip), 500) and x.shape == (500, 1)
     np.testing.assert_allclose(x[:n, 0].numpy(), clip[:n] / scale, rtol=1e-6)
     assert not x[n:].any()  # zero padding
     train_valid = torch.cat([data.train.waves[i, : data.train.lengths[i]] for i in range(len(data.train))])
@@ -128,7 +128,7 @@ def test_a_padded_clip_gives_its_unpadded_logits(tmp_path, norm):
                                            "model.d_model=8", "model.d_state=8", f"model.norm={norm}"])
     data = build_task("audio/wav", AudioParams(release_dir=str(tmp_path), max_seconds=0.0625))
     model = build_model(cfg.model, data.info, seed=0).double().eval()
-    x = torch.stack([data.train[i][0] for i in range(3)]).double()  # (3, 500, 1), padded
+    x = torch.stack([data.train[i][0][0] for i in range(3)]).double()  # (3, 500, 1), padded
     lengths = data.train.lengths[:3]
     assert (lengths < 500).any()
     with torch.no_grad():

@@ -221,3 +221,21 @@ def test_the_best_checkpoint_of_a_lower_is_better_metric_is_the_lowest(tmp_path,
     assert result.metric == "bits_per_byte" and result.best_val_metric == best["bits_per_byte"]
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")["step"] == best["step"]
     assert max(r["bits_per_byte"] for r in val) > best["bits_per_byte"]  # the direction matters here
+
+
+def test_a_padded_batch_reaches_the_model_with_its_lengths():
+    """Items ((x, length), y) are called as model(x, lengths): the padding stays out of the SSM state."""
+    from ssmem.train.loop import call_model
+
+    seen = {}
+
+    class Recorder(torch.nn.Module):
+        def forward(self, x, lengths=None):
+            seen["lengths"] = lengths
+            return x.sum(1)
+
+    x, lengths = torch.zeros(2, 5, 1), torch.tensor([5, 3])
+    call_model(Recorder(), (x, lengths))
+    assert torch.equal(seen["lengths"], lengths)
+    call_model(Recorder(), x)
+    assert seen["lengths"] is None

@@ -153,8 +153,9 @@ def _build_arrays(params: AudioParams, data_seed: int, folder: Path) -> dict[str
 
 
 class WaveformDataset(Dataset):
-    """Zero-padded waveforms: items ``(x float32 (L, 1), y int64 ())``; ``lengths`` int64 ``(n,)`` holds each
-    clip's true length (steps after it are padding). ``x = wave / scale``."""
+    """Zero-padded waveforms: items ``((x float32 (L, 1), length int64 ()), y int64 ())``, the length being the
+    clip's true length (steps after it are padding; ``lengths`` holds them all). ``x = wave / scale``. The model
+    takes the pair as ``model(x, lengths)``, which keeps the padding out of the SSM state and the pooling."""
 
     def __init__(self, waves: np.ndarray, lengths: np.ndarray, labels: np.ndarray, *, scale: float) -> None:
         if not len(waves) == len(lengths) == len(labels):
@@ -167,8 +168,8 @@ class WaveformDataset(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return (self.waves[i] / self.scale).unsqueeze(-1), self.labels[i]
+    def __getitem__(self, i: int) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+        return ((self.waves[i] / self.scale).unsqueeze(-1), self.lengths[i]), self.labels[i]
 
 
 def _train_scale(waves: np.ndarray, lengths: np.ndarray) -> float:

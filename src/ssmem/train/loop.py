@@ -408,6 +408,12 @@ def _check_fresh_run_dir(run_dir: Path, callbacks: Sequence[Any], *, resume: boo
 # ----------------------------------------------------------------------------------------------- evaluation
 
 
+def call_model(model: nn.Module, x: Any) -> torch.Tensor:
+    """The model's output for a batch's inputs: a tensor, or a tuple the model takes as its arguments (two
+    sequences of a pair task; a padded batch and its lengths)."""
+    return model(*x) if isinstance(x, (tuple, list)) else model(x)
+
+
 def evaluate(
     model: nn.Module,
     split: SplitLoader,
@@ -426,7 +432,7 @@ def evaluate(
     with torch.no_grad():
         for x, y in split(batches):
             x, y = to_device(x, device), to_device(y, device)
-            sums += loss_and_sums(model(x), y, info)[2]
+            sums += loss_and_sums(call_model(model, x), y, info)[2]
     return summarize(MetricSums.from_tensor(distributed.all_reduce_sum(sums, dist)), info)
 
 
@@ -681,7 +687,7 @@ class _Run:
             group["lr"] = base * factor
         x, y = to_device(x, self.device), to_device(y, self.device)
         with autocast(tc.precision, self.device):
-            loss_sum, count, sums = loss_and_sums(self.net(x), y, self.info)
+            loss_sum, count, sums = loss_and_sums(call_model(self.net, x), y, self.info)
         # mean over the global batch: DDP averages gradients over ranks, hence the factor world_size
         global_count = distributed.all_reduce_sum(count.detach(), dist).clamp_min(1.0)
         loss = loss_sum * (dist.world_size / global_count)
