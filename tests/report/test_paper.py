@@ -72,7 +72,8 @@ def test_grid_for_scale():
 
 def test_the_main_job_runs_every_registered_experiment_but_those_left_out():
     from ssmem.experiments import EXPERIMENTS
-    from ssmem.paper import EXPERIMENT_ORDER, NOT_IN_PAPER, _experiment_names
+    from ssmem.experiments.registry import EXPERIMENT_ORDER
+    from ssmem.paper import NOT_IN_PAPER, _experiment_names
 
     names = _experiment_names()
     assert "selective-memory" in NOT_IN_PAPER and "selective-memory" not in names

@@ -89,8 +89,6 @@ def register_tensor(module: nn.Module, name: str, value: torch.Tensor, trainable
 def _autocast_enabled(device_type: str) -> bool:
     try:
         return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch < 2.4 takes no device type
-        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
     except RuntimeError:  # a device type without autocast (e.g. meta)
         return False
 

@@ -21,17 +21,10 @@ from torch import nn
 
 
 def gradient_norm(grads: list[torch.Tensor]) -> torch.Tensor:
-    """The 2-norm of all ``grads`` taken together, as a 0-d tensor on their device (no host read).
-
-    torch >= 2.6 has a fused ``torch.nn.utils.get_total_norm``; older releases (the package accepts
-    torch >= 2.1) take the norm of the per-tensor norms, which is the same number.
-    """
+    """The 2-norm of all ``grads`` taken together, as a 0-d tensor on their device (no host read)."""
     if not grads:
         return torch.zeros(())
-    fused = getattr(torch.nn.utils, "get_total_norm", None)
-    if fused is not None:
-        return fused(grads)
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads]))
+    return torch.nn.utils.get_total_norm(grads)
 
 
 def ssm_modules(model: nn.Module) -> list[nn.Module]:
