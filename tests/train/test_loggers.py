@@ -7,22 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from ssmem.train import Callback, ConfigError, read_metrics, train
+from ssmem.train import ConfigError, read_metrics, train
 from ssmem.train import loggers as loggers_module
 from ssmem.train.loop import run_dir_contents
 
-
-class _Stop(Exception):
-    pass
-
-
-class _StopAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step(self, ctx):
-        if ctx.step == self.step:
-            raise _Stop
+from .stopping import Stop, StopAt
 
 
 def read_rows(path):
@@ -99,8 +88,8 @@ def test_tensorboard_holds_the_logged_scalars_and_hparams(uninterrupted):
 
 def test_resume_reproduces_every_logged_file(uninterrupted, tmp_path, without_time):
     cfg, ref_dir, _ = uninterrupted
-    with pytest.raises(_Stop):
-        train(cfg, tmp_path, callbacks=[_StopAt(11)], progress=False)  # last checkpoint: step 8
+    with pytest.raises(Stop):
+        train(cfg, tmp_path, callbacks=[StopAt(11)], progress=False)  # last checkpoint: step 8
     assert max(r["step"] for r in read_rows(tmp_path / "metrics_per_output.jsonl")) == 10  # to be cut back
     train(cfg, tmp_path, resume=True, progress=False)
     assert without_time(read_metrics(tmp_path)) == without_time(read_metrics(ref_dir))

@@ -10,6 +10,8 @@ from ssmem.train import Callback, list_checkpoints, load_checkpoint, read_metric
 from ssmem.train.config import ConfigError
 from ssmem.train.precision import autocast, grad_scaler, tf32_policy
 
+from .stopping import Stop, StopAt
+
 
 def test_under_bf16_autocast_the_s4d_kernel_and_output_stay_float32_and_exact():
     layer = S4D(8, 16, seed=0)
@@ -89,19 +91,14 @@ def test_fp16_scales_the_loss_and_a_resume_carries_the_scale_on(tmp_path, tiny_c
     ref = train(cfg, tmp_path / "ref", progress=False)
     assert scalers[-1].is_enabled() and math.log2(scalers[-1].get_scale()) in range(17)  # 2^16, halved on overflow
 
-    class Stop(Callback):
-        def on_step(self, ctx):
-            if ctx.step == 9:
-                raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "cut", callbacks=[Stop()], progress=False)
+    with pytest.raises(Stop):
+        train(cfg, tmp_path / "cut", callbacks=[StopAt(9)], progress=False)
     resumed = train(cfg, tmp_path / "cut", resume=True, progress=False)
     assert without_time(read_metrics(tmp_path / "cut")) == without_time(read_metrics(tmp_path / "ref"))
     assert resumed.test_metric == ref.test_metric
     # a scale the run had lowered (after overflows) is the one it resumes with
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "low", callbacks=[Stop()], progress=False)
+    with pytest.raises(Stop):
+        train(cfg, tmp_path / "low", callbacks=[StopAt(9)], progress=False)
     path = list_checkpoints(tmp_path / "low")[-1][1]
     saved = load_checkpoint(path)
     saved["scaler"]["scale"] = 2.0**7

@@ -14,18 +14,7 @@ import torch
 
 from ssmem.train import Callback, CheckpointError, config_to_yaml, list_checkpoints, load_checkpoint, read_metrics, train
 
-
-class _Stop(Exception):
-    pass
-
-
-class _StopAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step(self, ctx):
-        if ctx.step == self.step:
-            raise _Stop
+from .stopping import Stop, StopAt
 
 
 def _final_weights(run_dir):
@@ -43,8 +32,8 @@ def uninterrupted(tmp_path_factory, tiny_config):
 
 def test_stopped_and_resumed_equals_uninterrupted(uninterrupted, tmp_path, without_time):
     cfg, ref_dir, ref = uninterrupted
-    with pytest.raises(_Stop):
-        train(cfg, tmp_path, callbacks=[_StopAt(11)], progress=False)  # last checkpoint: step 8
+    with pytest.raises(Stop):
+        train(cfg, tmp_path, callbacks=[StopAt(11)], progress=False)  # last checkpoint: step 8
     assert [s for s, _ in list_checkpoints(tmp_path)] == [4, 8]
     assert max(r["step"] for r in read_metrics(tmp_path)) == 10  # lines past the checkpoint, to be cut back
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, num_workers=1))  # may change on resume
@@ -159,8 +148,8 @@ def test_a_run_dir_is_not_overwritten_and_resume_checks_the_config(uninterrupted
 def test_a_run_saved_with_the_norm_that_auto_resolves_to_resumes(tmp_path, tiny_config, without_time):
     """Runs saved before model.norm defaulted to auto spelled the norm out; auto resolving to it is the same run."""
     cfg = tiny_config("model.norm=layer", "train.max_steps=8")
-    with pytest.raises(_Stop):
-        train(cfg, tmp_path, callbacks=[_StopAt(6)], progress=False)
+    with pytest.raises(Stop):
+        train(cfg, tmp_path, callbacks=[StopAt(6)], progress=False)
     auto = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, norm="auto"))  # causal: layer norm
     assert train(auto, tmp_path, resume=True, progress=False).steps == 8
     batch = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, norm="none"))
