@@ -70,12 +70,12 @@ def test_grid_for_scale():
         grid_for(quick=False, scale="gpu")
 
 
-def test_the_main_job_runs_every_registered_experiment_but_those_left_out():
+def test_the_main_job_runs_every_registered_experiment_the_quick_one_all_but_those_left_out():
     from ssmem.experiments import EXPERIMENTS
     from ssmem.experiments.registry import EXPERIMENT_ORDER
-    from ssmem.paper import NOT_IN_PAPER, _experiment_names
+    from ssmem.paper import NOT_IN_QUICK_PAPER, _experiment_names
 
-    names = _experiment_names()
-    assert "selective-memory" in NOT_IN_PAPER and "selective-memory" not in names
-    assert set(names) == set(EXPERIMENTS.names()) - set(NOT_IN_PAPER)
-    assert names[: len(EXPERIMENT_ORDER)] == list(EXPERIMENT_ORDER)
+    quick, full = _experiment_names(quick=True), _experiment_names(quick=False)
+    assert "selective-memory" in NOT_IN_QUICK_PAPER and "selective-memory" not in quick and "selective-memory" in full
+    assert set(quick) == set(EXPERIMENTS.names()) - set(NOT_IN_QUICK_PAPER) and set(full) == set(EXPERIMENTS.names())
+    assert quick[: len(EXPERIMENT_ORDER)] == full[: len(EXPERIMENT_ORDER)] == list(EXPERIMENT_ORDER)

@@ -128,3 +128,70 @@ def test_forecaster_refuses_bad_settings():
         Forecaster(core, horizon=2, target_index=[2], n_columns=2)
     with pytest.raises(ValueError, match="trend_kernel must be an integer >= 0"):
         LinearForecaster(4, 2, 1, trend_kernel=-1)
+
+
+@pytest.mark.parametrize("channels,instance_norm", [("mixed", "revin-affine"), ("independent", "none")])
+def test_linear_skip_adds_the_centred_linear_map_to_the_core(rng, channels, instance_norm):
+    kernel = 3
+    core = (_window_model(N_COLUMNS, HORIZON * len(TARGETS)) if channels == "mixed"
+            else ColumnwiseModel(_window_model(1, HORIZON)))
+    skip = LinearForecaster(LOOKBACK, HORIZON, len(TARGETS), per_channel=True, trend_kernel=kernel).double()
+    with torch.no_grad():
+        for p in skip.parameters():
+            p.normal_()
+    model = Forecaster(core, horizon=HORIZON, target_index=TARGETS, n_columns=N_COLUMNS, channels=channels,
+                       instance_norm=instance_norm, skip=skip).double()
+    plain = Forecaster(core, horizon=HORIZON, target_index=TARGETS, n_columns=N_COLUMNS, channels=channels,
+                       instance_norm=instance_norm).double()
+    x = _windows(rng)
+    # with instance normalisation the core's forecast is restored to the window's level already
+    expected = plain(x).reshape(len(x), HORIZON, len(TARGETS))
+    for b in range(len(x)):
+        for j, k in enumerate(TARGETS):
+            column = x[b, :, k]
+            level = column.mean()
+            centred = column - level
+            padded = torch.cat([centred[:1], centred, centred[-1:]])
+            trend = torch.stack([padded[t : t + kernel].mean() for t in range(LOOKBACK)])
+            expected[b, :, j] += (skip.weight[j] @ (centred - trend) + skip.bias[j] + skip.trend_weight[j] @ trend
+                                  + skip.trend_bias[j] + (level if instance_norm == "none" else 0))
+    assert torch.allclose(model(x), expected.reshape(len(x), -1), atol=1e-10)
+
+
+@pytest.mark.parametrize("per_channel,trend_kernel", [(False, 0), (True, 5)])
+def test_fit_skip_is_the_ridge_least_squares_fit_of_the_centred_windows(rng, per_channel, trend_kernel):
+    from ssmem.ssm.forecaster import zero_output_layer
+
+    core = ColumnwiseModel(_window_model(1, HORIZON))
+    zero_output_layer(core)
+    skip = LinearForecaster(LOOKBACK, HORIZON, len(TARGETS), per_channel=per_channel, trend_kernel=trend_kernel).double()
+    model = Forecaster(core, horizon=HORIZON, target_index=TARGETS, n_columns=N_COLUMNS, channels="independent",
+                       instance_norm="revin", skip=skip).double()
+    series = torch.from_numpy(rng.normal(size=(400, N_COLUMNS)).cumsum(0) * 0.1 + np.sin(np.arange(400) * 0.5)[:, None])
+    ends = range(LOOKBACK, 400 - HORIZON + 1)
+    x = torch.stack([series[t - LOOKBACK : t] for t in ends])
+    y = torch.stack([series[t : t + HORIZON][:, TARGETS].reshape(-1) for t in ends])
+    assert model.fit_skip(x[:300], y[:300], x[300:], y[300:], ridges=(1e-8,)) == 1e-8
+    # the same fit written out: one least-squares problem per column (stacked when the map is shared), no ridge to
+    # speak of; with the core's output at zero the model forecasts exactly the fitted map
+    residual_sq = 0.0
+    for maps in ([[0], [1]] if per_channel else [[0, 1]]):
+        rows, targets = [], []
+        for j in maps:
+            column = x[:300, :, TARGETS[j]]
+            level = column.mean(1, keepdim=True)
+            features = column - level
+            if trend_kernel:
+                trend = torch.stack([torch.cat([f[:2], f, f[-2:]]).unfold(0, 5, 1).mean(1) for f in features])
+                features = torch.cat([features - trend, trend], dim=1)
+            rows.append(torch.cat([features, torch.ones_like(level)], dim=1))
+            targets.append(y[:300].reshape(300, HORIZON, 2)[..., j] - level)
+        design, target = torch.cat(rows), torch.cat(targets)
+        solution = torch.linalg.lstsq(design, target, driver="gelsd").solution  # SVD: the trend split is rank-deficient
+        residual_sq += float(((design @ solution - target) ** 2).sum())
+    with torch.no_grad():
+        fitted_sq = float(((model(x[:300]) - y[:300]) ** 2).sum())
+    assert fitted_sq == pytest.approx(residual_sq, rel=1e-7)
+    assert model(x).shape == (len(x), HORIZON * 2) and not torch.equal(skip.weight, torch.zeros_like(skip.weight))
+    with pytest.raises(ValueError, match="no linear skip to fit"):
+        Forecaster(core, horizon=HORIZON, target_index=TARGETS, n_columns=N_COLUMNS).fit_skip(x, y, x, y)

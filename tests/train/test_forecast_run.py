@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from ssmem.data import build_task
 from ssmem.train import ConfigError, build_model, load_recipe, load_result, task_params, train
@@ -63,18 +64,55 @@ def test_forecaster_options_build_from_the_config(tmp_path):
     info = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed).info
     linear = build_model(cfg.model, info, seed=0)
     assert isinstance(linear, Forecaster) and isinstance(linear.core, LinearForecaster) and linear.ssm_layers() == []
+    assert linear.skip is None  # the recipe's linear_skip is for an SSM
     assert sum(p.numel() for p in linear.parameters()) == 24 * 6 + 6  # one map shared by the columns, no trend split
     cfg = _config(tmp_path, "model.layer=linear", "model.linear_per_channel=true", "model.trend_kernel=5")
     assert sum(p.numel() for p in build_model(cfg.model, info, seed=0).parameters()) == 2 * 2 * (24 * 6 + 6)
-    ssm = build_model(_config(tmp_path).model, info, seed=0)  # the recipe: RevIN, channel independence
+    ssm = build_model(_config(tmp_path).model, info, seed=0)  # the recipe: RevIN, channel independence, linear skip
     assert isinstance(ssm.core, ColumnwiseModel) and ssm.norm is not None and len(ssm.ssm_layers()) == 1
-    plain = build_model(_config(tmp_path, "model.instance_norm=none", "model.channels=mixed").model, info, seed=0)
+    assert isinstance(ssm.skip, LinearForecaster) and not any(p.requires_grad for p in ssm.skip.parameters())
+    assert not ssm.core.model.decoder.weight.any() and not ssm.core.model.decoder.bias.any()
+    plain = build_model(_config(tmp_path, "model.instance_norm=none", "model.channels=mixed", "model.linear_skip=false").model,
+                        info, seed=0)
     assert not isinstance(plain, Forecaster)  # the classifier every other task uses
     with pytest.raises(ConfigError, match="model.layer=linear forecasts each column from its own past"):
         _config(tmp_path, "model.layer=linear", "model.channels=mixed")
-    with pytest.raises(ConfigError, match="apply to model.layer=linear only"):
-        _config(tmp_path, "model.trend_kernel=25")
+    with pytest.raises(ConfigError, match="apply to a linear map: model.layer=linear or model.linear_skip=true"):
+        _config(tmp_path, "model.trend_kernel=25", "model.linear_skip=false")
     delay = load_recipe("memory/delay", ["model.layer=linear"])
     delay_info = build_task(delay.task.name, task_params(delay.task), seed=0).info
     with pytest.raises(ConfigError, match=r"apply to forecasting tasks \(forecast/series\)"):
         build_model(delay.model, delay_info, seed=0)
+
+
+@pytest.mark.parametrize("extra", [(), ("model.instance_norm=none", "model.channels=mixed")])
+def test_fitted_skip_forecasts_as_the_closed_form_linear_baseline(tmp_path, extra):
+    """Two computations of the baseline: before training, the model with its linear skip fitted (torch, in the
+    model's units) scores the validation and test MSE of the closed-form ``linear`` baseline (numpy, the task)."""
+    from ssmem.train.build import fit_forecast_skip
+
+    cfg = _config(tmp_path, *extra)
+    data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed)
+    model = build_model(cfg.model, data.info, seed=0)
+    assert fit_forecast_skip(model, data) == data.info.extra["linear_ridge"]
+    model.eval()
+    for split, key in (("val", "linear_mse_val"), ("test", "linear_mse")):
+        windows = getattr(data, split)
+        x, y = (torch.stack(items) for items in zip(*(windows[i] for i in range(len(windows)))))
+        with torch.no_grad():
+            assert float(((model(x) - y) ** 2).mean()) == pytest.approx(data.info.extra[key], rel=1e-5)
+    assert fit_forecast_skip(build_model(_config(tmp_path, "model.linear_skip=false").model, data.info, seed=0), data) is None
+
+
+def test_a_run_with_a_linear_skip_leaves_the_fitted_skip_as_it_was(tmp_path):
+    from ssmem.train.build import fit_forecast_skip
+    from ssmem.train.trained import load_trained_model
+
+    cfg = _config(tmp_path)
+    data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed)
+    fitted = build_model(cfg.model, data.info, seed=0)
+    fit_forecast_skip(fitted, data)
+    train(cfg, tmp_path / "run", progress=False)
+    trained, _ = load_trained_model(tmp_path / "run")
+    assert torch.equal(trained.skip.weight, fitted.skip.weight) and torch.equal(trained.skip.bias, fitted.skip.bias)
+    assert trained.core.model.decoder.weight.any()  # the SSM's output layer learned from zero

@@ -124,15 +124,25 @@ class ForecastDataset(Dataset):
     """Sliding windows of a normalised multivariate series: items ``(x float32 (lookback, C), y float32 (horizon*K,))``.
 
     ``x`` is ``series[t - lookback : t]`` (all C columns); ``y`` the next ``horizon`` steps of the K target
-    columns, flattened step-major (``y[h*K + k]`` = step ``t + h``, target ``k``).
+    columns, flattened step-major (``y[h*K + k]`` = step ``t + h``, target ``k``). ``every_ends``: the ends of
+    every window of the split when ``ends`` thins them (a stride), for closed-form fits that use them all.
     """
 
-    def __init__(self, series: np.ndarray, ends: np.ndarray, lookback: int, horizon: int, targets: np.ndarray) -> None:
+    def __init__(self, series: np.ndarray, ends: np.ndarray, lookback: int, horizon: int, targets: np.ndarray,
+                 every_ends: np.ndarray | None = None) -> None:
         self.series = torch.from_numpy(np.ascontiguousarray(series, dtype=np.float32))
         self.ends = np.asarray(ends, dtype=np.int64)
         self.lookback = lookback
         self.horizon = horizon
         self.targets = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+        self.every_ends = self.ends if every_ends is None else np.asarray(every_ends, dtype=np.int64)
+
+    def every_window(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every window of the split, stacked: ``(x (n, lookback, C), y (n, horizon*K))``."""
+        rows = torch.from_numpy(self.every_ends)[:, None]
+        x = self.series[rows + torch.arange(-self.lookback, 0)]  # (n, L, C)
+        y = self.series[rows + torch.arange(self.horizon)][..., self.targets]  # (n, H, K)
+        return x, y.reshape(len(rows), -1)
 
     def __len__(self) -> int:
         return len(self.ends)

@@ -417,10 +417,11 @@ def build_forecast(params: ForecastParams, *, seed: int, data_dir: Path | None) 
     series = arrays["series"]  # float64; the datasets hold a float32 copy
     targets = arrays["targets"]
     season = int(arrays["season"])
-    splits = {s: ForecastDataset(arrays["series"], arrays[f"{s}_ends"], params.lookback, params.horizon, targets) for s in SPLITS}
     train_first, train_end = (int(r) for r in arrays["rows"][0])
     # the linear baseline sees every training window (whatever the stride and n_train the model trains on)
     train_ends = _window_ends(max(train_first, params.lookback), train_end, params.horizon, 1)
+    splits = {s: ForecastDataset(arrays["series"], arrays[f"{s}_ends"], params.lookback, params.horizon, targets,
+                                 every_ends=train_ends if s == "train" else None) for s in SPLITS}
     linear = linear_baseline(series, train_ends, arrays["val_ends"], params.lookback, params.horizon, targets)
     scale = arrays["std"][targets]  # (K,): a normalised error times this is an error in the file's units
     errors: dict[str, float] = {}

@@ -13,6 +13,10 @@ long-horizon forecasting relies on:
 * **the linear model** (DLinear, Zeng et al. 2023): one linear map from the lookback to the horizon per column
   (shared by the columns, or one per column), optionally applied separately to a moving-average trend and
   the remainder.
+* **a linear skip**: the linear model beside a sequence model, the two forecasts added, with the sequence model's
+  output layer starting at zero. Training starts from the linear forecast and the sequence model learns what it
+  misses: on a short series (a few dozen training windows) an SSM alone fits the training windows and falls
+  behind the linear fit.
 """
 
 from __future__ import annotations
@@ -137,10 +141,12 @@ class Forecaster(nn.Module):
         channels: ``"mixed"`` or ``"independent"``.
         instance_norm: ``"none"``, ``"revin"`` or ``"revin-affine"`` (:class:`InstanceNorm` of the columns the
             core reads).
+        skip: a :class:`LinearForecaster` of the K target columns, each window less its mean (the mean added
+            back), whose forecast ``(B, horizon, K)`` is added to the core's (in the data's units), or None.
     """
 
     def __init__(self, core: nn.Module, *, horizon: int, target_index: list[int], n_columns: int, channels: str = "mixed",
-                 instance_norm: str = "none", device=None, dtype=None) -> None:
+                 instance_norm: str = "none", skip: LinearForecaster | None = None, device=None, dtype=None) -> None:
         super().__init__()
         check_size("horizon", horizon)
         check_size("n_columns", n_columns)
@@ -156,11 +162,13 @@ class Forecaster(nn.Module):
         self.register_buffer("target_index", torch.tensor(list(target_index), dtype=torch.long, device=device), persistent=False)
         n_read = len(target_index) if self.independent else n_columns
         self.norm = None if instance_norm == "none" else InstanceNorm(n_read, affine=instance_norm == "revin-affine", device=device, dtype=dtype)
+        self.skip = skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, n_targets = x.shape[0], len(self.target_index)
         if self.independent:
             x = x[..., self.target_index]  # (B, L, K)
+        skip = None if self.skip is None else self._skip_forecast(x)
         if self.norm is not None:
             x, mean, std = self.norm.normalise(x)
         y = self.core(x).reshape(batch, self.horizon, n_targets)  # (B, horizon, K)
@@ -168,11 +176,84 @@ class Forecaster(nn.Module):
             # the statistics of the forecast columns: all of them (independent) or the targets among C (mixed)
             columns = torch.arange(n_targets, device=x.device) if self.independent else self.target_index
             y = self.norm.restore(y, mean[..., columns], std[..., columns], columns)
+        if skip is not None:
+            y = y + skip
         return y.reshape(batch, self.horizon * n_targets)
+
+    def _centred_targets(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x (B, L, C or K)`` → its K target columns less each window's mean ``(B, L, K)``, and that mean
+        ``(B, 1, K)``."""
+        columns = x if self.independent else x[..., self.target_index]
+        level = columns.mean(dim=1, keepdim=True)
+        return columns - level, level
+
+    def _skip_forecast(self, x: torch.Tensor) -> torch.Tensor:
+        """What the skip adds ``(B, horizon, K)``: the linear map of the window less its mean, plus that mean
+        unless instance normalisation restores it already (the closed-form baseline's form: a window's level
+        carries over, its shape is mapped)."""
+        centred, level = self._centred_targets(x)
+        return self.skip(centred) if self.norm is not None else self.skip(centred) + level
+
+    @torch.no_grad()
+    def fit_skip(self, x: torch.Tensor, y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor,
+                 ridges: tuple[float, ...] = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)) -> float:
+        """Set the linear skip to its ridge least-squares fit on the windows ``x (N, L, C)`` → ``y (N, horizon*K)``,
+        with the ridge of ``ridges`` (relative to the Gram matrix's mean eigenvalue) whose forecasts of ``val_x``
+        score the lowest MSE on ``val_y``. The core is left as it is: with its output layer at zero the model then
+        forecasts exactly the fitted linear map. Returns the ridge chosen."""
+        if self.skip is None:
+            raise ValueError("this forecaster has no linear skip to fit (build it with skip=LinearForecaster(...))")
+        if self.independent:
+            x = x[..., self.target_index]
+        centred, level = self._centred_targets(x)  # (N, L, K), (N, 1, K)
+        targets = y.reshape(len(y), self.horizon, -1) - level  # (N, horizon, K)
+        if self.skip.trend_kernel:
+            trend = moving_average(centred, self.skip.trend_kernel)
+            centred = torch.cat([centred - trend, trend], dim=1)  # (N, 2L, K)
+        inputs, targets = centred.permute(2, 0, 1), targets.permute(2, 0, 1)  # (K, N, F), (K, N, horizon)
+        if self.skip.weight.shape[0] == 1:  # one map shared by the columns: stack them
+            inputs, targets = inputs.reshape(1, -1, inputs.shape[-1]), targets.reshape(1, -1, targets.shape[-1])
+        design = torch.cat([inputs, torch.ones_like(inputs[..., :1])], dim=-1).double()  # (M, N', F + 1)
+        gram, cross = design.mT @ design, design.mT @ targets.double()
+        scale = torch.diagonal(gram, dim1=-2, dim2=-1).mean(-1)[:, None, None]  # (M, 1, 1)
+        eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+        best = None
+        for ridge in ridges:
+            solution = torch.linalg.solve(gram + ridge * scale * eye, cross)  # (M, F + 1, horizon)
+            self._set_skip(solution)
+            error = float(((self(val_x) - val_y) ** 2).mean())
+            if best is None or error < best[0]:
+                best = (error, ridge, solution)
+        self._set_skip(best[2])
+        return best[1]
+
+    def _set_skip(self, solution: torch.Tensor) -> None:
+        """``solution (M, F + 1, horizon)`` → the skip's weights ``(M, horizon, L)`` (twice with a trend) and bias."""
+        skip, dtype = self.skip, self.skip.weight.dtype
+        weight, bias = solution[:, :-1].mT.to(dtype), solution[:, -1].to(dtype)
+        lookback = skip.weight.shape[-1]
+        skip.weight.copy_(weight[..., :lookback])
+        skip.bias.copy_(bias)
+        if skip.trend_kernel:
+            skip.trend_weight.copy_(weight[..., lookback:])
+            skip.trend_bias.zero_()
 
     def ssm_layers(self) -> list[nn.Module]:
         """The SSM layers of the core, in order (none for the linear model)."""
         return list(self.core.ssm_layers()) if hasattr(self.core, "ssm_layers") else []
 
 
-__all__ = ["CHANNEL_MODES", "INSTANCE_NORMS", "ColumnwiseModel", "Forecaster", "InstanceNorm", "LinearForecaster", "moving_average"]
+def zero_output_layer(model: nn.Module) -> None:
+    """Set the weight and bias of ``model``'s output layer (its ``decoder``, or the ``decoder`` of the model a
+    :class:`ColumnwiseModel` wraps) to zero, so that it forecasts 0 until it learns otherwise."""
+    inner = model.model if isinstance(model, ColumnwiseModel) else model
+    decoder = getattr(inner, "decoder", None)
+    if not isinstance(decoder, nn.Linear):
+        raise TypeError(f"{type(inner).__name__} has no linear output layer named 'decoder' to start at zero")
+    with torch.no_grad():
+        decoder.weight.zero_()
+        if decoder.bias is not None:
+            decoder.bias.zero_()
+
+
+__all__ = ["CHANNEL_MODES", "INSTANCE_NORMS", "ColumnwiseModel", "Forecaster", "InstanceNorm", "LinearForecaster", "moving_average", "zero_output_layer"]

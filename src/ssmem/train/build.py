@@ -96,27 +96,56 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
 
 def _is_forecaster(cfg: ModelConfig) -> bool:
     """The model needs :class:`ssmem.ssm.forecaster.Forecaster` (a plain classifier serves the other settings)."""
-    return cfg.layer == "linear" or cfg.instance_norm != "none" or cfg.channels == "independent"
+    return cfg.layer == "linear" or cfg.linear_skip or cfg.instance_norm != "none" or cfg.channels == "independent"
 
 
 def _forecaster(cfg: ModelConfig, info: TaskInfo, arch: str, body: dict[str, Any]) -> nn.Module:
     """The forecasting model of ``cfg`` (linear layer, instance normalisation, channel independence)."""
     from ..ssm import SequenceClassifier
-    from ..ssm.forecaster import ColumnwiseModel, Forecaster, LinearForecaster
+    from ..ssm.forecaster import ColumnwiseModel, Forecaster, LinearForecaster, zero_output_layer
 
     horizon, target_index = info.extra.get("horizon"), info.extra.get("target_index")
     if horizon is None or not target_index or arch != "classifier" or info.vocab_size is not None:
-        raise ConfigError("model.layer=linear, model.instance_norm and model.channels=independent apply to forecasting "
+        raise ConfigError("model.layer=linear, model.linear_skip, model.instance_norm and model.channels=independent apply to forecasting "
                           "tasks (forecast/series), whose windows hold real-valued columns and targets")
     channels = cfg.channels if cfg.channels != "auto" else "independent" if cfg.layer == "linear" else "mixed"
     n_targets = len(target_index)
+    def linear() -> LinearForecaster:
+        return LinearForecaster(info.seq_len, horizon, n_targets, per_channel=cfg.linear_per_channel, trend_kernel=cfg.trend_kernel)
+
+    skip = None
     if cfg.layer == "linear":
-        core: nn.Module = LinearForecaster(info.seq_len, horizon, n_targets, per_channel=cfg.linear_per_channel, trend_kernel=cfg.trend_kernel)
+        core: nn.Module = linear()
     elif channels == "independent":
         core = ColumnwiseModel(SequenceClassifier(d_output=horizon, d_input=1, **body, pooling=cfg.pooling))
     else:
         core = SequenceClassifier(d_output=horizon * n_targets, d_input=info.d_input, **body, pooling=cfg.pooling)
-    return Forecaster(core, horizon=horizon, target_index=target_index, n_columns=info.d_input, channels=channels, instance_norm=cfg.instance_norm)
+    if cfg.linear_skip and cfg.layer != "linear":
+        skip = linear().requires_grad_(False)  # fitted in closed form before training (fit_forecast_skip)
+        zero_output_layer(core)  # training starts from the linear forecast
+    return Forecaster(core, horizon=horizon, target_index=target_index, n_columns=info.d_input, channels=channels,
+                      instance_norm=cfg.instance_norm, skip=skip)
+
+
+def fit_forecast_skip(model: nn.Module, data) -> float | None:
+    """Fit a forecaster's linear skip (``model.linear_skip``) in closed form on every training window, its
+    ridge chosen on the validation windows among the closed-form baseline's candidates
+    (:meth:`ssmem.ssm.forecaster.Forecaster.fit_skip`): training starts from the forecast of the ``linear`` baseline
+    and the skip stays there (it is frozen). Returns the ridge, or None for a model without a skip."""
+    from ..data.forecast import LINEAR_RIDGES
+    from ..ssm.forecaster import Forecaster
+
+    if not isinstance(model, Forecaster) or model.skip is None:
+        return None
+
+    device = model.skip.weight.device
+    windows = [tensor.to(device) for split in (data.train, data.val) for tensor in split.every_window()]
+    was_training = model.training
+    model.eval()
+    try:
+        return model.fit_skip(*windows, ridges=LINEAR_RIDGES)
+    finally:
+        model.train(was_training)
 
 
 def optimizer_from_config(model: nn.Module, cfg: OptimConfig) -> tuple[torch.optim.Optimizer, Any]:

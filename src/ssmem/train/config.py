@@ -73,7 +73,8 @@ class ModelConfig:
     LRU ignores ``dt_min``, ``dt_max`` and ``discretization``; Mamba ignores ``discretization``.
 
     Forecasting tasks (``forecast/series``) also take ``layer="linear"`` (no SSM: one linear map from the
-    lookback to the horizon per column, DLinear; ``linear_per_channel``, ``trend_kernel``), ``instance_norm``
+    lookback to the horizon per column, DLinear; ``linear_per_channel``, ``trend_kernel``), ``linear_skip``
+    (that linear map beside the SSM, the two forecasts added, the SSM's output layer starting at zero), ``instance_norm``
     (``revin``: each window in its own per-column mean and std; ``revin-affine`` adds a learned scale and
     shift) and ``channels`` (``independent``: each target column its own univariate sequence through shared
     weights; ``mixed``: one model reads all columns; ``auto``: independent for the linear layer, else mixed).
@@ -100,6 +101,7 @@ class ModelConfig:
     channels: Literal["auto", "mixed", "independent"] = "auto"
     linear_per_channel: bool = False
     trend_kernel: int = 0  # moving-average window of the linear layer's trend/remainder split (0 = no split)
+    linear_skip: bool = False  # forecasting: the SSM forecast added to a linear one (ignored by layer=linear)
 
 
 @dataclass
@@ -382,8 +384,9 @@ def validate_config(cfg: RunConfig) -> RunConfig:
                           "train.record_memory_every must be 0")
     if m.trend_kernel < 0:
         raise ConfigError(f"model.trend_kernel must be >= 0 (0 = no trend/remainder split), got {m.trend_kernel}")
-    if m.layer != "linear" and (m.linear_per_channel or m.trend_kernel):
-        raise ConfigError("model.linear_per_channel and model.trend_kernel apply to model.layer=linear only")
+    if m.layer != "linear" and not m.linear_skip and (m.linear_per_channel or m.trend_kernel):
+        raise ConfigError("model.linear_per_channel and model.trend_kernel apply to a linear map: model.layer=linear "
+                          "or model.linear_skip=true")
     if m.layer == "linear" and m.channels == "mixed":
         raise ConfigError("model.layer=linear forecasts each column from its own past: set model.channels=independent "
                           "or auto")

@@ -46,7 +46,7 @@ from ..data._progress import data_progress
 from ..data.task import TaskInfo, build_task
 from . import distributed
 from .batches import SplitLoader, eval_batches, steps_per_epoch, to_device, train_batches
-from .build import build_model, lr_factor, optimizer_from_config
+from .build import build_model, fit_forecast_skip, lr_factor, optimizer_from_config
 from .callbacks import Callback, CallbackContext, EigenvalueRecorder, MemoryRecorder, read_recording
 from .checkpoint import (
     CHECKPOINT_DIR,
@@ -556,6 +556,7 @@ class _Run:
         from ..ssm import count_parameters
 
         self.model = distributed.sync_batch_norm(build_model(cfg.model, info, seed=cfg.seed, device=self.device), dist)
+        fit_forecast_skip(self.model, data)  # a resumed run's checkpoint then replaces the fit
         self.counts = count_parameters(self.model)
         self.optimizer, _ = optimizer_from_config(self.model, cfg.optim)
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
