@@ -112,8 +112,8 @@ def test_precomputed_kernel_spectrum_refuses_a_trainable_kernel_and_a_wrong_leng
         ssm_convolution(u, kernel.detach(), D, spectrum=short)
 
 
-def test_readout_layer_computes_the_kernel_spectrum_once(monkeypatch):
-    # a readout step does no kernel work: the kernel and its FFT are made at the first forward only
+def test_frozen_readout_layer_computes_the_kernel_spectrum_once(monkeypatch):
+    # a readout step does no kernel work once frozen: the kernel and its FFT are made by freeze_kernel only
     import ssmem.ssm._common as common
 
     calls = []
@@ -129,9 +129,12 @@ def test_readout_layer_computes_the_kernel_spectrum_once(monkeypatch):
     layer = S4D(4, 8, bidirectional=True, train="readout", seed=0, dtype=F64)
     x = torch.randn(2, 10, 4, dtype=F64, requires_grad=True)
     weight = torch.randn(2, 10, 4, dtype=F64)
+    outputs_and_grads(layer, x, weight, layer)
+    assert calls == [] and len(computed) == 1  # not frozen: a kernel per forward pass
+    layer.freeze_kernel(10)
     for _ in range(3):
         results = outputs_and_grads(layer, x, weight, layer)
-    assert calls == [(2, 4, 10)] and len(computed) == 1
+    assert calls == [(2, 4, 10)] and len(computed) == 2
     for got, want in zip(results, outputs_and_grads(layer, x, weight, layer.reference_forward)):
         torch.testing.assert_close(got, want, rtol=0, atol=1e-11)
 

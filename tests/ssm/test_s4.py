@@ -101,9 +101,13 @@ def test_train_modes(monkeypatch):
 
     computed = count_calls(monkeypatch, ssmem.ssm.s4, "dense_kernel")
     readout = make(train="readout")
+    readout.freeze_kernel(16)
     for _ in range(3):
         readout(torch.randn(2, 16, 3, dtype=F64)).sum().backward()
     assert len(computed) == 1
+    readout.unfreeze_kernel()
+    readout(torch.randn(2, 16, 3, dtype=F64))
+    assert len(computed) == 2
 
 
 def test_gradcheck_dense():

@@ -170,11 +170,13 @@ def test_all_mode_moves_eigenvalues():
     assert torch.all(layer.discrete_eigenvalues() != eig_before)
 
 
-def test_readout_kernel_is_computed_once_and_cached(monkeypatch):
+def test_frozen_readout_kernel_is_computed_once(monkeypatch):
     import ssmem.ssm.s4d
 
     computed = count_calls(monkeypatch, ssmem.ssm.s4d, "vandermonde_kernel")
     layer = make(train="readout", bidirectional=True)
+    frozen = layer.freeze_kernel(32)
+    assert len(computed) == 1 and frozen.length == 32 and layer.frozen_kernel is frozen
     before = {k: v.clone() for k, v in layer.state_dict().items()}
     train_steps(layer, steps=4, length=32)
     assert len(computed) == 1
@@ -184,16 +186,29 @@ def test_readout_kernel_is_computed_once_and_cached(monkeypatch):
     assert not torch.allclose(before["D"], after["D"])
     K = layer.kernel(32)
     assert len(computed) == 1 and not K.requires_grad
-    layer.kernel(16)  # new length
+    torch.testing.assert_close(layer.kernel(16), K[..., :16], rtol=0, atol=0)  # a shorter length: the first taps
+    assert len(computed) == 1
+    layer.kernel(48)  # longer than frozen: computed
     assert len(computed) == 2
-    # a changed frozen tensor invalidates the cache
+    # loading weights takes the frozen kernel again from them
     state = layer.state_dict()
     state["B"] = 2 * state["B"]
     layer.load_state_dict(state)
-    torch.testing.assert_close(layer.kernel(16), 2 * K[..., :16], rtol=1e-12, atol=1e-12)  # K is linear in B
     assert len(computed) == 3
-    layer.to(torch.float32)
-    assert layer.kernel(16).dtype == torch.float32 and len(computed) == 4
+    torch.testing.assert_close(layer.kernel(16), 2 * K[..., :16], rtol=1e-12, atol=1e-12)  # K is linear in B
+    layer.to(torch.float32)  # another dtype: taken again there, once
+    assert layer.kernel(16).dtype == torch.float32 and layer.kernel(32).dtype == torch.float32 and len(computed) == 4
+    layer.unfreeze_kernel()
+    layer.kernel(16)
+    assert layer.frozen_kernel is None and len(computed) == 5
+
+
+def test_freeze_kernel_refuses_layers_whose_kernel_trains():
+    for train in ("all", "reservoir"):
+        with pytest.raises(ValueError, match=f"freeze_kernel is for train='readout'.*train='{train}'"):
+            make(train=train).freeze_kernel(8)
+    with pytest.raises(ValueError, match="length must be a positive integer, got 0"):
+        make(train="readout").freeze_kernel(0)
 
 
 def test_readout_gradient_reaches_D_only():

@@ -36,33 +36,36 @@ def test_generation_after_a_fused_optimizer_step_uses_the_new_parameters():
 
 @pytest.mark.parametrize("layer_cls", LAYERS)
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_readout_cache_is_cleared_on_request_and_its_kernel_is_a_copy(layer_cls, bidirectional):
+def test_a_frozen_kernel_is_a_snapshot_and_kernel_returns_a_copy(layer_cls, bidirectional):
     layer = layer_cls(3, 4, seed=0, train="readout", bidirectional=bidirectional, dtype=torch.float64)
     x = torch.randn(2, 6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    layer.freeze_kernel(6)
     before = layer(x)
-    layer.kernel(6).mul_(0)  # the caller's copy: the layer's cached kernel is untouched
+    layer.kernel(6).mul_(0)  # the caller's copy: the frozen kernel is untouched
     torch.testing.assert_close(layer(x), before, rtol=0, atol=0)
-    layer.C.data.mul_(2)  # bypasses the version counter ...
-    layer.clear_cache()  # ... so the cache is dropped by hand
+    with torch.no_grad():
+        layer.C.mul_(2)
+    torch.testing.assert_close(layer(x), before, rtol=0, atol=0)  # a snapshot: the write is not seen ...
+    layer.freeze_kernel(6)  # ... until the kernel is frozen again
     expected = layer_cls(3, 4, seed=0, train="readout", bidirectional=bidirectional, dtype=torch.float64)
     expected.load_state_dict(layer.state_dict())
     torch.testing.assert_close(layer(x), expected(x), rtol=1e-12, atol=1e-12)
     assert not torch.allclose(layer(x), before)
 
 
-def test_whole_modules_save_after_generation_without_their_caches():
+def test_whole_modules_save_after_generation_and_freezing():
     layer = S4D(3, 4, seed=0)
     generate(layer, torch.randn(1, 2, 3))
     readout = S4D(64, 4, seed=0, train="readout")
-    readout(torch.randn(1, 4096, 64))  # a (1, 64, 4096) cached kernel: 1 MiB
+    readout.freeze_kernel(64)
     for module in (layer, readout):
         buffer = io.BytesIO()
         torch.save(module, buffer)
-        assert buffer.tell() < 64 * 1024
         buffer.seek(0)
         loaded = torch.load(buffer, weights_only=False)
         x = torch.randn(2, 5, module.d_model)
         torch.testing.assert_close(loaded(x), module(x), rtol=0, atol=0)
+    assert loaded.frozen_kernel is not None and loaded.frozen_kernel.length == 64
 
 
 @pytest.mark.parametrize("layer_cls", LAYERS)
@@ -160,8 +163,9 @@ def test_torch_func_transforms_agree_with_autograd(layer_cls, bidirectional):
 
 @pytest.mark.parametrize("layer_cls", LAYERS)
 def test_an_ensemble_of_readout_layers_under_vmap(layer_cls):
-    """vmap over stacked states batches the frozen tensors too: the kernel is then computed, not cached."""
+    """vmap over stacked states batches the frozen tensors too: the kernel is then computed, even when frozen."""
     layers = [layer_cls(3, 4, seed=s, train="readout", dtype=torch.float64) for s in range(3)]
+    layers[0].freeze_kernel(5)
     params, buffers = torch.func.stack_module_state(layers)
     x = torch.randn(2, 5, 3, dtype=torch.float64)
 

@@ -59,3 +59,21 @@ def test_mamba_refuses_eigenvalue_recordings():
 def test_an_unknown_layer_names_the_choices():
     with pytest.raises(ConfigError, match=r"model.layer.*'s4d', 's4', 'lru', 's5', 'mamba'"):
         _config("model.layer=gru")
+
+
+@pytest.mark.parametrize("layer", ["s4d", "s4"])
+def test_a_readout_model_is_built_with_its_kernels_frozen_at_the_task_length(tmp_path, tiny_config, layer):
+    from ssmem.train import train
+    from ssmem.train.trained import load_trained_model
+
+    init = ["model.init=s4d-legs"] if layer == "s4" else []
+    cfg = tiny_config(f"model.layer={layer}", "model.train=readout", "train.max_steps=4", *init)
+    info = task_info(cfg.task.name, task_params(cfg.task))
+    layers = build_model(cfg.model, info, seed=0).ssm_layers()
+    assert layers and all(lay.frozen_kernel is not None and lay.frozen_kernel.length == info.seq_len for lay in layers)
+    learnable = build_model(tiny_config(f"model.layer={layer}", *init).model, info, seed=0).ssm_layers()
+    assert all(lay.frozen_kernel is None for lay in learnable)
+    train(cfg, tmp_path, progress=False)
+    model = load_trained_model(tmp_path)[0]  # the best weights loaded: each frozen kernel is the one of those weights
+    for lay in model.ssm_layers():
+        torch.testing.assert_close(lay.frozen_kernel.kernels, lay._compute_kernel(info.seq_len), rtol=0, atol=0)

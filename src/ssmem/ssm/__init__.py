@@ -8,7 +8,7 @@ each input channel's real system. Mamba's recurrence depends on its input: it ha
 ``discrete_eigenvalues``.
 """
 
-from ._common import TRAIN_MODES
+from ._common import TRAIN_MODES, FrozenKernel, freeze_readout_kernels
 from .block import NORMS, SSMBlock
 from .lru import LRU
 from .mamba import Mamba
@@ -29,10 +29,12 @@ __all__ = [
     "TRAIN_MODES",
     "CausalSequenceModel",
     "DualSequenceClassifier",
+    "FrozenKernel",
     "Mamba",
     "ParameterCounts",
     "SSMBlock",
     "SequenceClassifier",
     "build_optimizer",
     "count_parameters",
+    "freeze_readout_kernels",
 ]

@@ -1,5 +1,5 @@
 """What the SSM layers share: argument checks, seeded draws, parameter-or-buffer, and :class:`SSMLayerCommon`
-(read-only properties, the readout-mode kernel cache, ``kernel()`` and the convolution-mode ``forward``)."""
+(read-only properties, argument checks, ``kernel()`` and the readout-mode frozen kernel, :class:`FrozenKernel`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import functools
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -126,11 +127,33 @@ def full_precision(method: Callable) -> Callable:
     return wrapper
 
 
+@dataclass(frozen=True)
+class FrozenKernel:
+    """A readout-mode layer's convolution kernel, computed once by :meth:`SSMLayerCommon.freeze_kernel`:
+    ``kernels (K, H, L)`` (K = 2 directions or 1, no gradient) and their FFT for the convolution."""
+
+    kernels: torch.Tensor
+    spectrum: KernelSpectrum
+
+    @classmethod
+    def of(cls, kernels: torch.Tensor) -> FrozenKernel:
+        return cls(kernels, kernel_spectrum(kernels))
+
+    @property
+    def length(self) -> int:
+        return self.kernels.shape[-1]
+
+    def __reduce__(self):
+        # the spectrum holds views of one storage as two dtypes, which torch.save refuses: it is saved as the
+        # kernels it is made from
+        return (FrozenKernel.of, (self.kernels,))
+
+
 class SSMLayerCommon:
-    """What the convolution layers (S4D, S4Dense) share besides their forward pass: read-only hyperparameters (set
-    once in ``__init__`` as ``_d_model``, ``_d_state``, ``_train``, ``_bidirectional``, ``_discretization``),
-    argument checks, and the readout-mode cache of the kernel and its spectrum (:meth:`_kernels`; a layer defines
-    ``_compute_kernel(L) -> (K, H, L)`` and ``_kernel_key(L)``, and sets ``_kernel_cache = None``).
+    """What the SSM layers share besides their forward pass: read-only hyperparameters (set once in ``__init__``
+    as ``_d_model``, ``_d_state``, ``_train``, ``_bidirectional``, ``_discretization``), argument checks, and for
+    the convolution layers (which define ``_compute_kernel(L) -> (K, H, L)``) ``kernel()`` and the readout-mode
+    frozen kernel (:meth:`freeze_kernel`).
     """
 
     _d_model: int
@@ -138,6 +161,7 @@ class SSMLayerCommon:
     _train: str
     _bidirectional: bool
     _discretization: str
+    _frozen_kernel: FrozenKernel | None = None
 
     @property
     def d_model(self) -> int:
@@ -159,48 +183,62 @@ class SSMLayerCommon:
     def discretization(self) -> str:
         return self._discretization
 
+    # ------------------------------------------------------------------------------------- frozen kernel
+
+    @property
+    def frozen_kernel(self) -> FrozenKernel | None:
+        """The kernel :meth:`freeze_kernel` computed, or None."""
+        return self._frozen_kernel
+
+    def freeze_kernel(self, length: int) -> FrozenKernel:
+        """Compute the kernel at ``length`` once, for every later forward pass of that length or shorter.
+
+        For ``train="readout"`` layers, whose A, Δ, B and C do not train: their kernel is a constant, and a
+        forward pass that reuses it does no kernel work (the harness freezes every readout layer at the task's
+        length before training). The frozen kernel is a snapshot of A, Δ, B and C: loading weights
+        (``load_state_dict``) takes it again, and a forward pass on another device or dtype than it was taken
+        on takes it there; after any other write to those tensors call ``freeze_kernel`` again (or
+        :meth:`unfreeze_kernel`). Under ``torch.func`` transforms, which may batch those tensors, and for
+        longer sequences the kernel is computed as if not frozen.
+        """
+        name = type(self).__name__
+        if not hasattr(self, "_compute_kernel"):
+            raise TypeError(f"{name} has no convolution kernel to freeze")
+        if self._train != "readout":
+            raise ValueError(f"freeze_kernel is for train='readout' layers (A, Δ, B and C frozen); this {name} has "
+                             f"train={self._train!r}: its kernel changes as it trains")
+        if not is_integer(length) or length < 1:
+            raise ValueError(f"length must be a positive integer, got {length!r}")
+        self._check_parameter_dtype()
+        with torch.no_grad():
+            kernels = self._compute_kernel(int(length))
+        self._frozen_kernel = FrozenKernel.of(kernels)
+        return self._frozen_kernel
+
+    def unfreeze_kernel(self) -> None:
+        """Forget the frozen kernel: every forward pass computes the kernel again."""
+        self._frozen_kernel = None
+
     def _kernels(self, length: int) -> tuple[torch.Tensor, KernelSpectrum | None]:
-        """Kernels of every direction ``(K, H, L)`` and, in readout mode, their FFT for the convolution: both
-        computed once per key and cached there (a readout step does no kernel work); otherwise ``(kernels, None)``."""
-        if self._train != "readout" or functorch_active():  # (transforms may batch the frozen tensors)
+        """Kernels of every direction ``(K, H, L)`` and, when frozen at this length, their FFT."""
+        frozen = self._frozen_kernel
+        if frozen is None or length > frozen.length or functorch_active():
             return self._compute_kernel(length), None
-        key = self._kernel_key(length)
-        if self._kernel_cache is None or self._kernel_cache[0] != key:
-            with torch.no_grad():
-                kernels = self._compute_kernel(length)
-                self._kernel_cache = (key, kernels, kernel_spectrum(kernels))
-        return self._kernel_cache[1], self._kernel_cache[2]
+        if frozen.kernels.device != self.D.device or frozen.kernels.dtype != self.D.dtype:
+            frozen = self.freeze_kernel(frozen.length)  # the layer moved: take the kernel where it is now
+        if length < frozen.length:  # a kernel's first L taps are the kernel at length L
+            return frozen.kernels[..., :length], None
+        return frozen.kernels, frozen.spectrum
 
     @full_precision
     def kernel(self, length: int) -> torch.Tensor:
         """The convolution kernel: ``(H, L)`` real, or ``(2, H, L)`` when bidirectional (the second acts on the
-        reversed sequence). In readout mode it is computed once and cached; the tensor returned is a copy."""
+        reversed sequence); a copy of the frozen kernel when there is one (:meth:`freeze_kernel`)."""
         self._check_parameter_dtype()
         kernels, _ = self._kernels(length)
-        if self.train_mode == "readout":
+        if self._frozen_kernel is not None:
             kernels = kernels.clone()
         return kernels if self.bidirectional else kernels[0]
-
-    def _tensor_key(self, length: int, tensors: list[torch.Tensor]) -> tuple:
-        """What identifies the cached kernel: the length and each tensor's storage, version, device and dtype.
-        In-place changes are seen through the version counter; writes that bypass it (through ``.data``, or
-        fused optimizer kernels) are not: call :meth:`clear_cache` after them."""
-        return (length,) + tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
-
-    def clear_cache(self) -> None:
-        """Forget the cached readout-mode kernel and step-mode tensors (they are recomputed on next use)."""
-        self._kernel_cache = None
-        if hasattr(self, "_step_cache"):
-            self._step_cache = None
-
-    def __getstate__(self) -> dict:
-        # caches are derived (and may view parameter storage): pickles, torch.save and deepcopy leave them out
-        parent = getattr(super(), "__getstate__", None)  # nn.Module's leaves out a compiled call
-        state = dict(parent() if parent is not None else self.__dict__)
-        state["_kernel_cache"] = None
-        if "_step_cache" in state:
-            state["_step_cache"] = None
-        return state
 
     def _check_recurrent(self) -> None:
         if self._bidirectional:
@@ -253,3 +291,21 @@ class SSMLayerCommon:
                 f"step's); got {tuple(state.shape)}"
             )
         self._check_dtype(x_t)
+
+
+def refreeze_after_load(module: nn.Module, incompatible_keys: Any) -> None:
+    """``load_state_dict`` post-hook of the convolution layers: a frozen kernel is taken again from the weights
+    just loaded."""
+    frozen = module._frozen_kernel
+    if frozen is not None:
+        module.freeze_kernel(frozen.length)
+
+
+def freeze_readout_kernels(model: nn.Module, length: int) -> int:
+    """:meth:`SSMLayerCommon.freeze_kernel` at ``length`` on every readout-mode convolution layer of ``model``;
+    returns how many were frozen."""
+    layers = [m for m in model.modules() if isinstance(m, SSMLayerCommon) and hasattr(m, "_compute_kernel")
+              and m.train_mode == "readout"]
+    for layer in layers:
+        layer.freeze_kernel(length)
+    return len(layers)

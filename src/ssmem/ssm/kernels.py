@@ -401,7 +401,14 @@ def ssm_convolution(
 
 
 def functorch_active() -> bool:
-    """Whether a ``torch.func`` transform (grad, vmap, ...) is running."""
+    """Whether a ``torch.func`` transform (grad, vmap, ...) is running.
+
+    The fused convolution's in-place FFT products and first-order backward do not compose with those transforms,
+    and a frozen kernel would ignore parameters a transform batches, so both step aside under one. PyTorch has no
+    public query for this: the private one is looked up defensively, and where it is missing (a future PyTorch)
+    the answer is False and a transform through the fused path raises rather than silently giving wrong values
+    (``tests/ssm/test_torch_interop.py`` runs grad, vmap and jacrev through every layer).
+    """
     active = getattr(torch._C, "_are_functorch_transforms_active", None)
     return bool(active and active())
 

@@ -106,7 +106,6 @@ class LRU(ModalLayer, nn.Module):
             "reservoir": ("B",),
             "readout": (),
         }[train]
-        self._kernel_cache = None
 
     def extra_repr(self) -> str:
         return (

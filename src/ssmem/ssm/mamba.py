@@ -229,7 +229,6 @@ class Mamba(SSMLayerCommon, nn.Module):
         self.D = nn.Parameter(torch.ones(inner, device=device, dtype=dtype))
         self.out_proj_weight = nn.Parameter(cast(out_proj))
         self.ssm_parameter_names: tuple[str, ...] = ("A_log", "dt_bias") if train == "all" else ()
-        self._kernel_cache = None
 
     def extra_repr(self) -> str:
         return (

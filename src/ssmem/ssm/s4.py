@@ -11,7 +11,7 @@
 
 It serves the S4-vs-S4D studies: an S4 layer has exactly the memory of the diagonal system with Ā's eigenvalues.
 It is written for clarity, not speed (kernel cost O(H·N²·L)). Train modes as in :class:`~ssmem.ssm.S4D`:
-``"reservoir"`` freezes A and Δ, ``"readout"`` also B and C (the kernel is then computed once and cached).
+``"reservoir"`` freezes A and Δ, ``"readout"`` also B and C (the kernel is then a constant: ``freeze_kernel(L)``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ..eigs import hippo_legs
 from .._values import is_integer
 from ._common import (
     SSMLayerCommon,
+    refreeze_after_load,
     check_common,
     full_precision,
     log_uniform_dt,
@@ -95,7 +96,7 @@ class S4Dense(SSMLayerCommon, nn.Module):
             "reservoir": ("B",),
             "readout": (),
         }[train]
-        self._kernel_cache: tuple[tuple, torch.Tensor] | None = None
+        self.register_load_state_dict_post_hook(refreeze_after_load)
 
     # ------------------------------------------------------------------------------------------ properties
 
@@ -127,10 +128,6 @@ class S4Dense(SSMLayerCommon, nn.Module):
 
     # --------------------------------------------------------------------------------------------- kernel
 
-    def _kernel_key(self, length: int) -> tuple:
-        tensors = [self.A, self.log_dt, self.B, self.C]
-        return self._tensor_key(length, tensors)
-
     def _compute_kernel(self, length: int) -> torch.Tensor:
         """``K[k, h, l] = C[k, h] Ā_h^l B̄_h``: ``(K, H, L)``, K = 2 directions or 1."""
         A_bar, B_bar = self._discrete()
@@ -142,7 +139,7 @@ class S4Dense(SSMLayerCommon, nn.Module):
         self._check_input(x)
         if x.numel() == 0:  # an empty batch or sequence: nothing to convolve (the FFT refuses size 0)
             return x * self.D
-        kernels, spectrum = self._kernels(x.shape[1])  # (K, H, L); readout mode: cached with its spectrum
+        kernels, spectrum = self._kernels(x.shape[1])  # (K, H, L); the frozen kernel with its FFT, if any
         return ssm_convolution(x, kernels if self.bidirectional else kernels[0], self.D, spectrum=spectrum)
 
     # ------------------------------------------------------------------------------------------ recurrence

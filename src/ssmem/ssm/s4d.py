@@ -11,9 +11,8 @@ Initialisation ("S4D-style"): A from an eigenvalue set (:mod:`ssmem.eigs`; a dis
 channel at that channel's Δ, so the layer's Ā equals the set), B = 1, C complex normal (E|C|² = 1), D normal.
 
 Train modes (:data:`TRAIN_MODES`): ``"all"`` trains A, Δ, B, C, D; ``"reservoir"`` freezes A and Δ (buffers);
-``"readout"`` freezes A, Δ, B and C, so the kernel is a constant: it is computed once and cached until the
-sequence length, device, dtype or a frozen tensor changes in place (writes through ``.data`` bypass the
-version counter that tells: call ``clear_cache()`` after them). ``freeze_fraction`` p (with ``"all"``) freezes the
+``"readout"`` freezes A, Δ, B and C, so the kernel is a constant: ``freeze_kernel(L)`` computes it once for every
+later forward pass (the harness does this for readout runs). ``freeze_fraction`` p (with ``"all"``) freezes the
 eigenvalue and step of a fixed, seeded subset of round(p·n) modes per channel: their Ā never changes.
 """
 
@@ -28,6 +27,7 @@ from torch import nn
 from ..eigs import EigenvalueSet, continuous_eigenvalues, n_modes_of, resolve_set
 from ._common import (
     SSMLayerCommon,
+    refreeze_after_load,
     TRAIN_MODES,
     as_complex,
     check_common,
@@ -150,8 +150,8 @@ class S4D(SSMLayerCommon, nn.Module):
             "reservoir": ("B",),
             "readout": (),
         }[train]
-        self._kernel_cache: tuple[tuple, torch.Tensor] | None = None
-        self._step_cache: tuple[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+        self._step_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.register_load_state_dict_post_hook(refreeze_after_load)
 
     # ------------------------------------------------------------------------------------------ properties
 
@@ -194,10 +194,6 @@ class S4D(SSMLayerCommon, nn.Module):
 
     # --------------------------------------------------------------------------------------------- kernel
 
-    def _kernel_key(self, length: int) -> tuple:
-        tensors = [self.log_dt, self.log_A_real, self.A_imag, self.B, self.C]
-        return self._tensor_key(length, tensors)
-
     def _compute_kernel(self, length: int) -> torch.Tensor:
         """``K[k, h, l] = 2 Re Σ_n C[k, h, n] B̄[h, n] Ā[h, n]^l``: ``(K, H, L)``, K = 2 directions or 1."""
         _, B_bar, log_A_bar = self._discrete()  # (H, n) each
@@ -209,7 +205,7 @@ class S4D(SSMLayerCommon, nn.Module):
         self._check_input(x)
         if x.numel() == 0:  # an empty batch or sequence: nothing to convolve (the FFT refuses size 0)
             return x * self.D
-        kernels, spectrum = self._kernels(x.shape[1])  # (K, H, L); readout mode: cached with its spectrum
+        kernels, spectrum = self._kernels(x.shape[1])  # (K, H, L); the frozen kernel with its FFT, if any
         return ssm_convolution(x, kernels if self.bidirectional else kernels[0], self.D, spectrum=spectrum)
 
     def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -238,17 +234,16 @@ class S4D(SSMLayerCommon, nn.Module):
         return y_t, state
 
     def _step_tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(Ā, B̄, C), each (H, n). Without autograd (generation) they are cached, so a step costs only the O(H·N)
-        state update; the cache is dropped by :meth:`initial_state` and by tracked in-place changes of a
-        parameter (writes that bypass the version counter, e.g. through ``.data``, need :meth:`clear_cache`)."""
+        """(Ā, B̄, C), each (H, n). Without autograd (generation) they are taken once per sequence, at its first
+        step after :meth:`initial_state`, so a step costs only the O(H·N) state update; with autograd, at every
+        step (the gradient needs them)."""
         if torch.is_grad_enabled():
             A_bar, B_bar, _ = self._discrete()
             return A_bar, B_bar, self._C()[0]
-        key = self._kernel_key(-1)
-        if self._step_cache is None or self._step_cache[0] != key:
+        if self._step_cache is None:
             A_bar, B_bar, _ = self._discrete()
-            self._step_cache = (key, (A_bar, B_bar, self._C()[0]))
-        return self._step_cache[1]
+            self._step_cache = (A_bar, B_bar, self._C()[0].clone())  # C itself is a complex view of a real parameter
+        return self._step_cache
 
     # ------------------------------------------------------------------------------------------ inspection
 

@@ -114,7 +114,6 @@ class S5(ModalLayer, nn.Module):
             "reservoir": ("B",),
             "readout": (),
         }[train]
-        self._kernel_cache = None
 
     def extra_repr(self) -> str:
         return (

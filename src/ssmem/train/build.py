@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..data.task import TaskInfo
+from ..ssm import freeze_readout_kernels
 from .config import ConfigError, ModelConfig, OptimConfig
 
 
@@ -91,7 +92,10 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
             model = DualSequenceClassifier(**io, **body, pooling=cfg.pooling)
         else:
             model = SequenceClassifier(**io, **body, pooling=cfg.pooling)
-    return model.to(device) if device is not None else model
+    model = model.to(device) if device is not None else model
+    if cfg.train == "readout":  # A, Δ, B, C never change: each layer's kernel is computed once, here
+        freeze_readout_kernels(model, info.seq_len)
+    return model
 
 
 def _is_forecaster(cfg: ModelConfig) -> bool:
