@@ -17,8 +17,8 @@ import types
 import typing
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
-from collections.abc import Sequence
+from pathlib import Path, PurePath
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Union
 
 import yaml
@@ -191,93 +191,103 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+# the plain types a config value must already have (bool is an int to Python, so int excludes it)
+_EXACT: dict[Any, Callable[[Any], bool]] = {
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    str: lambda v: isinstance(v, str),
+    type(None): lambda v: v is None,
+}
+
+
 def coerce(value: Any, tp: Any, where: str) -> Any:
     """Return ``value`` checked (and minimally converted) against the type annotation ``tp``.
 
-    Accepted conversions: int → float, list → tuple, str → Path. Anything else of the wrong type raises
-    :class:`ConfigError` naming ``where`` and the expected type.
+    Accepted conversions: int → float, list → tuple, str → Path, and a YAML-1.1 string such as "1e-3" → float.
+    Anything else of the wrong type raises :class:`ConfigError` naming ``where`` and the expected type.
     """
     origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    bad = ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
     if tp is Any:
         return value
     if origin is Literal:
-        if any(value == a and type(value) is type(a) for a in args):
-            return value
-        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(repr(a) for a in args)}")
+        return _coerce_literal(value, typing.get_args(tp), where)
     if origin in (Union, types.UnionType):
-        if value is None:
-            if type(None) in args:
-                return None
-            raise bad
-        list_error = None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return coerce(value, arg, where)
-            except ConfigError as err:
-                if typing.get_origin(arg) in (tuple, list) and not isinstance(value, (list, tuple)):
-                    list_error = err  # its text shows the list syntax, which the bare type name does not
-                continue
-        if list_error is not None:
-            raise ConfigError(f"{list_error}; expected {_type_name(tp)}") from None
-        raise bad
-    if tp is type(None):
-        if value is None:
-            return None
-        raise bad
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise bad
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise bad
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                raise bad from None
-        raise bad
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise bad
+        return _coerce_union(value, tp, where)
     if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            # a bare value is not taken as a one-item list: `a,b` would silently become one item named "a,b"
-            example = value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else "x"
-            raise ConfigError(
-                f"{where} expects a list: write {where}=[{example}] or {where}=[a,b] (in YAML: [a, b]); "
-                f"got {value!r} ({type(value).__name__})"
-            )
-        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-            return tuple(coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-        if origin is tuple and args:
-            if len(args) != len(value):
-                raise bad
-            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-        item = args[0] if args else Any
-        out = [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(out) if origin is tuple else out
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise bad
+        return _coerce_sequence(value, tp, where)
+    if tp is float:
+        return _coerce_float(value, tp, where)
+    if tp in _EXACT and _EXACT[tp](value):
+        return value
+    if origin is dict and isinstance(value, dict):
         return dict(value)
-    if isinstance(tp, type):
-        import pathlib
-
-        if issubclass(tp, pathlib.PurePath) and isinstance(value, (str, pathlib.PurePath)):
+    if isinstance(tp, type) and tp not in _EXACT:
+        if issubclass(tp, PurePath) and isinstance(value, (str, PurePath)):
             return tp(value)
         if isinstance(value, tp):
             return value
-    raise bad
+    raise _mismatch(value, tp, where)
+
+
+def _mismatch(value: Any, tp: Any, where: str) -> ConfigError:
+    return ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+
+
+def _coerce_literal(value: Any, choices: tuple, where: str) -> Any:
+    if any(value == a and type(value) is type(a) for a in choices):
+        return value
+    raise ConfigError(f"{where}: {value!r} is not one of {', '.join(repr(a) for a in choices)}")
+
+
+def _coerce_float(value: Any, tp: Any, where: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise _mismatch(value, tp, where)
+
+
+def _coerce_union(value: Any, tp: Any, where: str) -> Any:
+    """The first member of the union that takes ``value`` (None only where the union holds it)."""
+    args = typing.get_args(tp)
+    if value is None:
+        if type(None) in args:
+            return None
+        raise _mismatch(value, tp, where)
+    list_error = None
+    for arg in args:
+        if arg is type(None):
+            continue
+        try:
+            return coerce(value, arg, where)
+        except ConfigError as err:
+            if typing.get_origin(arg) in (tuple, list) and not isinstance(value, (list, tuple)):
+                list_error = err  # its text shows the list syntax, which the bare type name does not
+    if list_error is not None:
+        raise ConfigError(f"{list_error}; expected {_type_name(tp)}") from None
+    raise _mismatch(value, tp, where)
+
+
+def _coerce_sequence(value: Any, tp: Any, where: str) -> tuple | list:
+    """A list or tuple annotation: ``tuple[X, ...]``, a fixed ``tuple[X, Y]``, or ``list[X]``, item by item."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if not isinstance(value, (list, tuple)):
+        # a bare value is not taken as a one-item list: `a,b` would silently become one item named "a,b"
+        example = value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else "x"
+        raise ConfigError(
+            f"{where} expects a list: write {where}=[{example}] or {where}=[a,b] (in YAML: [a, b]); "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+        if len(args) != len(value):
+            raise _mismatch(value, tp, where)
+        return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    item = args[0] if args else Any
+    out = [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    return tuple(out) if origin is tuple else out
 
 
 def _hints(cls: type) -> dict[str, Any]:
