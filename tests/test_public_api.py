@@ -14,11 +14,11 @@ def test_every_exported_name_resolves():
 def test_exports_come_from_their_modules():
     from ssmem.memory import memory_function
     from ssmem.memory.ipc import IPCResult, information_capacity
-    from ssmem.ssm import LRU, S4D, S5, Mamba
+    from ssmem.ssm import LRU, S4D, S5, LinearAttention, Mamba
 
     assert ssmem.S4D is S4D
-    assert (ssmem.LRU, ssmem.S5, ssmem.Mamba) == (LRU, S5, Mamba)
-    assert {"LRU", "S4", "S4D", "S5", "Mamba"} <= set(ssmem.__all__)
+    assert (ssmem.LRU, ssmem.S5, ssmem.Mamba, ssmem.LinearAttention) == (LRU, S5, Mamba, LinearAttention)
+    assert {"LRU", "S4", "S4D", "S5", "Mamba", "LinearAttention"} <= set(ssmem.__all__)
     assert ssmem.memory_function is memory_function
     assert ssmem.information_capacity is information_capacity
     assert ssmem.IPCResult is IPCResult

@@ -34,6 +34,9 @@ from ssmem.train import build_model, load_recipe, task_params
         ("memory/delay", ["model.layer=mamba", "model.init=s4d-inv", "model.d_state=8"]),
         ("memory/delay", ["model.layer=mamba", "model.init=s4d-inv", "model.d_state=8", "model.train=reservoir", "model.d_model=40"]),
         ("memory/delay", ["model.layer=mamba", "model.init=s4d-inv", "model.d_state=8", "model.train=readout"]),
+        ("memory/delay", ["model.layer=linear-attention", "model.init=s4d-inv", "model.d_state=8"]),
+        ("memory/delay", ["model.layer=linear-attention", "model.init=s4d-inv", "model.train=reservoir"]),
+        ("memory/delay", ["model.layer=linear-attention", "model.init=s4d-inv", "model.train=readout"]),
         ("lra/retrieval-cpu", ["model.d_model=16", "model.n_layers=2"]),  # dual head, tokens
         ("lra/image-cpu", ["model.bidirectional=true", "model.prenorm=true", "model.norm=batch", "model.d_model=16"]),
     ],

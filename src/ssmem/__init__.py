@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "LRU": "ssm",
     "S5": "ssm",
     "Mamba": "ssm",
+    "LinearAttention": "ssm",
     "TRAIN_MODES": "ssm",
     "SSMBlock": "ssm",
     "SequenceClassifier": "ssm",

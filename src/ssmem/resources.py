@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAMBA_EXPAND, MAMBA_CONV = 2, 4  # ssmem.ssm.Mamba's defaults (the models build it with them)
+LINEAR_ATTENTION_CHUNK = 64  # ssmem.ssm.LinearAttention's default chunk_size
 FLOAT = 4  # bytes of a float32 (models train in float32)
 DOUBLE = 8  # float64 (analysis)
 COMPLEX_DOUBLE = 16  # complex128 (eigenvalues, memory-function bases)
@@ -163,7 +164,7 @@ def _ssm_layer_tensors(layer: str, d_model: int, d_state: int, *, bidirectional:
                        freeze_fraction: float) -> tuple[int, int]:
     """(trainable, all) tensor entries of one SSM layer (:class:`ssmem.ssm.S4D`, :class:`ssmem.ssm.S4`,
     :class:`ssmem.ssm.LRU`, :class:`ssmem.ssm.S5`, :class:`ssmem.ssm.Mamba` with its default expand, d_conv and
-    dt_rank)."""
+    dt_rank, :class:`ssmem.ssm.LinearAttention`)."""
     H, K = d_model, 2 if bidirectional else 1
     eigen, kernel = train == "all", train != "readout"
     if layer in ("lru", "s5"):
@@ -171,6 +172,10 @@ def _ssm_layer_tensors(layer: str, d_model: int, d_state: int, *, bidirectional:
         eigen_size = (2 if layer == "lru" else 3) * n  # ν_log, θ_log; or log_dt, log_A_real, A_imag
         readout = 2 * H * n + H  # C (complex), D: always trained
         return readout + eigen_size * eigen + 2 * n * H * kernel, readout + eigen_size + 2 * n * H
+    if layer == "linear-attention":
+        N = d_state
+        always = H * H + H  # out_weight, D
+        return always + 2 * N * H * eigen + H * H * kernel, always + 2 * N * H + H * H  # q, k; v
     if layer == "mamba":
         E, N, R = MAMBA_EXPAND * H, d_state, -(-H // 16)
         eigen_size = E + E * N  # dt_bias, A_log
@@ -258,6 +263,12 @@ def training_estimate(cfg: Any, info: Any | None = None) -> MemoryEstimate:
         E = MAMBA_EXPAND * H
         kernels = n_layers * batch * L * E * (MAMBA_SCAN_TENSORS * m.d_state + MAMBA_INNER_TENSORS) * FLOAT
         kernel_part = ("selective scan", "train.batch_size, model.d_state, model.d_model or task.params.seq_len")
+    elif m.layer == "linear-attention":
+        # no kernel: q, k, v, and per chunk of T steps the (T, T) scores, two (T, H) products and the carried state
+        T = LINEAR_ATTENTION_CHUNK
+        per_step = 2 * m.d_state + 3 * H + T + -(-m.d_state * H // T)
+        kernels = n_layers * batch * L * per_step * FLOAT
+        kernel_part = ("chunked attention", "train.batch_size, model.d_model or task.params.seq_len")
     elif m.layer in ("lru", "s5"):
         # no kernel: each mode's states, convolved by FFT, per layer
         kernels = n_layers * MODAL_STATE_TENSORS * batch * L * (m.d_state // 2) * FLOAT

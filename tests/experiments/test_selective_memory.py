@@ -9,6 +9,7 @@ from ssmem.experiments import ExperimentResult, run_experiment
 from ssmem.experiments.selective_memory import (
     ARMS,
     KINDS,
+    LTI_KINDS,
     SelectiveMemoryResult,
     config,
     judge,
@@ -26,7 +27,7 @@ def test_every_arm_has_the_same_state_size():
         layer = make_layer(arm, 8, seed=0)
         if isinstance(layer, Mamba):
             sizes[arm] = layer.d_inner * layer.d_state
-        elif arm == "s4d":
+        elif arm in ("s4d", "linear-attention"):
             sizes[arm] = layer.d_model * layer.d_state
         else:
             sizes[arm] = layer.d_state
@@ -85,10 +86,15 @@ def test_judge_needs_two_seeds_and_follows_the_paired_interval():
 def test_quick_run_writes_its_numbers(tmp_path):
     result = run_experiment("selective-memory", tmp_path, quick=True, seed=0)
     assert result.figures and (tmp_path / result.figures[0]).read_bytes()[:4] == b"\x89PNG"
-    assert ExperimentResult.load(tmp_path) == result and len(result.findings) == 9
+    assert ExperimentResult.load(tmp_path) == result and len(result.findings) == 11
     summary = result.results["summary"]
     for arm in KINDS:
         degree_2 = summary[arm]["init"]["ipc_by_degree"][1]
-        assert degree_2 == 0.0 if arm != "mamba" else degree_2 > 0.5  # outputs linear in the input, or not
+        if arm == "mamba":
+            assert degree_2 > 0.5  # its gate and input-dependent Δ, B, C
+        elif arm in LTI_KINDS:
+            assert degree_2 == 0.0  # outputs linear in the input
+    # linear attention averages its whole past: on a long stream no lag stays recoverable from its state
+    assert summary["linear-attention"]["init"]["capacity"] < 0.5
     # linear attention: a running sum, rank one: Σ MF over the delays shown stays below one
     assert 0 < sum(result.results["linear_attention_mf"]) < 1

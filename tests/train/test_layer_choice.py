@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ssmem.data import task_info
-from ssmem.ssm import LRU, S4D, S5, Mamba, S4Dense
+from ssmem.ssm import LRU, S4D, S5, LinearAttention, Mamba, S4Dense
 from ssmem.train import load_recipe
 from ssmem.train.build import build_model, layer_seed
 from ssmem.train.config import ConfigError, task_params
@@ -20,7 +20,8 @@ def _config(*extra: str):
     return load_recipe("memory/delay", TINY + list(extra))
 
 
-@pytest.mark.parametrize("name, cls", [("s4d", S4D), ("s4", S4Dense), ("lru", LRU), ("s5", S5), ("mamba", Mamba)])
+@pytest.mark.parametrize("name, cls", [("s4d", S4D), ("s4", S4Dense), ("lru", LRU), ("s5", S5), ("mamba", Mamba),
+                                       ("linear-attention", LinearAttention)])
 def test_each_layer_choice_builds_its_class_seeded_per_layer(name, cls):
     cfg = _config(f"model.layer={name}", "model.train=reservoir")
     info = task_info(cfg.task.name, task_params(cfg.task))
@@ -36,7 +37,7 @@ def test_each_layer_choice_builds_its_class_seeded_per_layer(name, cls):
     assert model(x).shape[:2] == (2, 16)
 
 
-@pytest.mark.parametrize("name", ["lru", "s5", "mamba"])
+@pytest.mark.parametrize("name", ["lru", "s5", "mamba", "linear-attention"])
 def test_s4d_only_options_are_refused_or_warned(name):
     only_s4d = rf"model.freeze_fraction is supported by the s4d layer only \(model.layer={name}\)"
     with pytest.raises(ConfigError, match=only_s4d):
@@ -53,6 +54,8 @@ def test_s4d_only_options_are_refused_or_warned(name):
 def test_mamba_refuses_eigenvalue_recordings():
     with pytest.raises(ConfigError, match=r"model.layer=mamba has input-dependent eigenvalues"):
         _config("model.layer=mamba", "train.record_eigenvalues_every=5")
+    with pytest.raises(ConfigError, match=r"model.layer=linear-attention has no eigenvalues"):
+        _config("model.layer=linear-attention", "train.record_memory_every=5")
     _config("model.layer=lru", "train.record_eigenvalues_every=5")  # a fixed spectrum records fine
 
 

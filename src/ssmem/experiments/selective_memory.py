@@ -1,16 +1,17 @@
 """Experiment ``selective-memory``: the memory of selective and gated SSMs (beyond LTI layers; open question 3).
 
-(a) At equal state size (64 real SSM states per layer), one-block models of S4D (8 channels × 8), LRU (64), S5 (64)
-    and Mamba (16 inner channels × 4) are measured at initialisation and after training on the delay task
-    (``memory/delay``) and on selective copy (``memory/selective-copy``):
+(a) At equal state size (64 real states per layer), one-block models of S4D (8 channels × 8), LRU (64), S5 (64),
+    Mamba (16 inner channels × 4) and linear attention (8 key features × 8 values) are measured at initialisation
+    and after training on the delay task (``memory/delay``) and on selective copy (``memory/selective-copy``):
 
     * the MF of the layer's state, the layer driven along one seeded input direction
       (:func:`ssmem.memory.driven.drive_direction`): exact from the eigenvalues for the LTI layers, empirical for
-      Mamba (held-out, bias-corrected, surrogate threshold, on its SSM state h (E·N));
+      Mamba (on its SSM state h (E·N)) and linear attention (on its state S (N·H)): held-out, bias-corrected,
+      surrogate threshold;
     * the IPC (degree ≤ 2) of the layer's outputs, what the next layer reads.
 
-    Linear attention enters as its exact MF only (a running sum of the same state size; no trainable layer of it
-    exists in ssmem).
+    The exact MF of the running sum that linear attention's transition is (A = I on 64 states, the write taken as
+    linear) is recorded beside it.
 (b) Mamba alone: at initialisation, the squared norm of the readout gradient for a delay-τ teacher (whitened
     state, readout at zero: ‖Σ_t x̃_t u_{t-τ}‖²/n², PAPER.md §5) against its MF(τ); learnable vs reservoir (A and
     the Δ bias frozen) on the long delay and on selective copy; how far A and Δ move.
@@ -34,14 +35,16 @@ from ..memory import EmpiricalMemory, dense_memory_function, information_capacit
 from ..memory.compare import linear_attention_system
 from ..memory.driven import drive_direction, driven_layer
 from ..stats import paired_verdict
-from ..ssm import LRU, S4D, S5, Mamba
+from ..ssm import LRU, S4D, S5, LinearAttention, Mamba
 from ..ssm.mamba import selective_scan
 from ..ssm.models import CausalSequenceModel
 from ._training import fit
 from .registry import ExperimentContext, ExperimentOutput, Finding, register_experiment
 
-KINDS = ("s4d", "lru", "s5", "mamba")  # trained with every eigenvalue parameter learnable
+LTI_KINDS = ("s4d", "lru", "s5")
+KINDS = (*LTI_KINDS, "mamba", "linear-attention")  # trained with every parameter learnable
 ARMS = (*KINDS, "mamba-reservoir")
+EMPIRICAL = (Mamba, LinearAttention)  # the layers whose state memory is measured, not computed
 STATE_SIZE = 64  # real SSM states per layer, every kind
 # ridge of Mamba's empirical MF, relative to the largest squared singular value of its states: their spectrum spans
 # 1e4 or more, and a minimum-norm readout fitted on the directions below 1e-2 of the largest does not carry over to
@@ -113,6 +116,8 @@ def make_layer(arm: str, d_model: int, seed: int) -> torch.nn.Module:
         expand = 2
         return Mamba(d_model, STATE_SIZE // (expand * d_model), expand=expand, seed=seed,
                      train="reservoir" if arm == "mamba-reservoir" else "all")
+    if arm == "linear-attention":
+        return LinearAttention(d_model, STATE_SIZE // d_model, seed=seed)
     raise ValueError(f"unknown arm {arm!r}; valid choices: {', '.join(ARMS)}")
 
 
@@ -171,14 +176,23 @@ def mamba_states(layer: Mamba, x: torch.Tensor) -> torch.Tensor:
     return captured["states"].double()
 
 
-def state_memory_function(layer: torch.nn.Module, *, max_delay: int, n_samples: int, seed: int) -> np.ndarray:
-    """MF(0..max_delay) of the layer's SSM state driven along :func:`drive_direction`: exact for S4D (the excited
-    modes of every channel), LRU and S5 (the shared modes; the direction excites them all); empirical for Mamba."""
+def layer_states(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The state of a Mamba or linear-attention layer after every step of ``x (1, L, H)``: ``(L, S)`` float64."""
     if isinstance(layer, Mamba):
+        return mamba_states(layer, x)
+    with torch.no_grad():
+        return layer.states(x.to(layer.D.dtype))[0].double()
+
+
+def state_memory_function(layer: torch.nn.Module, *, max_delay: int, n_samples: int, seed: int) -> np.ndarray:
+    """MF(0..max_delay) of the layer's state driven along :func:`drive_direction`: exact for S4D (the excited
+    modes of every channel), LRU and S5 (the shared modes; the direction excites them all); empirical for Mamba
+    and linear attention."""
+    if isinstance(layer, EMPIRICAL):
         w = drive_direction(layer.d_model, seed).to(layer.D.dtype)
         est = EmpiricalMemory(max_delay=max_delay, n_train=n_samples, n_test=n_samples // 2, washout=max(200, max_delay),
                               ridge=MAMBA_RIDGE, bias_correction="surrogate", seed=seed)
-        est.fit(lambda u: mamba_states(layer, torch.from_numpy(u).to(layer.D.dtype)[None, :, None] * w).numpy())
+        est.fit(lambda u: layer_states(layer, torch.from_numpy(u).to(layer.D.dtype)[None, :, None] * w).numpy())
         return est.memory_function_
     modes = layer.discrete_eigenvalues().detach().cpu().to(torch.complex128).numpy()
     if isinstance(layer, S4D):
@@ -232,7 +246,8 @@ class SelectiveMemoryResult:
         scores: ``{arm: {task: [score list per seed]}}`` (R² per delay; ``[accuracy]``).
         gradient: ``[{"gradient_sq", "mf", "rank", "n_samples"} per seed]`` (Mamba at initialisation).
         a_movement: ``{task: [{"A": relative change of A, "dt": of softplus(dt_bias)} per seed]}``.
-        linear_attention_mf: the exact MF of a running sum of state size 64 (horizon = the task length).
+        linear_attention_mf: the exact MF of a running sum of state size 64 with a linear write (horizon = the task
+            length), beside the trainable layer's empirical one.
     """
 
     config: dict
@@ -250,7 +265,7 @@ def _layer(model: CausalSequenceModel) -> torch.nn.Module:
 
 
 def _measure(layer: torch.nn.Module, cfg: SelectiveMemoryConfig, seed: int) -> tuple[np.ndarray, list[float]]:
-    layer = layer.double() if isinstance(layer, Mamba) else layer
+    layer = layer.double() if isinstance(layer, EMPIRICAL) else layer
     return (state_memory_function(layer, max_delay=cfg.max_delay, n_samples=cfg.n_empirical, seed=seed),
             output_ipc(layer, cfg=cfg, seed=seed))
 
@@ -309,7 +324,7 @@ def judge(result: SelectiveMemoryResult) -> list[Finding]:
     """The claims, each from paired per-seed differences (:func:`paired_verdict`)."""
     cfg = result.config
     long_delay = len(cfg["delays"]) - 1
-    lti = [k for k in KINDS if k != "mamba"]
+    lti = list(LTI_KINDS)
     findings = []
 
     def add(claim: str, diffs, tolerance: float, direction: str, what: str) -> None:
@@ -321,6 +336,9 @@ def judge(result: SelectiveMemoryResult) -> list[Finding]:
     add("At equal state size, Mamba's outputs carry nonlinear (degree-2) capacity that the LTI layers' lack",
         ipc2["mamba"] - np.max([ipc2[k] for k in lti], axis=0), 0.05, "above",
         "degree-2 IPC of the outputs at init, Mamba − max(S4D, LRU, S5)")
+    add("Linear attention's state keeps no linear memory of a long input stream (Σ MF below 1): its running sum, "
+        "never forgetting, dilutes each input as 1/t", _capacity(result.mf["linear-attention"]["init"]), 1.0, "below",
+        f"Σ MF(0..{cfg['max_delay']}) of the state at init (empirical)")
     cap = {k: _capacity(result.mf[k]["init"]) for k in KINDS}
     add("At initialisation Mamba's state holds less linear memory (Σ MF) than the LTI layers of the same size",
         cap["mamba"] - np.min([cap[k] for k in lti], axis=0), 0.0, "below",
@@ -338,6 +356,9 @@ def judge(result: SelectiveMemoryResult) -> list[Finding]:
     add("Selectivity matters on selective copy: Mamba beats every LTI layer of the same state size",
         copy_scores["mamba"] - np.max([copy_scores[k] for k in lti], axis=0), 0.0, "above",
         "accuracy, Mamba − max(S4D, LRU, S5)")
+    add("Content-addressed recall works on selective copy: linear attention beats every LTI layer of the same state "
+        "size", copy_scores["linear-attention"] - np.max([copy_scores[k] for k in lti], axis=0), 0.0, "above",
+        "accuracy, linear attention − max(S4D, LRU, S5)")
     moves = [m["A"] for task in TASKS for m in result.a_movement[task]]
     add("Training hardly moves Mamba's A (relative change below 10%)", moves, 0.1, "below",
         "‖A_after − A_before‖ / ‖A_before‖, both tasks")
@@ -366,16 +387,16 @@ def plot(result: SelectiveMemoryResult):
             ax.plot(delays, mean, ls=style, color=f"C{k}",
                     label=f"{arm} {'init' if key == 'init' else 'trained'}: Σ={mean.sum():.1f}")
     ax.plot(delays, result.linear_attention_mf, color="0.5", ls=":",
-            label=f"linear attention: Σ={np.sum(result.linear_attention_mf):.2f}")
+            label=f"running sum, linear write: Σ={np.sum(result.linear_attention_mf):.2f}")
     ax.set(xlabel="delay τ", ylabel="MF(τ) of the state", ylim=(-0.02, 1.02),
            title=f"state MF, {STATE_SIZE} states (dashed: after the delay task)")
     ax.legend(fontsize=6)
     ax = axes[1]
-    width = 0.1
+    width = 0.8 / (3 * len(KINDS))
     for k, arm in enumerate(KINDS):
         for j, key in enumerate(("init", "delay", "selective-copy")):
             values = np.mean(result.ipc[arm][key], axis=0)
-            ax.bar(np.arange(1, 3) + (3 * k + j - 5.5) * width, values, width=width, color=f"C{k}",
+            ax.bar(np.arange(1, 3) + (3 * k + j - (3 * len(KINDS) - 1) / 2) * width, values, width=width, color=f"C{k}",
                    alpha=(1.0, 0.65, 0.35)[j], label=f"{arm} {key}" if k == 0 or j == 0 else None)
     ax.set(xticks=[1, 2], xlabel="degree", ylabel="IPC of the outputs", title="IPC by degree (init, delay, copy)")
     ax.legend(fontsize=6)
@@ -410,8 +431,9 @@ def _summary(result: SelectiveMemoryResult) -> dict:
     return {"config": result.config, "seeds": result.seeds, "summary": table, "mf": result.mf, "ipc": result.ipc,
             "scores": result.scores, "gradient": result.gradient, "a_movement": result.a_movement,
             "linear_attention_mf": result.linear_attention_mf,
-            "linear_attention_note": "exact MF of a running sum (A = I) of 64 states: rank 1; no trainable linear "
-                                     "attention layer exists in ssmem, so it is not trained or IPC-measured"}
+            "linear_attention_note": "linear_attention_mf: the exact MF of a running sum (A = I) of 64 states with a "
+                                     "linear write (rank 1); the linear-attention arm is the trainable layer, its "
+                                     "state MF empirical"}
 
 
 @register_experiment("selective-memory", "MF and IPC of S4D vs LRU vs S5 vs Mamba (and linear attention) at equal "

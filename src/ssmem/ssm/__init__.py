@@ -10,6 +10,7 @@ each input channel's real system. Mamba's recurrence depends on its input: it ha
 
 from ._common import TRAIN_MODES, FrozenKernel, freeze_readout_kernels
 from .block import NORMS, SSMBlock
+from .linear_attention import LinearAttention
 from .lru import LRU
 from .mamba import Mamba
 from .models import POOLINGS, CausalSequenceModel, DualSequenceClassifier, SequenceClassifier
@@ -20,6 +21,7 @@ from .s5 import S5
 
 __all__ = [
     "LRU",
+    "LinearAttention",
     "NORMS",
     "POOLINGS",
     "S4",

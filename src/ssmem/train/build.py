@@ -52,7 +52,7 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
     Input ``(B, L)`` tokens or ``(B, L, d_input)``; output ``(B, d_output)`` (classifier, dual) or
     ``(B, L, d_output)`` (causal).
     """
-    from ..ssm import LRU, S4Dense, S4D, S5, CausalSequenceModel, Mamba, DualSequenceClassifier, SequenceClassifier
+    from ..ssm import LRU, S4Dense, S4D, S5, CausalSequenceModel, LinearAttention, Mamba, DualSequenceClassifier, SequenceClassifier
 
     arch = architecture_for(cfg, info)
 
@@ -76,6 +76,8 @@ def build_model(cfg: ModelConfig, info: TaskInfo, *, seed: int, device: torch.de
         del common["discretization"]
         if cfg.layer == "mamba":
             return Mamba(cfg.d_model, cfg.d_state, **common)
+        if cfg.layer == "linear-attention":
+            return LinearAttention(cfg.d_model, cfg.d_state, train=cfg.train, seed=common["seed"])
         if cfg.layer == "lru":
             return LRU(cfg.d_model, cfg.d_state, bidirectional=cfg.bidirectional, train=cfg.train, seed=common["seed"])
         raise ConfigError(f"model.layer={cfg.layer!r} has no SSM layer to build")

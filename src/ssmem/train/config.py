@@ -25,9 +25,9 @@ import yaml
 
 from .._values import MAX_RUN_SEED
 
-LayerName = Literal["s4d", "s4", "lru", "s5", "mamba", "linear"]
+LayerName = Literal["s4d", "s4", "lru", "s5", "mamba", "linear-attention", "linear"]
 # layers that take no eigenvalue set (model.init) and no freeze_fraction
-OTHER_SSM_LAYERS = ("lru", "s5", "mamba")
+OTHER_SSM_LAYERS = ("lru", "s5", "mamba", "linear-attention")
 TrainMode = Literal["all", "reservoir", "readout"]
 Architecture = Literal["auto", "classifier", "dual", "causal"]
 
@@ -67,10 +67,12 @@ class ModelConfig:
     eigenvalue set name or file (``ssmem eigs``); the S4 layer always starts from HiPPO-LegS and ignores it.
 
     ``layer`` picks the SSM layer: ``s4d`` (the default), ``s4``, ``lru``, ``s5`` (one state shared by all
-    channels) or ``mamba`` (selective, input-dependent). ``lru``, ``s5`` and ``mamba`` are causal
+    channels), ``mamba`` (selective, input-dependent) or ``linear-attention`` (a running sum of k vᵀ, d_state key
+    features). ``lru``, ``s5``, ``mamba`` and ``linear-attention`` are causal
     (``bidirectional=false``), have their own initialisations (``init`` and ``freeze_fraction`` are s4d-only),
-    and ``d_state`` is the real state size (LRU, S5: d_state/2 complex modes; Mamba: states per inner channel).
-    LRU ignores ``dt_min``, ``dt_max`` and ``discretization``; Mamba ignores ``discretization``.
+    and ``d_state`` is the real state size (LRU, S5: d_state/2 complex modes; Mamba: states per inner channel;
+    linear attention: key features, N·H states). LRU and linear attention ignore ``dt_min``, ``dt_max`` and
+    ``discretization``; Mamba ignores ``discretization``.
 
     Forecasting tasks (``forecast/series``) also take ``layer="linear"`` (no SSM: one linear map from the
     lookback to the horizon per column, DLinear; ``linear_per_channel``, ``trend_kernel``), ``linear_skip``
@@ -389,8 +391,9 @@ def validate_config(cfg: RunConfig) -> RunConfig:
         if m.layer != "s5" and m.discretization != ModelConfig.discretization:
             warnings.warn(f"model.discretization={m.discretization!r} is ignored with model.layer={m.layer} (its "
                           "discretisation is fixed)", UserWarning, stacklevel=2)
-    if m.layer == "mamba" and (t.record_eigenvalues_every or t.record_memory_every):
-        raise ConfigError("model.layer=mamba has input-dependent eigenvalues: train.record_eigenvalues_every and "
+    if m.layer in ("mamba", "linear-attention") and (t.record_eigenvalues_every or t.record_memory_every):
+        what = "input-dependent eigenvalues" if m.layer == "mamba" else "no eigenvalues (its transition is the identity)"
+        raise ConfigError(f"model.layer={m.layer} has {what}: train.record_eigenvalues_every and "
                           "train.record_memory_every must be 0")
     if m.trend_kernel < 0:
         raise ConfigError(f"model.trend_kernel must be >= 0 (0 = no trend/remainder split), got {m.trend_kernel}")
