@@ -114,8 +114,8 @@ class S4Dense(SSMLayerCommon, nn.Module):
     def _discrete(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(Ā (H, N, N), B̄ (H, N)), computed in float64 and rounded to the layer's dtype: the matrix exponential
         or solve of a HiPPO matrix (norm ~ N·Δ) in float32 gave kernels 1e-3 off at N = 256 (rounded from float64:
-        1e-7). The price is O(H·N³) float64 work and its backward: small at N = 64 (a forward+backward ~10%
-        slower with ZOH, bilinear unchanged), but up to about twice the time at N = 128-256."""
+        1e-7). The price is O(H·N³) float64 work and its backward, which grows with N (test
+        ``tests/ssm/test_float32_discretization.py`` holds the accuracy; the cost is in the README's Performance)."""
         A_bar, B_bar = discretize_dense(self.A.double(), torch.exp(self.log_dt.double()), self.B.double(),
                                         self.discretization)
         return A_bar.to(self.A.dtype), B_bar.to(self.A.dtype)
