@@ -4,10 +4,10 @@ layers take device and dtype from the context and their inputs, never from a har
 import pytest
 import torch
 
-from ssmem.ssm import LRU, S4D, S5, Mamba, S4Dense
+from ssmem.ssm import LRU, S4D, S5, LinearAttention, Mamba, S4Dense
 
 
-@pytest.mark.parametrize("layer_cls", [S4D, S4Dense, LRU, S5, Mamba])
+@pytest.mark.parametrize("layer_cls", [S4D, S4Dense, LRU, S5, Mamba, LinearAttention])
 def test_forward_and_backward_on_meta(layer_cls):
     with torch.device("meta"):
         layer = layer_cls(4, 4, seed=0)

@@ -29,7 +29,8 @@ S4D_LAYERS = [dict(layer="s4d", train=t, bidirectional=b, discretization=d)
               for t, b, d in itertools.product(("all", "reservoir", "readout"), (False, True), ("zoh", "bilinear"))]
 LAYERS = S4D_LAYERS + [dict(layer="s4d", freeze_fraction=0.5), dict(layer="s4d", init="random"),
                        *(dict(layer="s4", train=t) for t in ("all", "reservoir", "readout")),
-                       *(dict(layer=name, train=t) for name in ("lru", "s5", "mamba") for t in ("all", "reservoir", "readout"))]
+                       *(dict(layer=name, train=t) for name in ("lru", "s5", "mamba", "linear-attention")
+                         for t in ("all", "reservoir", "readout"))]
 FORECASTERS = [dict(instance_norm="revin-affine", channels="independent"), dict(instance_norm="revin", channels="mixed"),
                dict(layer="linear", trend_kernel=5)]
 
