@@ -22,7 +22,7 @@ from typing import Any
 
 # registered experiments the quick main job leaves out: selective-memory's quick size takes about 70 s of one core
 # (122 s on a shared two-core machine), too much for the quick chain's budget of about 4 minutes; the full job runs
-# it (about 40 minutes of one core), as does `ssmem experiment selective-memory [--quick]`
+# it (about an hour of one core), as does `ssmem experiment selective-memory [--quick]`
 NOT_IN_QUICK_PAPER = ("selective-memory",)
 SCALES = ("cpu", "paper")
 ExperimentFn = Callable[..., Any]  # (name, out_dir, *, quick, seed, progress) -> anything; writes results.json

@@ -88,9 +88,8 @@ class SelectiveMemoryConfig:
 def config(quick: bool) -> SelectiveMemoryConfig:
     """The quick or full configuration.
 
-    Quick: 70 s of one core (measured; 122 s of wall time on a shared two-core machine). Full: 10 seeds, about
-    4 minutes of one core per seed (measured: 5 seeds in 20 minutes); at 5 seeds the intervals of the
-    selective-copy comparisons still held 0.
+    Quick: about a minute of one core. Full: 10 seeds, 67 minutes of one shared core (measured); at 5 seeds the
+    intervals of the selective-copy comparisons still held 0.
     """
     if quick:
         return SelectiveMemoryConfig(d_model=8, length=48, delays=(4, 24), prefix=16, n_tokens=2, n_symbols=4,
