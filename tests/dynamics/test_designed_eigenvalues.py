@@ -1,6 +1,5 @@
 """The memory-designed eigenvalue set: its closed-form MF, its optimality within the family, the optimiser."""
 
-import time
 
 import numpy as np
 import pytest
@@ -59,16 +58,14 @@ def test_chosen_radius_maximises_the_target_delay(horizon):
         assert mf_at(best) == pytest.approx((1 / (m + 1)) * (m / (m + 1)) ** m, rel=1e-9)
 
 
-def test_registered_set_is_valid_deterministic_and_fast():
+def test_registered_set_is_valid_and_deterministic():
     assert "mf-designed" in EIGENVALUE_SETS
-    start = time.perf_counter()
     for d_state in (2, 8, 32, 64, 128):
         values = discrete_eigenvalues("mf-designed", d_state, dt=0.01)
         assert values.shape == (d_state // 2,)
         assert np.all((np.abs(values) > 0) & (np.abs(values) < 1))
         assert np.all((np.angle(values) > 0) & (np.angle(values) < np.pi))
         np.testing.assert_array_equal(values, discrete_eigenvalues("mf-designed", d_state, dt=0.5, seed=9))
-    assert time.perf_counter() - start < 1.0
     values = discrete_eigenvalues("mf-designed", 32, dt=1.0)
     np.testing.assert_allclose(values, designed_eigenvalues(16, target_delay=DEFAULT_TARGET_DELAY))
     # the arc rule: one radius 1 - c_r/τ*, phases φ(k + ½)/M with φ = c_φ N/τ*

@@ -2,7 +2,6 @@
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -23,14 +22,11 @@ from ssmem.train import (
 )
 
 
-def test_delay_inside_the_initial_memory_is_learned_within_a_minute(tmp_path):
+def test_delay_inside_the_initial_memory_is_learned(tmp_path):
     cfg = load_recipe("memory/delay", ["device=cpu"])
-    start = time.perf_counter()
     result = train(cfg, tmp_path, progress=False)
-    elapsed = time.perf_counter() - start
-    assert result.status == "completed" and result.metric == "r2"
+    assert result.status == "completed" and result.metric == "r2" and result.steps == cfg.train.max_steps
     assert result.test_metric > 0.9, result
-    assert elapsed < 60.0
     assert load_result(tmp_path) == result
 
 
@@ -168,7 +164,18 @@ def test_copy_and_adding_tasks_train_through_the_other_model_families(tmp_path):
                                        "task.params.gap=5", "task.params.n_train=64", "task.params.n_val=32",
                                        "task.params.n_test=32", "train.batch_size=16", "train.max_steps=4"])  # fmt: skip
     result = train(copy, tmp_path / "copy", progress=False)
-    assert result.metric == "accuracy" and 0.0 <= result.test_metric <= 1.0 and result.steps == 4
+    assert result.metric == "accuracy" and result.steps == 4
+    # the test accuracy, counted here over every target step of the test split with the best weights
+    from ssmem.data import build_task
+    from ssmem.train.trained import load_trained_model
+
+    data = build_task(copy.task.name, task_params(copy.task), seed=copy.seed)
+    model, _ = load_trained_model(tmp_path / "copy")
+    x, y = (torch.stack(items) for items in zip(*(data.test[i] for i in range(len(data.test)))))
+    with torch.no_grad():
+        predicted = model(x).argmax(-1)
+    scored = y != data.info.ignore_index
+    assert result.test_metric == pytest.approx(float((predicted[scored] == y[scored]).double().mean()), abs=1e-9)
     adding = load_recipe("memory/adding", ["device=cpu", "model.d_model=8", "model.d_state=8", "model.n_layers=1",
                                            "task.params.seq_len=20", "task.params.n_train=64", "task.params.n_val=32",
                                            "task.params.n_test=32", "train.batch_size=16", "train.epochs=2",
