@@ -68,6 +68,12 @@ def test_the_state_is_the_running_sum_of_key_value_products():
     assert states.shape == (2, 7, layer.d_state * layer.d_model)
 
 
+def test_an_empty_sequence_gives_an_empty_output():
+    layer = _layer()
+    empty = torch.zeros(2, 0, 3, dtype=F64)
+    assert layer(empty).shape == (2, 0, 3) and layer.reference_forward(empty).shape == (2, 0, 3)
+
+
 def test_outputs_do_not_depend_on_later_inputs():
     layer = _layer()
     x = torch.randn(1, 9, 3, dtype=F64, generator=torch.Generator().manual_seed(4))

@@ -46,10 +46,11 @@ KINDS = (*LTI_KINDS, "mamba", "linear-attention")  # trained with every paramete
 ARMS = (*KINDS, "mamba-reservoir")
 EMPIRICAL = (Mamba, LinearAttention)  # the layers whose state memory is measured, not computed
 STATE_SIZE = 64  # real SSM states per layer, every kind
-# ridge of Mamba's empirical MF, relative to the largest squared singular value of its states: their spectrum spans
-# 1e4 or more, and a minimum-norm readout fitted on the directions below 1e-2 of the largest does not carry over to
-# held-out data (measured: MF(1) 0.82 → 0.94 and the surrogate threshold 0.42 → 0.05 with 2000 samples, seed 0)
-MAMBA_RIDGE = 1e-4
+# ridge of the empirical state MF (Mamba, linear attention), relative to the largest squared singular value of the
+# states: Mamba's spectrum spans 1e4 or more, and a minimum-norm readout fitted on the directions below 1e-2 of the
+# largest does not carry over to held-out data (measured: MF(1) 0.82 → 0.94 and the surrogate threshold
+# 0.42 → 0.05 with 2000 samples, seed 0)
+STATE_RIDGE = 1e-4
 TASKS = ("delay", "selective-copy")
 # |‖g_τ‖² − MF(τ)| allowed: the in-sample ‖g_τ‖² is biased up by about F/n (64/4000) and the held-out MF carries
 # a few standard errors of sampling noise (about 0.01 each at 4000 samples) and the surrogate threshold
@@ -190,7 +191,7 @@ def state_memory_function(layer: torch.nn.Module, *, max_delay: int, n_samples: 
     if isinstance(layer, EMPIRICAL):
         w = drive_direction(layer.d_model, seed).to(layer.D.dtype)
         est = EmpiricalMemory(max_delay=max_delay, n_train=n_samples, n_test=n_samples // 2, washout=max(200, max_delay),
-                              ridge=MAMBA_RIDGE, bias_correction="surrogate", seed=seed)
+                              ridge=STATE_RIDGE, bias_correction="surrogate", seed=seed)
         est.fit(lambda u: layer_states(layer, torch.from_numpy(u).to(layer.D.dtype)[None, :, None] * w).numpy())
         return est.memory_function_
     modes = layer.discrete_eigenvalues().detach().cpu().to(torch.complex128).numpy()
@@ -222,7 +223,7 @@ def readout_gradient_vs_memory(layer: Mamba, *, cfg: SelectiveMemoryConfig, seed
     left, singular, _ = np.linalg.svd(centred, full_matrices=False)
     # x̃ = U·√n has identity covariance in the sample; the directions are weighted by the ridge filter of the MF
     # estimator, s²/(s² + λ), so both see the same regularised state
-    shrink = singular**2 / (singular**2 + MAMBA_RIDGE * singular[0] ** 2)
+    shrink = singular**2 / (singular**2 + STATE_RIDGE * singular[0] ** 2)
     whitened = left * np.sqrt(shrink * n)
     delays = np.arange(cfg.max_delay + 1)
     targets = np.stack([u[washout - tau: washout - tau + n] for tau in delays], axis=1)  # (n, D)

@@ -124,6 +124,8 @@ class LinearAttention(SSMLayerCommon, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, L, H) → (B, L, H)``, chunk by chunk: within a chunk the causal scores, across chunks the state."""
         self._check_input(x)
+        if x.shape[1] == 0:  # an empty sequence: no chunk to attend over
+            return x * self.D
         q, k, v = self._project(x)
         batch, length, _ = x.shape
         state = x.new_zeros(batch, self._d_state, self._d_model)  # S (B, N, H)
