@@ -112,6 +112,26 @@ def test_teardown_meets_the_other_ranks_only_after_a_clean_run(clean, monkeypatc
         dist.destroy_process_group()
 
 
+def test_the_group_is_destroyed_only_after_its_worker_threads_could_take_the_interpreter_lock(monkeypatch):
+    """torch 2.6's gloo deadlocked when the group was destroyed right after a collective (its worker thread waits
+    for the interpreter lock that the destroying thread holds): the destroy first sleeps, which lets them run."""
+    import time
+
+    import torch
+    import torch.distributed as dist
+
+    from ssmem.train import distributed
+
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    events = []
+    monkeypatch.setattr(time, "sleep", lambda s: events.append(("sleep", s)))
+    destroy = dist.destroy_process_group
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: (events.append(("destroy",)), destroy()))
+    distributed.teardown(distributed.DistInfo(0, 2, 0, torch.device("cpu"), initialized_here=True), clean=False)
+    assert events == [("sleep", distributed.DESTROY_GRACE), ("destroy",)] and distributed.DESTROY_GRACE > 0
+    assert not dist.is_initialized()
+
+
 def test_two_runs_in_one_torchrun_process_and_a_divergence_on_one_rank(tmp_path, tiny_config):
     """A second train() call re-joined a destroyed group and hung for gloo's timeout; a non-finite loss on rank 1
     only was reported with rank 0's finite loss."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -88,12 +89,24 @@ def teardown(info: DistInfo, *, clean: bool = True) -> None:
         gc.collect()
         dist.barrier()
     elif info.initialized_here:
-        dist.destroy_process_group()
+        _destroy_group()
 
 
 def _leave_at_exit() -> None:
     if dist.is_initialized():
-        dist.destroy_process_group()
+        _destroy_group()
+
+
+# Seconds the destroying thread gives up the interpreter lock first. A gloo worker thread that has just finished a
+# collective still holds its tensors, and releasing a tensor Python has seen takes the interpreter lock; the
+# group's destructor joins those threads while holding that lock. Under torch 2.6 a destroy right after a
+# collective (e.g. after all ranks refused a run together) deadlocked in about one run in six.
+DESTROY_GRACE = 0.05
+
+
+def _destroy_group() -> None:
+    time.sleep(DESTROY_GRACE)
+    dist.destroy_process_group()
 
 
 def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
