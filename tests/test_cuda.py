@@ -7,7 +7,7 @@ Skipped without CUDA; ``python benchmarks/gpu_check.py`` runs them with the GPU 
 import pytest
 import torch
 
-from ssmem.ssm import S4Dense, S4D
+from ssmem.ssm import Mamba, S4Dense, S4D
 from ssmem.train import Callback, load_recipe, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -18,7 +18,8 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
     lambda: S4D(16, 32, bidirectional=True, seed=0),
     lambda: S4D(16, 32, train="readout", seed=0),
     lambda: S4Dense(16, 16, seed=0),
-], ids=["s4d", "s4d-bidirectional", "s4d-readout", "s4"])
+    lambda: Mamba(16, 8, seed=0),  # the scan by recursive doubling on the GPU, sequential chunks on the CPU
+], ids=["s4d", "s4d-bidirectional", "s4d-readout", "s4", "mamba"])
 def test_a_layer_on_the_gpu_matches_the_cpu_on_values_and_gradients(make):
     cpu, gpu = make().double(), make().double().cuda()
     x = torch.randn(3, 200, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1))

@@ -43,13 +43,13 @@ KERNEL_TENSORS = 6
 # (H, 2N+2, 2N+2) float64 blocks alive in the backward pass of one S4 layer's matrix exponential: fitted to the
 # peak of a 2-layer S4 run (H = 64, N = 64, L = 512)
 S4_EXP_BACKWARD = 16
-# (B, L, E, N) float32 tensors of one Mamba layer's chunked selective scan at the peak of its backward pass
-# (log-decays, decays, drives, the states of its two passes and their gradients): 10.9 measured (B 4, L 512, E 64,
-# N 16, peak resident memory of one forward and backward of ssmem.ssm.mamba.selective_scan)
-MAMBA_SCAN_TENSORS = 11
-# (B, L, E) float32 tensors of one Mamba layer besides its scan (the projections, conv, SiLU, Δ, B_t, C_t, gate and
-# their gradients): 30 measured as the rest of the peak of a whole layer (H 32, N 16)
-MAMBA_INNER_TENSORS = 30
+# (B, L, E, N) float32 tensors of one Mamba layer's selective scan (ssmem.ssm.selective_scan keeps one state per
+# chunk and a few chunk-sized tensors: a fraction of one) and (B, L, E) float32 tensors of the rest of the layer
+# (the projections, conv, SiLU, Δ, B_t, C_t, gate, the scan's per-step inputs and their gradients): fitted to the
+# peak resident memory of one forward and backward of a whole layer, 23.8 and 22.9 (B, L, E) units measured at
+# N = 16 (B 4, L 512, H 32; B 8, L 1024, H 64) and 39.5 at N = 64, against 25 and 43 estimated
+MAMBA_SCAN_TENSORS = 0.375
+MAMBA_INNER_TENSORS = 19
 # (B, L, n) float32 units of an LRU or S5 layer's per-mode states (complex, and their FFTs at 2L, in the forward and
 # backward of ssmem.ssm.modal.modal_convolution): 39 (LRU) and 44 (S5) measured (B 4, L 512, H 64, n 128)
 MODAL_STATE_TENSORS = 44
@@ -261,7 +261,7 @@ def training_estimate(cfg: Any, info: Any | None = None) -> MemoryEstimate:
     if m.layer == "mamba":
         # no kernel: the scan's (B, L, E, N) tensors and the inner (B, L, E) ones, per layer (E = expand·H)
         E = MAMBA_EXPAND * H
-        kernels = n_layers * batch * L * E * (MAMBA_SCAN_TENSORS * m.d_state + MAMBA_INNER_TENSORS) * FLOAT
+        kernels = math.ceil(n_layers * batch * L * E * (MAMBA_SCAN_TENSORS * m.d_state + MAMBA_INNER_TENSORS) * FLOAT)
         kernel_part = ("selective scan", "train.batch_size, model.d_state, model.d_model or task.params.seq_len")
     elif m.layer == "linear-attention":
         # no kernel: q, k, v, and per chunk of T steps the (T, T) scores, two (T, H) products and the carried state

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from ssmem.ssm import Mamba, count_parameters
 from ssmem.ssm.mamba import selective_scan, selective_scan_reference
+from ssmem.ssm.selective_scan import linear_recurrence
 
 from .freezing import assert_freezes_exactly
 from .stepping import recurrent_outputs
@@ -25,17 +26,65 @@ def _scan_inputs(batch, length, channels, n_state, generator, dtype=torch.float6
                                           draw(channels))]
 
 
-@pytest.mark.parametrize("length, chunk_size", [(13, 4), (7, None), (1, 3), (16, 16), (9, 20)])
-def test_chunked_scan_equals_the_loop_on_values_and_gradients(length, chunk_size):
+@pytest.mark.parametrize("method", ["sequential", "doubling"])
+@pytest.mark.parametrize("length, chunk_size", [(13, 4), (7, None), (1, 3), (16, 16), (9, 20), (40, 7)])
+def test_chunked_scan_equals_the_loop_on_values_and_gradients(length, chunk_size, method):
     generator = torch.Generator().manual_seed(length)
     inputs = _scan_inputs(2, length, 3, 5, generator)
     weights = torch.randn(2, length, 3, generator=generator, dtype=torch.float64)
-    fast = selective_scan(*inputs, chunk_size=chunk_size)
+    fast = selective_scan(*inputs, chunk_size=chunk_size, method=method)
     slow = selective_scan_reference(*inputs)
     torch.testing.assert_close(fast, slow, rtol=0, atol=1e-12)
     for g_fast, g_slow in zip(torch.autograd.grad((fast * weights).sum(), inputs),
                               torch.autograd.grad((slow * weights).sum(), inputs)):
         torch.testing.assert_close(g_fast, g_slow, rtol=1e-10, atol=1e-11)
+
+
+@pytest.mark.parametrize("method", ["sequential", "doubling"])
+@pytest.mark.parametrize("steps", [1, 2, 5, 16, 17])
+def test_linear_recurrence_forwards_and_backwards_in_time(steps, method):
+    generator = torch.Generator().manual_seed(steps)
+    a, b = torch.rand(2, steps, 3, 4, generator=generator, dtype=torch.float64)
+    h0 = torch.randn(3, 4, generator=generator, dtype=torch.float64)
+    for reverse in (False, True):
+        expected, h = torch.empty_like(b), h0
+        for t in (reversed(range(steps)) if reverse else range(steps)):
+            h = expected[t] = a[t] * h + b[t]
+        a_before = a.clone()
+        out = linear_recurrence(a, b.clone(), h0, method, reverse=reverse)
+        torch.testing.assert_close(out, expected, rtol=1e-13, atol=0)
+        assert torch.equal(a, a_before)  # the decays are read, never written
+
+
+def test_the_written_backward_pass_agrees_with_finite_differences():
+    inputs = _scan_inputs(2, 11, 3, 4, torch.Generator().manual_seed(3))
+    for method in ("sequential", "doubling"):
+        assert torch.autograd.gradcheck(lambda *x: selective_scan(*x, chunk_size=4, method=method), inputs)
+
+
+def test_autograd_keeps_the_inputs_and_one_state_per_chunk():
+    """Not a state per step: the chunks' states are recomputed in the backward pass."""
+    batch, length, channels, n_state, chunk = 2, 30, 3, 5, 8
+    inputs = _scan_inputs(batch, length, channels, n_state, torch.Generator().manual_seed(0))
+    saved = {}
+
+    def pack(t):
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        selective_scan(*inputs, chunk_size=chunk)
+    input_bytes = sum(t.numel() for t in inputs) * 8
+    n_chunks = -(-length // chunk)
+    assert sum(saved.values()) == input_bytes + n_chunks * batch * channels * n_state * 8
+
+
+def test_scan_options_are_checked():
+    inputs = _scan_inputs(1, 4, 2, 3, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="unknown scan method 'blelloch'; valid choices: auto, sequential, doubling"):
+        selective_scan(*inputs, method="blelloch")
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer, got 0"):
+        selective_scan(*inputs, chunk_size=0)
 
 
 def test_one_state_one_step_closed_form():

@@ -15,9 +15,9 @@ With H = d_model, E = expand·H inner channels, N = d_state real states per inne
 Δ's bias is initialised so that softplus(dt_bias) is log-uniform in [dt_min, dt_max]. Weights are uniform in
 ±1/sqrt(fan_in) (dt_proj: ±1/sqrt(R)), drawn from the layer's seed.
 
-The scan has two computations of one answer: :func:`selective_scan_reference`, a plain loop over time (the
-specification), and :func:`selective_scan`, a chunked scan (Python loops of about 3·√(L/2) steps instead of L) that
-the tests hold equal to it on values and gradients. :meth:`Mamba.step` carries the conv window and the SSM state.
+The scan (:mod:`ssmem.ssm.selective_scan`) has two computations of one answer: :func:`selective_scan_reference`,
+a plain loop over time (the specification), and :func:`selective_scan`, chunk by chunk with its backward pass
+written out, that the tests hold equal to it on values and gradients. :meth:`Mamba.step` carries the conv window and the SSM state.
 
 Train modes: ``"all"``; ``"reservoir"`` freezes A_log and dt_bias (the decay rates); ``"readout"`` also freezes
 in_proj, x_proj and dt_proj (frozen tensors are buffers). Mamba has no fixed eigenvalues (they depend on the
@@ -35,101 +35,7 @@ from torch import nn
 from .._values import check_seed, is_integer
 from ._common import SSMLayerCommon, check_train_mode, full_precision, make_generator, register_tensor
 from ._common import resolve_device, resolve_dtype
-
-
-def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float32 for half-precision inputs, else the input's own (float64 stays float64)."""
-    return torch.promote_types(dtype, torch.float32)
-
-
-def selective_scan_reference(
-    u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor
-) -> torch.Tensor:
-    """The selective scan as a plain loop over time: the specification :func:`selective_scan` is tested against.
-
-    Args:
-        u: ``(B, L, E)`` input.
-        delta: ``(B, L, E)`` positive steps Δ.
-        A: ``(E, N)`` continuous state matrix (diagonal per channel, real, negative).
-        B: ``(B, L, N)`` input vectors, one per step (shared by the E channels).
-        C: ``(B, L, N)`` output vectors, one per step.
-        D: ``(E,)`` skip.
-    Returns:
-        ``(B, L, E)``, in u's dtype: ``y_t = C_t · h_t + D u_t``, ``h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t``,
-        accumulated in float32 at least.
-    """
-    out_dtype = u.dtype
-    u, delta, A, B, C, D = (t.to(_accumulation_dtype(out_dtype)) for t in (u, delta, A, B, C, D))
-    h = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])  # (B, E, N)
-    outputs = []
-    for t in range(u.shape[1]):
-        decay = torch.exp(delta[:, t, :, None] * A)  # (B, E, N)
-        h = decay * h + (delta[:, t] * u[:, t])[..., None] * B[:, t, None, :]
-        outputs.append((h * C[:, t, None, :]).sum(-1))  # (B, E)
-    y = torch.stack(outputs, dim=1) if outputs else u.new_zeros(u.shape)
-    return (y + D * u).to(out_dtype)
-
-
-def selective_scan(
-    u: torch.Tensor,
-    delta: torch.Tensor,
-    A: torch.Tensor,
-    B: torch.Tensor,
-    C: torch.Tensor,
-    D: torch.Tensor,
-    *,
-    chunk_size: int | None = None,
-) -> torch.Tensor:
-    """:func:`selective_scan_reference` by a chunked scan (same arguments, same result to rounding).
-
-    The sequence is cut into K chunks of T steps (the last padded with Δ = 0, which neither decays nor drives),
-    and every chunk advances at once, so the Python loops take 2T + K steps instead of L:
-
-    1. Each chunk from a zero state, T steps over ``(B, K, E, N)``; only the chunk-end states are kept.
-    2. The decay across a whole chunk is ``exp(Σ_t Δ_t A)``, the sum of its log-decays (exponentials of
-       non-positive numbers only: nothing overflows); with it the state entering each chunk is carried across
-       the chunks in K steps over ``(B, E, N)``.
-    3. Each chunk again from its entering state, T steps, reading out ``C_t`` at every step.
-
-    Args:
-        chunk_size: T (default ⌈√(L/2)⌉, which makes 2T + K smallest).
-    """
-    out_dtype = u.dtype
-    u, delta, A, B, C, D = (t.to(_accumulation_dtype(out_dtype)) for t in (u, delta, A, B, C, D))
-    batch, length, channels = u.shape
-    if length == 0:
-        return (D * u).to(out_dtype)
-    T = chunk_size or max(1, math.isqrt(max(length // 2 - 1, 0)) + 1)
-    if not is_integer(T) or T < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    K = -(-length // T)
-    pad = K * T - length
-    u_p, delta_p, B_p, C_p = (F.pad(t, (0, 0, 0, pad)) for t in (u, delta, B, C))
-    n_state = A.shape[1]
-    chunks = (batch, K, T, channels, n_state)
-    log_decay = (delta_p[..., None] * A).reshape(chunks)  # (B, K, T, E, N), <= 0
-    decay = torch.exp(log_decay)
-    drive = ((delta_p * u_p)[..., None] * B_p[:, :, None, :]).reshape(chunks)  # Δ_t B_t u_t
-
-    h = drive.new_zeros(batch, K, channels, n_state)
-    for t in range(T):  # 1. every chunk from zero
-        h = decay[:, :, t] * h + drive[:, :, t]
-
-    chunk_decay = torch.exp(log_decay.sum(dim=2))  # (B, K, E, N)
-    carry = drive.new_zeros(batch, channels, n_state)
-    entering = []
-    for k in range(K):  # 2. the state entering each chunk
-        entering.append(carry)
-        carry = chunk_decay[:, k] * carry + h[:, k]
-
-    h = torch.stack(entering, dim=1)  # (B, K, E, N)
-    C_p = C_p.reshape(batch, K, T, 1, n_state)
-    outputs = []
-    for t in range(T):  # 3. every chunk from its entering state, read out
-        h = decay[:, :, t] * h + drive[:, :, t]
-        outputs.append((h * C_p[:, :, t]).sum(-1))  # (B, K, E)
-    y = torch.stack(outputs, dim=2).reshape(batch, K * T, channels)[:, :length]
-    return (y + D * u).to(out_dtype)
+from .selective_scan import selective_scan, selective_scan_reference
 
 
 def inverse_softplus(y: torch.Tensor) -> torch.Tensor:
@@ -148,7 +54,7 @@ class Mamba(SSMLayerCommon, nn.Module):
         dt_rank: R, the rank of the Δ projection (default ⌈H/16⌉).
         dt_min, dt_max: range of the log-uniform initial softplus(dt_bias).
         dt_init_floor: the smallest initial step (a floor under the draw).
-        chunk_size: T of :func:`selective_scan` (default ⌈√(L/2)⌉ per call).
+        chunk_size: T, the steps of one chunk of :func:`selective_scan` (default: its own).
         bidirectional: must be False (the block is causal).
         train: ``"all"``, ``"reservoir"`` or ``"readout"`` (see the module docstring).
         seed: when given, every random draw of the initialisation comes from it, independent of the global torch
@@ -183,7 +89,7 @@ class Mamba(SSMLayerCommon, nn.Module):
         if not is_integer(dt_rank) or dt_rank < 1:
             raise ValueError(f"dt_rank must be a positive integer or None (⌈d_model/16⌉), got {dt_rank!r}")
         if chunk_size is not None and (not is_integer(chunk_size) or chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive integer or None (⌈√(L/2)⌉), got {chunk_size!r}")
+            raise ValueError(f"chunk_size must be a positive integer or None (the scan's default), got {chunk_size!r}")
         if not (math.isfinite(dt_min) and math.isfinite(dt_max)) or not 0 < dt_min <= dt_max:
             raise ValueError(f"need 0 < dt_min <= dt_max, finite; got dt_min={dt_min!r}, dt_max={dt_max!r}")
         if not isinstance(bidirectional, bool):
