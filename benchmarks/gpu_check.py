@@ -3,7 +3,8 @@
 1. the device tests (``tests/test_cuda.py``: GPU == CPU on values and gradients, no sync in a step that does not
    log, a short run that learns like the CPU's) and the layer tests of ``tests/ssm``;
 2. the quick layer and model benchmarks (``benchmarks/run.py --quick --only s4d_layer frozen_kernels
-   recipes_throughput``; they pick the GPU when there is one);
+   recipes_throughput``; they pick the GPU when there is one) and the selective scan at full size
+   (``--only selective_scan``: B 16, E 256, N 16, L 1k-16k, the chunked scan against its loop);
 3. one paper-scale recipe, ``lra/listops`` (L = 2048, 8 layers of width 128, batch 50), for ``--steps`` steps in fp32 and in
    bf16: steps per second and peak GPU memory, and the rate they imply for the GPU-hour estimates (ssmem.sweep.cost).
 
@@ -87,6 +88,10 @@ def main() -> int:
     status, output = run_part("benchmarks", [sys.executable, "benchmarks/run.py", "--quick", "--only", "s4d_layer",
                               "frozen_kernels", "recipes_throughput"], timeout_s=240)
     lines += [f"## Benchmarks (`run.py --quick`): {status}", "", "```", output.strip(), "```", ""]
+    status, output = run_part("selective scan", [sys.executable, "benchmarks/run.py", "--only", "selective_scan"],
+                              timeout_s=240)
+    lines += [f"## Selective scan at full size (`run.py --only selective_scan`): {status}", "", "```", output.strip(),
+              "```", ""]
     rows = [paper_recipe_speed(args.steps, precision, device) for precision in ("fp32", "bf16")]
     lines += [f"## Paper-scale recipe `lra/listops`, {args.steps} steps", "",
               "| precision | status | steps/s | peak GiB | train loss |", "|---|---|---|---|---|"]

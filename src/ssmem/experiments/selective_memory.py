@@ -36,7 +36,7 @@ from ..memory.compare import linear_attention_system
 from ..memory.driven import drive_direction, driven_layer
 from ..stats import paired_verdict
 from ..ssm import LRU, S4D, S5, LinearAttention, Mamba
-from ..ssm.mamba import selective_scan
+from ..ssm.selective_scan import selective_scan
 from ..ssm.models import CausalSequenceModel
 from ._training import fit
 from .registry import ExperimentContext, ExperimentOutput, Finding, register_experiment
