@@ -104,10 +104,9 @@ def linear_recurrence(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, method
 
 
 def _chunk_terms(delta: torch.Tensor, du: torch.Tensor, A: torch.Tensor, B: torch.Tensor):
-    """``delta, du (B, T, E)``, ``B (B, T, N)`` → the log-decays, decays and drives ``(T, B, E, N)``."""
-    log_a = delta.transpose(0, 1)[..., None] * A
-    b = du.transpose(0, 1)[..., None] * B.transpose(0, 1)[:, :, None, :]
-    return log_a, torch.exp(log_a), b
+    """``delta, du (B, T, E)``, ``B (B, T, N)`` → the decays and drives ``(T, B, E, N)``, time first."""
+    a = torch.exp(delta.transpose(0, 1)[..., None] * A)
+    return a, du.transpose(0, 1)[..., None] * B.transpose(0, 1)[:, :, None, :]
 
 
 class _SelectiveScan(torch.autograd.Function):
@@ -123,7 +122,7 @@ class _SelectiveScan(torch.autograd.Function):
         for start in range(0, length, chunk):
             part = slice(start, start + chunk)
             entering.append(h)
-            _, a, states = _chunk_terms(delta[:, part], du[:, part], A, B[:, part])
+            a, states = _chunk_terms(delta[:, part], du[:, part], A, B[:, part])
             states = linear_recurrence(a, states, h, method)
             y[:, part] = torch.einsum("tben,btn->bte", states, C[:, part])
             h = states[-1].clone()
@@ -137,13 +136,12 @@ class _SelectiveScan(torch.autograd.Function):
         u, delta, A, B, C, *entering = ctx.saved_tensors
         chunk, method = ctx.chunk, ctx.method
         du = delta * u
-        grads = [torch.zeros_like(t) for t in (du, delta, B, C)]
-        grad_du, grad_delta, grad_B, grad_C = grads
+        grad_du, grad_delta, grad_B, grad_C = (torch.zeros_like(t) for t in (du, delta, B, C))
         grad_A = torch.zeros_like(A)
         carry = torch.zeros_like(entering[0])  # a_{t+1} ⊙ g_{t+1} from the chunk after
         for k in reversed(range(len(entering))):
             part = slice(k * chunk, (k + 1) * chunk)
-            log_a, a, states = _chunk_terms(delta[:, part], du[:, part], A, B[:, part])
+            a, states = _chunk_terms(delta[:, part], du[:, part], A, B[:, part])
             states = linear_recurrence(a, states, entering[k], method)
             g_y = grad_y[:, part].transpose(0, 1)  # (T, B, E)
             g = g_y[..., None] * C[:, part].transpose(0, 1)[:, :, None, :]  # G_t
