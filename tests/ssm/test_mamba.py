@@ -218,3 +218,17 @@ def test_one_training_step_on_listops(tmp_path):
     mamba = H * 2 * E + (E * K + E) + E * (R + 2 * N) + (R * E + E) + E * N + E + E * H
     rest = info.vocab_size * H + 2 * H + (2 * H * H + 2 * H) + (H * info.d_output + info.d_output)
     assert result.param_counts["total"] == mamba + rest
+
+
+def test_the_scan_accumulates_in_float32_under_autocast():
+    """Mixed-precision training runs the model under autocast; the scan's contractions stay in float32 there."""
+    inputs = [t.detach().float().requires_grad_() for t in _scan_inputs(2, 40, 3, 5, torch.Generator().manual_seed(2))]
+    expected = selective_scan_reference(*inputs)
+    expected_grads = torch.autograd.grad(expected.sum(), inputs)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the backward pass too, as a loop might call it there
+        out = selective_scan(*inputs)
+        grads = torch.autograd.grad(out.sum(), inputs)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    for g, g_expected in zip(grads, expected_grads):
+        torch.testing.assert_close(g, g_expected, rtol=1e-5, atol=1e-5)

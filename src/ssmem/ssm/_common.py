@@ -108,6 +108,17 @@ def exact_float32_matmuls() -> Iterator[None]:
         torch.set_float32_matmul_precision(before)
 
 
+@contextlib.contextmanager
+def exact_float32(device_type: str) -> Iterator[None]:
+    """Autocast (where it is on) and TF32 off for the duration: float32 work stays float32, contractions too."""
+    with exact_float32_matmuls():
+        if not _autocast_enabled(device_type):
+            yield
+            return
+        with torch.autocast(device_type, enabled=False):
+            yield
+
+
 def full_precision(method: Callable) -> Callable:
     """Run a layer method with autocast and TF32 off: the layer computes in its parameters' float dtype (S4's
     dense matmuls would otherwise drop to bfloat16, and the kernel's complex einsum to TF32's 10-bit mantissa).
@@ -116,13 +127,11 @@ def full_precision(method: Callable) -> Callable:
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         device_type = self.D.device.type
-        with exact_float32_matmuls():
-            if not _autocast_enabled(device_type):
-                return method(self, *args, **kwargs)
+        if _autocast_enabled(device_type):
             low = (torch.float16, torch.bfloat16)
             args = tuple(a.to(self.D.dtype) if isinstance(a, torch.Tensor) and a.dtype in low else a for a in args)
-            with torch.autocast(device_type, enabled=False):
-                return method(self, *args, **kwargs)
+        with exact_float32(device_type):
+            return method(self, *args, **kwargs)
 
     return wrapper
 

@@ -29,6 +29,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .._values import is_integer
+from ._common import exact_float32
 
 # steps per chunk: the (T, B, E, N) tensors held at once (B 16, E 256, N 16, T 16: 4 MiB each, in cache); doubling
 # takes longer chunks, as its steps are whole-chunk operations
@@ -109,6 +110,33 @@ def _chunk_terms(delta: torch.Tensor, du: torch.Tensor, A: torch.Tensor, B: torc
     return a, du.transpose(0, 1)[..., None] * B.transpose(0, 1)[:, :, None, :]
 
 
+def _scan_backward(grad_y, u, delta, A, B, C, *entering, chunk: int, method: str):
+    """The gradients of :class:`_SelectiveScan`'s inputs (the module docstring's backward pass)."""
+    du = delta * u
+    grad_du, grad_delta, grad_B, grad_C = (torch.zeros_like(t) for t in (du, delta, B, C))
+    grad_A = torch.zeros_like(A)
+    carry = torch.zeros_like(entering[0])  # a_{t+1} ⊙ g_{t+1} from the chunk after
+    for k in reversed(range(len(entering))):
+        part = slice(k * chunk, (k + 1) * chunk)
+        a, states = _chunk_terms(delta[:, part], du[:, part], A, B[:, part])
+        states = linear_recurrence(a, states, entering[k], method)
+        g_y = grad_y[:, part].transpose(0, 1)  # (T, B, E)
+        g = g_y[..., None] * C[:, part].transpose(0, 1)[:, :, None, :]  # G_t
+        g[-1] += carry  # backwards in time the same recurrence, with the decay of the step after
+        linear_recurrence(a[1:], g[:-1], g[-1], method, reverse=True)
+        carry = a[0] * g[0]
+        grad_C[:, part] = torch.einsum("tben,tbe->btn", states, g_y)
+        g_log_a = g * a  # (T, B, E, N), times h_{t-1}:
+        g_log_a[1:] *= states[:-1]
+        g_log_a[0] *= entering[k]
+        grad_delta[:, part] = torch.einsum("tben,en->bte", g_log_a, A)
+        grad_A += torch.einsum("tben,bte->en", g_log_a, delta[:, part])
+        grad_du[:, part] = torch.einsum("tben,btn->bte", g, B[:, part])
+        grad_B[:, part] = torch.einsum("tben,bte->btn", g, du[:, part])
+    grad_delta += grad_du * u
+    return grad_du * delta, grad_delta, grad_A, grad_B, grad_C, None, None
+
+
 class _SelectiveScan(torch.autograd.Function):
     """``(u, Δ, A, B, C) → Σ_n h_t C_t`` (no skip) with the backward pass of the module docstring."""
 
@@ -133,31 +161,8 @@ class _SelectiveScan(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y):  # noqa: D102
-        u, delta, A, B, C, *entering = ctx.saved_tensors
-        chunk, method = ctx.chunk, ctx.method
-        du = delta * u
-        grad_du, grad_delta, grad_B, grad_C = (torch.zeros_like(t) for t in (du, delta, B, C))
-        grad_A = torch.zeros_like(A)
-        carry = torch.zeros_like(entering[0])  # a_{t+1} ⊙ g_{t+1} from the chunk after
-        for k in reversed(range(len(entering))):
-            part = slice(k * chunk, (k + 1) * chunk)
-            a, states = _chunk_terms(delta[:, part], du[:, part], A, B[:, part])
-            states = linear_recurrence(a, states, entering[k], method)
-            g_y = grad_y[:, part].transpose(0, 1)  # (T, B, E)
-            g = g_y[..., None] * C[:, part].transpose(0, 1)[:, :, None, :]  # G_t
-            g[-1] += carry  # backwards in time the same recurrence, with the decay of the step after
-            linear_recurrence(a[1:], g[:-1], g[-1], method, reverse=True)
-            carry = a[0] * g[0]
-            grad_C[:, part] = torch.einsum("tben,tbe->btn", states, g_y)
-            g_log_a = g * a  # (T, B, E, N), times h_{t-1}:
-            g_log_a[1:] *= states[:-1]
-            g_log_a[0] *= entering[k]
-            grad_delta[:, part] = torch.einsum("tben,en->bte", g_log_a, A)
-            grad_A += torch.einsum("tben,bte->en", g_log_a, delta[:, part])
-            grad_du[:, part] = torch.einsum("tben,btn->bte", g, B[:, part])
-            grad_B[:, part] = torch.einsum("tben,bte->btn", g, du[:, part])
-        grad_delta += grad_du * u
-        return grad_du * delta, grad_delta, grad_A, grad_B, grad_C, None, None
+        with exact_float32(grad_y.device.type):  # even if called under mixed precision
+            return _scan_backward(grad_y, *ctx.saved_tensors, chunk=ctx.chunk, method=ctx.method)
 
 
 def selective_scan(
@@ -190,7 +195,8 @@ def selective_scan(
     u, delta, A, B, C, D = (t.to(accumulation_dtype(out_dtype)) for t in (u, delta, A, B, C, D))
     if u.shape[1] == 0:
         return (D * u).to(out_dtype)
-    y = _SelectiveScan.apply(u, delta, A, B, C, int(chunk_size or DEFAULT_CHUNK[method]), method)
+    with exact_float32(u.device.type):  # its contractions in float32 under mixed precision and TF32 too
+        y = _SelectiveScan.apply(u, delta, A, B, C, int(chunk_size or DEFAULT_CHUNK[method]), method)
     return (y + D * u).to(out_dtype)
 
 
