@@ -59,8 +59,10 @@ def test_two_processes_with_batch_norm_report_the_model_they_save(tmp_path, tiny
     data = build_task(cfg.task.name, task_params(cfg.task), seed=cfg.seed)
     model = build_model(cfg.model, data.info, seed=cfg.seed)
     model.load_state_dict(load_checkpoint(list_checkpoints(tmp_path / "bn")[-1][1])["model"])
-    single = DistInfo(0, 1, 0, torch.device("cpu"))
-    measured = evaluate(model, SplitLoader(data.val, num_workers=0, device=torch.device("cpu")), data.info, batch_size=16, device=torch.device("cpu"), dist=single)
+    cpu = torch.device("cpu")
+    single = DistInfo(0, 1, 0, cpu)
+    measured = evaluate(model, SplitLoader(data.val, num_workers=0, device=cpu), data.info, batch_size=16, device=cpu,
+                        dist=single)
     logged = [r for r in read_metrics(tmp_path / "bn") if r["split"] == "val"][-1]
     assert logged["step"] == 10 and logged["loss"] == pytest.approx(measured["loss"], rel=1e-6)
 

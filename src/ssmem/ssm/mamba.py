@@ -17,7 +17,8 @@ With H = d_model, E = expand·H inner channels, N = d_state real states per inne
 
 The scan (:mod:`ssmem.ssm.selective_scan`) has two computations of one answer: :func:`selective_scan_reference`,
 a plain loop over time (the specification), and :func:`selective_scan`, chunk by chunk with its backward pass
-written out, that the tests hold equal to it on values and gradients. :meth:`Mamba.step` carries the conv window and the SSM state.
+written out, that the tests hold equal to it on values and gradients. :meth:`Mamba.step` carries the conv window
+and the SSM state.
 
 Train modes: ``"all"``; ``"reservoir"`` freezes A_log and dt_bias (the decay rates); ``"readout"`` also freezes
 in_proj, x_proj and dt_proj (frozen tensors are buffers). Mamba has no fixed eigenvalues (they depend on the
